@@ -1,0 +1,260 @@
+"""Dataset manifests and lesion-level (or patient-level) splits.
+
+A manifest is a CSV with the columns ``image, mask, label, patient_id, lesion_id`` and any
+metadata columns after them; paths are relative to the CSV's folder and ``mask`` may be
+empty for weakly supervised use (see DESIGN.md). Splits keep every image of a lesion (or,
+with ``group="patient"``, of a patient) on one side.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import StratifiedGroupKFold
+
+log = logging.getLogger(__name__)
+
+REQUIRED_COLUMNS: tuple[str, ...] = ("image", "mask", "label", "patient_id", "lesion_id")
+#: Labels taken as the positive class when none is named, in this order of preference.
+DEFAULT_POSITIVE_LABELS: tuple[str, ...] = ("GIST", "malignant", "positive", "1")
+#: How many offending rows an error message lists before it says "and N more".
+MAX_ROWS_SHOWN = 5
+
+GroupBy = Literal["lesion", "patient"]
+
+
+class ManifestError(ValueError):
+    """A manifest that cannot be used; the message names the problem and the rows."""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A validated manifest.
+
+    Attributes
+    ----------
+    root : Path
+        Folder the relative paths are resolved against (the CSV's folder).
+    table : pandas.DataFrame
+        One row per image; ``image``/``mask`` hold the paths as written in the CSV
+        (``mask`` is ``""`` when absent); identifiers and labels are strings.
+    classes : tuple of str
+        ``(negative, positive)`` class names.
+    """
+
+    root: Path
+    table: pd.DataFrame
+    classes: tuple[str, str]
+
+    @property
+    def positive_label(self) -> str:
+        """Name of the positive class (label 1)."""
+        return self.classes[1]
+
+    @property
+    def y(self) -> np.ndarray:
+        """Labels as 0/1 integers, 1 = positive class."""
+        return (self.table["label"] == self.positive_label).to_numpy(dtype=np.int64)
+
+    @property
+    def has_masks(self) -> bool:
+        """True when every row has a mask."""
+        return bool((self.table["mask"] != "").all())
+
+    def image_path(self, i: int) -> Path:
+        """Absolute path of row ``i``'s image."""
+        return self.root / self.table["image"].iat[i]
+
+    def mask_path(self, i: int) -> Path | None:
+        """Absolute path of row ``i``'s mask, or None when it has none."""
+        mask = self.table["mask"].iat[i]
+        return self.root / mask if mask else None
+
+    def subset(self, rows: Sequence[int] | np.ndarray) -> Manifest:
+        """A manifest of the given rows (positions), same root and classes."""
+        return Manifest(self.root, self.table.iloc[list(rows)].reset_index(drop=True), self.classes)
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+
+def _rows(frame: pd.DataFrame, mask: pd.Series | np.ndarray) -> str:
+    """CSV row numbers (1 = header, so data starts at 2) of the flagged rows, abbreviated."""
+    rows = [int(i) + 2 for i in np.flatnonzero(np.asarray(mask))]
+    shown = ", ".join(map(str, rows[:MAX_ROWS_SHOWN]))
+    more = f" and {len(rows) - MAX_ROWS_SHOWN} more" if len(rows) > MAX_ROWS_SHOWN else ""
+    return f"row{'s' if len(rows) > 1 else ''} {shown}{more}"
+
+
+def _resolve_classes(
+    labels: pd.Series, positive_label: str | None, allowed: Sequence[str] | None, name: str
+) -> tuple[str, str]:
+    if allowed is not None:
+        unknown = ~labels.isin(list(allowed))
+        if unknown.any():
+            values = sorted(set(labels[unknown]))
+            raise ManifestError(
+                f"{name}: unknown label(s) {values} in {_rows(labels.to_frame(), unknown)}; "
+                f"expected one of {list(allowed)}"
+            )
+    present = sorted(set(labels))
+    if len(present) < 2:
+        raise ManifestError(
+            f"{name}: only one class present ({present[0]!r}); two classes are needed"
+            if present
+            else f"{name}: no labels"
+        )
+    if len(present) > 2:
+        raise ManifestError(f"{name}: {len(present)} classes {present}; exactly two are supported")
+    if positive_label is None:
+        positive_label = next((p for p in DEFAULT_POSITIVE_LABELS if p in present), None)
+        if positive_label is None:
+            raise ManifestError(
+                f"{name}: cannot tell the positive class among {present}; name it "
+                "(positive_label=... or --positive-label)"
+            )
+    if positive_label not in present:
+        raise ManifestError(f"{name}: positive label {positive_label!r} not among labels {present}")
+    negative = next(p for p in present if p != positive_label)
+    return negative, positive_label
+
+
+def validate_manifest(
+    table: pd.DataFrame,
+    root: Path,
+    *,
+    name: str = "manifest",
+    positive_label: str | None = None,
+    labels: Sequence[str] | None = None,
+    check_files: bool = True,
+    require_masks: bool = False,
+) -> Manifest:
+    """Check a manifest table and return it as a :class:`Manifest`.
+
+    Raises
+    ------
+    ManifestError
+        Missing columns, empty table, blank or missing files, duplicate images,
+        unknown labels, a single class, a lesion with two labels or two patients,
+        or (with ``require_masks``) rows without a mask. The message lists the rows.
+    """
+    missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
+    if missing:
+        raise ManifestError(f"{name}: missing column(s) {missing}; required: {list(REQUIRED_COLUMNS)}")
+    if table.empty:
+        raise ManifestError(f"{name}: no rows")
+    table = table.copy()
+    for col in REQUIRED_COLUMNS:
+        table[col] = table[col].fillna("").astype(str).str.strip()
+    for col in ("image", "label", "patient_id", "lesion_id"):
+        blank = table[col] == ""
+        if blank.any():
+            raise ManifestError(f"{name}: empty {col} in {_rows(table, blank)}")
+    absolute = table["image"].map(os.path.isabs) | table["mask"].map(os.path.isabs)
+    if absolute.any():
+        raise ManifestError(
+            f"{name}: absolute path in {_rows(table, absolute)}; paths must be relative to the CSV"
+        )
+    dup = table.duplicated("image", keep="first")
+    if dup.any():
+        raise ManifestError(f"{name}: duplicate image in {_rows(table, dup)}")
+    if require_masks:
+        no_mask = table["mask"] == ""
+        if no_mask.any():
+            raise ManifestError(f"{name}: no mask in {_rows(table, no_mask)} (masks are required)")
+    classes = _resolve_classes(table["label"], positive_label, labels, name)
+    for col, what in (("label", "labels"), ("patient_id", "patients")):
+        conflicting = table.groupby("lesion_id")[col].transform("nunique") > 1
+        if conflicting.any():
+            raise ManifestError(f"{name}: a lesion has two {what} in {_rows(table, conflicting)}")
+    if check_files:
+        for col in ("image", "mask"):
+            paths = table[col]
+            absent = (paths != "") & ~paths.map(lambda p: (root / p).is_file())
+            if absent.any():
+                first = paths[absent].iat[0]
+                raise ManifestError(f"{name}: {col} file not found in {_rows(table, absent)} (first: {first})")
+    return Manifest(root=root, table=table.reset_index(drop=True), classes=classes)
+
+
+def read_manifest(path: str | os.PathLike[str], **kwargs: object) -> Manifest:
+    """Read and validate a manifest CSV; keyword arguments as :func:`validate_manifest`.
+
+    Identifier and label columns are read as text, so ``007`` stays ``007``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ManifestError(f"{path}: manifest not found")
+    try:
+        table = pd.read_csv(path, dtype={c: str for c in REQUIRED_COLUMNS}, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ManifestError(f"{path.name}: not a readable CSV ({exc})") from exc
+    return validate_manifest(table, path.parent, name=path.name, **kwargs)  # type: ignore[arg-type]
+
+
+def write_manifest(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Write a manifest CSV with the required columns first; return its path.
+
+    The table's paths must already be relative to ``path``'s folder.
+    """
+    path = Path(path)
+    missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
+    if missing:
+        raise ManifestError(f"{path.name}: missing column(s) {missing}")
+    extra = [c for c in table.columns if c not in REQUIRED_COLUMNS]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table[list(REQUIRED_COLUMNS) + extra].to_csv(path, index=False)
+    return path
+
+
+def _groups(manifest: Manifest, group: GroupBy) -> np.ndarray:
+    if group not in ("lesion", "patient"):
+        raise ValueError(f"group must be 'lesion' or 'patient', not {group!r}")
+    return manifest.table[f"{group}_id"].to_numpy()
+
+
+def _check_enough_groups(manifest: Manifest, groups: np.ndarray, n_splits: int, group: str) -> None:
+    y = manifest.y
+    for cls, name in enumerate(manifest.classes):
+        n = len(set(groups[y == cls]))
+        if n < n_splits:
+            raise ManifestError(
+                f"only {n} {group}(s) of class {name!r}; need at least {n_splits} to split"
+            )
+
+
+def grouped_kfold(
+    manifest: Manifest, *, n_splits: int = 5, group: GroupBy = "lesion", seed: int = 0
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Stratified K-fold over lesions (or patients): yields ``(train_rows, test_rows)``.
+
+    No lesion (or patient) is ever on both sides of a fold.
+    """
+    if n_splits < 2:
+        raise ValueError(f"n_splits must be at least 2, not {n_splits}")
+    groups = _groups(manifest, group)
+    _check_enough_groups(manifest, groups, n_splits, group)
+    splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    yield from splitter.split(np.zeros(len(manifest)), manifest.y, groups)
+
+
+def train_test_split(
+    manifest: Manifest, *, test_size: float = 0.2, group: GroupBy = "lesion", seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified, grouped train/test split (default 8:2, as zhao2026); returns row positions.
+
+    ``test_size`` is met to the nearest ``1/round(1/test_size)`` of the groups.
+    """
+    if not 0.0 < test_size < 1.0:
+        raise ValueError(f"test_size must be between 0 and 1, not {test_size}")
+    n_splits = max(2, round(1.0 / test_size))
+    train, test = next(grouped_kfold(manifest, n_splits=n_splits, group=group, seed=seed))
+    log.debug("split %d rows: %d train, %d test", len(manifest), len(train), len(test))
+    return train, test
