@@ -1,0 +1,7 @@
+"""``python -m eusgist``."""
+
+import sys
+
+from eusgist.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""One module per ``python -m eusgist`` command (see :mod:`eusgist.cli`)."""
