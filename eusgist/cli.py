@@ -19,6 +19,7 @@ from eusgist import __version__
 
 COMMAND_MODULES: tuple[str, ...] = (
     "eusgist.commands.phantom",
+    "eusgist.commands.split",
     "eusgist.commands.evaluate",
     "eusgist.commands.serve",
 )
