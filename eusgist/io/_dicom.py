@@ -1,0 +1,149 @@
+"""DICOM Part 10 files through pydicom: one frame, any common photometric interpretation.
+
+Which compressed transfer syntaxes decode depends on the installed plugins (pydicom's own
+RLE, Pillow, pylibjpeg-libjpeg/-openjpeg); one without a decoder is reported by name.
+Encapsulated video (MPEG-2/-4, HEVC) has none.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.pixels import apply_color_lut, apply_modality_lut, get_decoder
+from pydicom.pixels.decoders.base import Decoder
+from pydicom.uid import UID
+
+from eusgist.io._common import (
+    Decoded,
+    ImageReadError,
+    Request,
+    check_geometry,
+    choose_frame,
+    decoding,
+)
+
+_PIXEL_TAGS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+_CENTIMETRES = 3  # Physical Units X/Y Direction code
+_SPATIAL_2D = 1  # Region Spatial Format code of a 2D tissue or flow region
+_META_KEYWORDS = {
+    "modality": "Modality",
+    "manufacturer": "Manufacturer",
+    "model": "ManufacturerModelName",
+}
+
+
+def read_dicom(req: Request, fmt: str) -> Decoded:
+    """Decode frame ``req.frame`` (default 0) of a DICOM file to gray, RGB or RGBA."""
+    with decoding(req, "DICOM"):
+        ds = pydicom.dcmread(io.BytesIO(req.data))
+        if not any(tag in ds for tag in _PIXEL_TAGS):
+            raise ImageReadError(f"{req.name}: DICOM has no pixel data ({_sop_name(ds)})")
+        decoder, syntax = _decoder(req, ds)
+        n_frames = int(ds.get("NumberOfFrames") or 1)
+        index = choose_frame(req, n_frames)
+        check_geometry(req, int(ds.get("Columns") or 0), int(ds.get("Rows") or 0))
+        pixels, info = decoder.as_array(ds, index=index)
+        array = _channels(req, ds, pixels, str(info["photometric_interpretation"]))
+        spacing, spacing_source = _spacing(ds)
+        meta = _meta(ds, syntax, n_frames, index)
+    meta["dtype"] = str(pixels.dtype)
+    if spacing_source:
+        meta["spacing_source"] = spacing_source
+    return Decoded(array, spacing, meta)
+
+
+def _meta(ds: Dataset, syntax: UID, n_frames: int, index: int) -> dict[str, object]:
+    meta: dict[str, object] = {
+        "photometric": str(ds.get("PhotometricInterpretation", "")),
+        "n_frames": n_frames,
+        "frame": index,
+        "transfer_syntax": syntax.name,
+        "sop_class": _sop_name(ds),
+    }
+    meta |= {key: str(ds.get(word)) for key, word in _META_KEYWORDS.items() if ds.get(word)}
+    if "RescaleSlope" in ds or "RescaleIntercept" in ds:
+        meta["rescale"] = (float(ds.get("RescaleSlope", 1)), float(ds.get("RescaleIntercept", 0)))
+    return meta
+
+
+def _decoder(req: Request, ds: Dataset) -> tuple[Decoder, UID]:
+    syntax = ds.file_meta.get("TransferSyntaxUID")
+    if syntax is None:
+        raise ImageReadError(f"{req.name}: unsupported DICOM: no transfer syntax in the file meta")
+    syntax = UID(syntax)
+    try:
+        decoder = get_decoder(syntax)
+    except NotImplementedError:
+        decoder = None
+    if decoder is None or not decoder.is_available:
+        label = syntax if syntax.name == syntax else f"{syntax.name} ({syntax})"
+        raise ImageReadError(
+            f"{req.name}: unsupported DICOM transfer syntax {label}: no decoder available"
+        )
+    return decoder, syntax
+
+
+def _channels(req: Request, ds: Dataset, pixels: np.ndarray, photometric: str) -> np.ndarray:
+    """Gray (modality LUT applied, MONOCHROME1 inverted) or RGB with a channel axis.
+
+    YBR photometrics arrive already converted to RGB by pydicom's decoders.
+    """
+    if photometric in ("MONOCHROME1", "MONOCHROME2"):
+        if photometric == "MONOCHROME1":
+            pixels = _invert(pixels, ds)
+        return np.asarray(apply_modality_lut(pixels, ds))[..., None]
+    if photometric == "PALETTE COLOR":
+        return apply_color_lut(pixels, ds)
+    if photometric == "RGB":
+        return pixels
+    raise ImageReadError(f"{req.name}: unsupported DICOM photometric interpretation {photometric}")
+
+
+def _invert(pixels: np.ndarray, ds: Dataset) -> np.ndarray:
+    """Mirror stored values within their range so that brighter means more signal."""
+    bits = int(ds.BitsStored)
+    if ds.get("PixelRepresentation") == 1:
+        low, high = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    else:
+        low, high = 0, (1 << bits) - 1
+    return (low + high) - pixels
+
+
+def _spacing(ds: Dataset) -> tuple[tuple[float, float] | None, str | None]:
+    """(row, column) spacing in mm and the attribute it came from.
+
+    Pixel Spacing first; else the ultrasound region calibrated in centimetres, preferring a
+    2D region, then the largest one.
+    """
+    pixel_spacing = ds.get("PixelSpacing")
+    if pixel_spacing is not None and len(pixel_spacing) == 2:
+        row, col = (float(v) for v in pixel_spacing)
+        if row > 0 and col > 0:
+            return (row, col), "PixelSpacing"
+    regions = [
+        region
+        for region in ds.get("SequenceOfUltrasoundRegions", [])
+        if region.get("PhysicalUnitsXDirection") == _CENTIMETRES
+        and region.get("PhysicalUnitsYDirection") == _CENTIMETRES
+        and abs(float(region.get("PhysicalDeltaX") or 0)) > 0
+        and abs(float(region.get("PhysicalDeltaY") or 0)) > 0
+    ]
+    if not regions:
+        return None, None
+    best = max(regions, key=lambda region: (region.get("RegionSpatialFormat") == _SPATIAL_2D, _area(region)))
+    delta_y, delta_x = abs(float(best.PhysicalDeltaY)), abs(float(best.PhysicalDeltaX))
+    return (10.0 * delta_y, 10.0 * delta_x), "SequenceOfUltrasoundRegions"
+
+
+def _area(region: Dataset) -> int:
+    width = int(region.get("RegionLocationMaxX1", 0)) - int(region.get("RegionLocationMinX0", 0))
+    height = int(region.get("RegionLocationMaxY1", 0)) - int(region.get("RegionLocationMinY0", 0))
+    return width * height
+
+
+def _sop_name(ds: Dataset) -> str:
+    sop_class = ds.get("SOPClassUID")
+    return UID(sop_class).name if sop_class else "no SOP class"
