@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Debian packages the full test suite uses: R with pROC (reference statistics).
+# Debian packages the full test suite uses: R with pROC (reference statistics) and
+# Chromium (browser tests of the app).
 # Installs only what is missing, and only when running as root with apt-get; otherwise it
 # says what is missing and the tests that need it are skipped with that reason.
 set -euo pipefail
-packages=(r-base-core r-cran-proc)
+packages=(r-base-core r-cran-proc chromium chromium-driver)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

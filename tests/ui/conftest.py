@@ -1,0 +1,70 @@
+"""Fixtures for UI tests: a running app on a free port, a gradio_client, headless Chromium."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+gr = pytest.importorskip("gradio")
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+def free_port() -> int:
+    """An unused TCP port on loopback."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def app_url() -> Iterator[str]:
+    """The full app, served on loopback for the whole session."""
+    from eusgist.ui import build_app
+
+    app = build_app()
+    app.queue(default_concurrency_limit=2)
+    port = free_port()
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        app.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Headless Debian Chromium driven by Playwright; skipped when Chromium is absent."""
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    executable = shutil.which("chromium") or "/usr/bin/chromium"
+    if not shutil.which(executable):
+        pytest.skip("Chromium not installed (apt-get install chromium)")
+    with playwright_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(browser: object, app_url: str) -> Iterator[object]:
+    """A fresh page on the app, loaded."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.goto(app_url, wait_until="networkidle")
+    try:
+        yield page
+    finally:
+        context.close()
