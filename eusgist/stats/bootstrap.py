@@ -47,20 +47,28 @@ def _replicate_counts(
     n_pos_at = np.bincount(inverse[y == 1], minlength=values.size)
     n_neg_at = np.bincount(inverse[y == 0], minlength=values.size)
     m, n = int(n_pos_at.sum()), int(n_neg_at.sum())
-    rng = np.random.default_rng(seed)
+    # One stream per class, so chunking does not change the replicates.
+    rng_pos, rng_neg = np.random.default_rng(seed).spawn(2)
     chunk = max(1, _CHUNK_CELLS // values.size)
     first = True
     done = 0
     while done < n_boot:
         b = min(chunk, n_boot - done)
-        wp = rng.multinomial(m, n_pos_at / m, size=b)
-        wn = rng.multinomial(n, n_neg_at / n, size=b)
+        wp = rng_pos.multinomial(m, n_pos_at / m, size=b)
+        wn = rng_neg.multinomial(n, n_neg_at / n, size=b)
         if first:
             wp = np.vstack([n_pos_at, wp])
             wn = np.vstack([n_neg_at, wn])
             first = False
         done += b
         yield wp, wn
+
+
+def _auc_from_counts(wp: NDArray[np.int64], wn: NDArray[np.int64]) -> NDArray[np.float64]:
+    """Mann-Whitney AUC of each row of case counts over the ascending distinct scores."""
+    neg_below = np.cumsum(wn, axis=1) - wn
+    wins = (wp * (neg_below + 0.5 * wn)).sum(axis=1)
+    return wins / (wp.sum(axis=1) * wn.sum(axis=1))
 
 
 def bootstrap_auc_ci(
@@ -93,12 +101,8 @@ def bootstrap_auc_ci(
         as ``se``.
     """
     level = check_level(level)
-    aucs = []
-    for wp, wn in _replicate_counts(y_true, y_score, n_boot, seed):
-        neg_below = np.cumsum(wn, axis=1) - wn
-        wins = (wp * (neg_below + 0.5 * wn)).sum(axis=1)
-        aucs.append(wins / (wp.sum(axis=1) * wn.sum(axis=1)))
-    all_aucs = np.concatenate(aucs)
+    all_aucs = np.concatenate([_auc_from_counts(wp, wn)
+                               for wp, wn in _replicate_counts(y_true, y_score, n_boot, seed)])
     observed, boot = float(all_aucs[0]), all_aucs[1:]
     alpha = 1.0 - level
     lo, hi = np.quantile(boot, [alpha / 2, 1 - alpha / 2])

@@ -90,6 +90,7 @@ def calibration_curve(
     strategy : {"uniform", "quantile"}, default "uniform"
         ``"uniform"``: equal-width bins on [0, 1]. ``"quantile"``: bins holding about the
         same number of cases (edges that coincide on tied probabilities are merged).
+        A probability on an edge falls in the lower bin, as in scikit-learn.
 
     Returns
     -------
@@ -105,7 +106,7 @@ def calibration_curve(
         edges = np.unique(np.quantile(p, np.linspace(0.0, 1.0, n_bins + 1)))
     else:
         raise ValueError(f"strategy must be 'uniform' or 'quantile', got {strategy!r}")
-    which = np.searchsorted(edges[1:-1], p, side="right")
+    which = np.searchsorted(edges[1:-1], p, side="left")  # bins (a, b], first [0, b]
     count = np.bincount(which, minlength=edges.size - 1)
     sum_p = np.bincount(which, weights=p, minlength=edges.size - 1)
     sum_y = np.bincount(which, weights=y.astype(float), minlength=edges.size - 1)
