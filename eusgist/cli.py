@@ -21,6 +21,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "eusgist.commands.phantom",
     "eusgist.commands.split",
     "eusgist.commands.evaluate",
+    "eusgist.commands.import_images",
+    "eusgist.commands.export_annotations",
     "eusgist.commands.serve",
 )
 

@@ -1,0 +1,51 @@
+"""The annotation database: patients, lesions, images, annotators and ROI revisions.
+
+Open it with :func:`open_store` (SQLite in ``annotations/eusgist.sqlite`` by default, any
+SQLAlchemy URL through ``EUSGIST_DATABASE_URL``) and work through the returned
+:class:`AnnotationStore`. :mod:`eusgist.store.importing` brings files, folders, ZIPs and
+DICOM (de-identified, :mod:`eusgist.store.deid`) in; :mod:`eusgist.store.export` writes
+the accepted annotations out as a manifest dataset.
+"""
+
+from eusgist.store.db import DATABASE_URL_ENV, default_database_url
+from eusgist.store.deid import Redaction
+from eusgist.store.metadata import METADATA_FIELDS
+from eusgist.store.models import LABELS, ROLES, STATUSES
+from eusgist.store.repository import (
+    AddedImage,
+    Agreement,
+    AnnotationInfo,
+    AnnotationStore,
+    ConflictError,
+    ImageInfo,
+    NotAllowedError,
+    NotFoundError,
+    RevisionInfo,
+    StoreError,
+    TOOLS,
+    WorklistItem,
+    open_store,
+)
+
+__all__ = [
+    "DATABASE_URL_ENV",
+    "LABELS",
+    "METADATA_FIELDS",
+    "ROLES",
+    "STATUSES",
+    "TOOLS",
+    "AddedImage",
+    "Agreement",
+    "AnnotationInfo",
+    "AnnotationStore",
+    "ConflictError",
+    "ImageInfo",
+    "NotAllowedError",
+    "NotFoundError",
+    "Redaction",
+    "RevisionInfo",
+    "StoreError",
+    "WorklistItem",
+    "default_database_url",
+    "open_store",
+]

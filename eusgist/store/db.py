@@ -1,0 +1,94 @@
+"""Engine set-up, the default database location and schema migrations.
+
+SQLite connections get WAL journaling, foreign keys, a busy timeout and ``BEGIN IMMEDIATE``
+transactions (a writer takes the lock up front, so concurrent writers queue instead of
+failing half-way). The schema is created and upgraded by the Alembic scripts in
+``eusgist/store/migrations``; :func:`migrate` applies them under a lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+
+log = logging.getLogger(__name__)
+
+#: Environment variable holding a SQLAlchemy URL that overrides the default database.
+DATABASE_URL_ENV = "EUSGIST_DATABASE_URL"
+#: Persistent storage of a Hugging Face Space; used when it exists and is writable.
+SPACE_DATA_DIR = Path("/data")
+#: Default folder of the SQLite database outside a Space.
+DEFAULT_DIR = Path(__file__).resolve().parents[2] / "annotations"
+DATABASE_FILE = "eusgist.sqlite"
+#: How long a SQLite writer waits for the lock before giving up.
+BUSY_TIMEOUT_S = 60
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+#: Key of the PostgreSQL advisory lock that serialises concurrent migrations.
+_MIGRATION_LOCK_KEY = 0x6575_7367
+
+
+def default_database_url() -> str:
+    """``$EUSGIST_DATABASE_URL``, else SQLite in ``/data/eusgist/`` on a Space with
+    persistent storage, else SQLite in the project's ``annotations/`` folder."""
+    url = os.environ.get(DATABASE_URL_ENV, "").strip()
+    if url:
+        return url
+    if SPACE_DATA_DIR.is_dir() and os.access(SPACE_DATA_DIR, os.W_OK):
+        folder = SPACE_DATA_DIR / "eusgist"
+    else:
+        folder = DEFAULT_DIR
+    return f"sqlite:///{folder / DATABASE_FILE}"
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself (below)
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str) -> Engine:
+    """A SQLAlchemy engine for ``url``; a SQLite file's folder is created if needed."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    database = parsed.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        raise ValueError(f"{url}: use a SQLite file, not an in-memory database")
+    Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S})
+    _configure_sqlite(engine)
+    return engine
+
+
+def alembic_config() -> Config:
+    """Alembic configuration pointing at the migration scripts shipped in the package."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Upgrade the schema to ``revision`` in one transaction (safe to run concurrently)."""
+    config = alembic_config()
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+    log.debug("database %s at schema %s", engine.url.render_as_string(hide_password=True), revision)

@@ -1,0 +1,132 @@
+"""Export the annotation database as a manifest dataset (see DESIGN.md) ready for ``train``.
+
+Per image the accepted annotation is used, else the most recently updated submitted one,
+else (``include_drafts``) the latest draft; images without one, without a label or with a
+label not asked for are left out and counted. Layout of ``out``::
+
+    manifest.csv            image,mask,label,patient_id,lesion_id + metadata columns
+    images/<id>.<ext>       the stored file (DICOM as de-identified on import)
+    masks/<id>.png          the ROI, 8-bit PNG with values 0/255
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from eusgist.data import write_manifest
+from eusgist.store.metadata import METADATA_FIELDS
+from eusgist.store.repository import AnnotationStore
+
+log = logging.getLogger(__name__)
+
+#: File extension written for each stored format.
+EXTENSIONS: dict[str, str] = {
+    "png": "png",
+    "jpeg": "jpg",
+    "bmp": "bmp",
+    "tiff": "tif",
+    "gif": "gif",
+    "dicom": "dcm",
+    "nifti": "nii",
+    "nrrd": "nrrd",
+}
+DEFAULT_LABELS: tuple[str, ...] = ("GIST", "leiomyoma")
+_OUTPUTS = ("manifest.csv", "images", "masks")
+
+
+@dataclass(frozen=True)
+class ExportSummary:
+    """Where the manifest went, how many rows it has and why images were left out."""
+
+    manifest: Path
+    n_images: int
+    left_out: dict[str, int]
+
+
+def _prepare(out: Path, overwrite: bool) -> None:
+    present = [name for name in _OUTPUTS if (out / name).exists()]
+    if present and not overwrite:
+        raise FileExistsError(f"{out}: already holds {', '.join(present)}; choose another folder or overwrite")
+    for name in present:
+        target = out / name
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        else:
+            target.unlink()
+    (out / "images").mkdir(parents=True)
+    (out / "masks").mkdir()
+
+
+def export_annotations(
+    store: AnnotationStore,
+    out: str | os.PathLike[str],
+    *,
+    include_drafts: bool = False,
+    labels: Sequence[str] = DEFAULT_LABELS,
+    confirmed_only: bool = False,
+    overwrite: bool = False,
+) -> ExportSummary:
+    """Write the dataset to ``out``; return a summary.
+
+    Raises
+    ------
+    ValueError
+        When no image qualifies (nothing is written then).
+    FileExistsError
+        When ``out`` already holds an export and ``overwrite`` is False.
+    """
+    out = Path(out)
+    left_out: Counter[str] = Counter()
+    chosen = []
+    for image, annotation in store.chosen_annotations(include_drafts=include_drafts):
+        if image.label is None:
+            left_out["no label"] += 1
+        elif image.label not in labels:
+            left_out[f"label {image.label}"] += 1
+        elif confirmed_only and not image.pathology_confirmed:
+            left_out["not pathology-confirmed"] += 1
+        else:
+            chosen.append((image, annotation))
+    left_out["no usable annotation"] = len(store.list_images()) - sum(left_out.values()) - len(chosen)
+    left = {reason: n for reason, n in left_out.items() if n}
+    if not chosen:
+        raise ValueError(f"nothing to export from {store.url}: every image was left out ({left or 'no images'})")
+    _prepare(out, overwrite)
+    rows = []
+    for image, annotation in chosen:
+        ext = EXTENSIONS.get(image.format, "bin")
+        data = store.image_bytes(image.id)
+        if image.format == "nifti" and data[:2] == b"\x1f\x8b":
+            ext = "nii.gz"
+        image_path = f"images/{image.id:06d}.{ext}"
+        mask_path = f"masks/{image.id:06d}.png"
+        (out / image_path).write_bytes(data)
+        (out / mask_path).write_bytes(store.mask_png(annotation.id))
+        rows.append(
+            {
+                "image": image_path,
+                "mask": mask_path,
+                "label": image.label,
+                "patient_id": image.patient,
+                "lesion_id": image.lesion,
+                "pathology_confirmed": image.pathology_confirmed,
+                **{name: image.metadata[name] for name in METADATA_FIELDS},
+                "spacing_y_mm": image.spacing[0] if image.spacing else None,
+                "spacing_x_mm": image.spacing[1] if image.spacing else None,
+                "annotator": annotation.owner,
+                "annotation_status": annotation.status,
+                "revision": annotation.revision,
+                "image_sha256": image.sha256,
+            }
+        )
+    manifest = write_manifest(pd.DataFrame(rows), out / "manifest.csv")
+    log.info("exported %d images to %s (left out: %s)", len(rows), manifest, left or "none")
+    return ExportSummary(manifest, len(rows), left)

@@ -1,0 +1,181 @@
+"""Import images into the store: single files, several files, folders and ZIP archives.
+
+Each file goes through :meth:`AnnotationStore.add_image` (DICOM de-identified, duplicates
+found by content hash). A file that fails is reported and the import goes on. ZIP archives
+(recognised by content, not extension) are read in memory, never extracted: entries with
+absolute or ``..`` paths, symbolic links, encrypted entries and nested archives are skipped,
+and the entry count and sizes are bounded (:class:`ImportLimits`) before and while reading.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from eusgist.store.deid import Redaction
+from eusgist.store.repository import AnnotationStore, ImageInfo
+
+log = logging.getLogger(__name__)
+
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+@dataclass(frozen=True)
+class ImportLimits:
+    """Bounds on what one import reads."""
+
+    max_file_bytes: int = 256 * 2**20
+    max_zip_entries: int = 20_000
+    max_zip_total_bytes: int = 4 * 2**30
+
+
+@dataclass
+class ImportReport:
+    """What an import did: new images, duplicates (already stored), failures, skips."""
+
+    added: list[ImageInfo] = field(default_factory=list)
+    duplicates: list[ImageInfo] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line for logs and the command line."""
+        return (
+            f"{len(self.added)} added, {len(self.duplicates)} already stored, "
+            f"{len(self.errors)} failed, {len(self.skipped)} skipped"
+        )
+
+
+def _unsafe_reason(name: str) -> str | None:
+    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
+        return "absolute path"
+    if ".." in PurePosixPath(name.replace("\\", "/")).parts:
+        return "path leaves the archive (..)"
+    return None
+
+
+def iter_zip(path: Path, limits: ImportLimits, report: ImportReport) -> Iterator[tuple[str, bytes]]:
+    """Yield ``(entry name, bytes)`` of the safe regular files of a ZIP archive; unsafe or
+    oversized entries are added to ``report.skipped``.
+
+    Raises
+    ------
+    ValueError
+        When the archive is unreadable or has more entries or bytes than ``limits`` allow.
+    """
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as exc:
+        raise ValueError(f"{path.name}: not a readable ZIP archive ({exc})") from exc
+    with archive:
+        infos = archive.infolist()
+        if len(infos) > limits.max_zip_entries:
+            raise ValueError(f"{path.name}: {len(infos)} entries; the limit is {limits.max_zip_entries}")
+        declared = sum(i.file_size for i in infos)
+        if declared > limits.max_zip_total_bytes:
+            raise ValueError(
+                f"{path.name}: {declared} bytes uncompressed; the limit is {limits.max_zip_total_bytes}"
+            )
+        total = 0
+        for info in infos:
+            label = f"{path.name}:{info.filename}"
+            reason = _unsafe_reason(info.filename)
+            if info.is_dir() or PurePosixPath(info.filename).name.startswith(".") or "__MACOSX/" in info.filename:
+                continue
+            if reason is None and stat.S_ISLNK(info.external_attr >> 16):
+                reason = "symbolic link"
+            if reason is None and info.flag_bits & 0x1:
+                reason = "encrypted"
+            if reason is None and info.file_size > limits.max_file_bytes:
+                reason = f"larger than {limits.max_file_bytes} bytes"
+            if reason is not None:
+                report.skipped.append((label, reason))
+                log.warning("%s: skipped (%s)", label, reason)
+                continue
+            with archive.open(info) as entry:
+                data = entry.read(limits.max_file_bytes + 1)
+            total += len(data)
+            if len(data) > limits.max_file_bytes or total > limits.max_zip_total_bytes:
+                raise ValueError(f"{label}: the archive holds more data than it declares or the limit allows")
+            if data.startswith(_ZIP_MAGIC):
+                report.skipped.append((label, "nested archive"))
+                continue
+            yield info.filename, data
+
+
+def _walk(folder: Path) -> Iterator[Path]:
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            path = Path(root) / name
+            if not name.startswith(".") and not path.is_symlink():
+                yield path
+
+
+def import_paths(
+    store: AnnotationStore,
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    annotator: str | None = None,
+    patient: str | None = None,
+    lesion: str | None = None,
+    redaction: Redaction | None = None,
+    limits: ImportLimits = ImportLimits(),
+) -> ImportReport:
+    """Import files, folders (recursively, symlinks not followed) and ZIP archives.
+
+    ``patient``/``lesion`` put every imported image under those codes (e.g. several views
+    of one lesion); by default each image gets its own (see ``add_image``).
+
+    Raises
+    ------
+    FileNotFoundError
+        When a given path does not exist (checked before anything is imported).
+    """
+    paths = [Path(p) for p in paths]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise FileNotFoundError(f"no such file or folder: {', '.join(missing)}")
+    report = ImportReport()
+
+    def add(label: str, data: bytes, source: str) -> None:
+        try:
+            result = store.add_image(
+                data,
+                name=PurePosixPath(label.replace("\\", "/")).name,
+                patient=patient,
+                lesion=lesion,
+                source=source,
+                annotator=annotator,
+                redaction=redaction,
+            )
+        except ValueError as exc:
+            report.errors.append((label, str(exc)))
+            log.warning("%s: not imported: %s", label, exc)
+            return
+        (report.added if result.created else report.duplicates).append(result.image)
+
+    for top in paths:
+        files = _walk(top) if top.is_dir() else [top]
+        for path in files:
+            try:
+                if path.stat().st_size > limits.max_file_bytes:
+                    report.skipped.append((str(path), f"larger than {limits.max_file_bytes} bytes"))
+                    continue
+                with path.open("rb") as handle:
+                    is_zip = handle.read(4) == _ZIP_MAGIC
+                if is_zip:
+                    for name, data in iter_zip(path, limits, report):
+                        add(f"{path}:{name}", data, f"zip:{path.name}:{name}")
+                else:
+                    add(str(path), path.read_bytes(), f"file:{path}")
+            except (OSError, ValueError) as exc:
+                report.errors.append((str(path), str(exc)))
+                log.warning("%s: not imported: %s", path, exc)
+    log.info("import: %s", report.summary())
+    return report
