@@ -1,0 +1,1 @@
+"""Trained models: tabular pipelines and end-to-end CNNs."""

@@ -1,0 +1,182 @@
+"""Save and load an end-to-end CNN model bundle.
+
+A bundle is a folder with ``model_card.json`` (what the model is, what it expects, how it
+was trained and tested, intended use) and ``model.safetensors`` (fp16 weights). Training
+also writes ``training_curves.csv/.png`` and ``test_predictions.csv`` beside them.
+Loading rebuilds the backbone from the card and checks every weight's name and shape,
+saying plainly what does not match.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import timm
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from eusgist.preprocess import crop_roi, to_model_input, whole_image
+
+log = logging.getLogger(__name__)
+
+CARD_NAME = "model_card.json"
+WEIGHTS_NAME = "model.safetensors"
+#: Identifies the bundle layout; bumped when it changes incompatibly.
+BUNDLE_FORMAT = "eusgist-cnn/1"
+INTENDED_USE = (
+    "Research only, not for clinical use: a CNN scoring whether an endoscopic ultrasound "
+    "lesion is the positive class; not validated for diagnosis or treatment decisions."
+)
+#: Library whose version a bundle records and a loader compares.
+VERSIONED = ("torch", "timm", "numpy")
+
+
+def create_backbone(arch: str, *, input_size: int, pretrained: bool = False) -> nn.Module:
+    """A timm model with one output logit (positive class) for 3-channel ``input_size`` images.
+
+    Pretrained weights are tried when asked; when they cannot be had (offline), the model
+    is randomly initialised and a warning is logged. Unknown names raise ``ValueError``.
+    """
+    if not timm.is_model(arch):
+        raise ValueError(f"unknown timm architecture {arch!r}")
+
+    def make(pre: bool) -> nn.Module:
+        try:  # transformers (ViT, Swin) need the input size; CNNs reject the argument
+            return timm.create_model(arch, pretrained=pre, num_classes=1, img_size=input_size)
+        except TypeError:
+            return timm.create_model(arch, pretrained=pre, num_classes=1)
+
+    if pretrained:
+        try:
+            return make(True)
+        except Exception as exc:  # noqa: BLE001 - any download/hub failure means "offline"
+            log.warning("pretrained weights for %s unavailable (%s); using random init",
+                        arch, str(exc).splitlines()[0][:200])
+    return make(False)
+
+
+def library_versions() -> dict[str, str]:
+    """Versions recorded in a bundle."""
+    import eusgist
+
+    return {"eusgist": eusgist.__version__, "torch": torch.__version__,
+            "timm": timm.__version__, "numpy": np.__version__}
+
+
+def save_cnn_bundle(path: str | os.PathLike[str], model: nn.Module, card: dict[str, Any]) -> Path:
+    """Write ``model.safetensors`` (fp16 floating tensors) and ``model_card.json``.
+
+    ``card`` must name ``arch`` and ``expects.input_size``; ``format``, ``intended_use``
+    and ``versions`` are filled in when missing.
+    """
+    out = Path(path)
+    out.mkdir(parents=True, exist_ok=True)
+    state = {k: (v.detach().half() if v.is_floating_point() else v.detach()).contiguous().cpu()
+             for k, v in model.state_dict().items()}
+    save_file(state, str(out / WEIGHTS_NAME))
+    card = {"format": BUNDLE_FORMAT, "intended_use": INTENDED_USE,
+            "versions": library_versions(), **card}
+    (out / CARD_NAME).write_text(json.dumps(card, indent=2, default=_jsonable) + "\n")
+    return out
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def round_to_fp16(model: nn.Module) -> nn.Module:
+    """Round floating weights to fp16 precision in place, so in-memory scores equal a reloaded bundle's."""
+    with torch.no_grad():
+        for v in model.state_dict().values():
+            if v.is_floating_point():
+                v.copy_(v.half().to(v.dtype))
+    return model
+
+
+@dataclass
+class CNNBundle:
+    """A loaded CNN bundle: the model (eval mode) and its card."""
+
+    model: nn.Module
+    card: dict[str, Any]
+    path: Path
+
+    @property
+    def data_config(self) -> dict[str, Any]:
+        """``input_size`` ``(3, S, S)``, ``mean``, ``std`` as :func:`to_model_input` wants them."""
+        e = self.card["expects"]
+        return {"input_size": (3, e["input_size"], e["input_size"]), "mean": e["mean"], "std": e["std"]}
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def preprocess(self, image: np.ndarray, mask: np.ndarray | None = None) -> torch.Tensor:
+        """The model input for one 2D image: ROI crop (strong) or whole frame (weak)."""
+        e = self.card["expects"]
+        if e["supervision"] == "strong":
+            if mask is None:
+                raise ValueError("this model was trained on lesion ROIs (strong supervision): a mask is needed")
+            crop = crop_roi(image, mask, margin=e["crop_margin"])
+        else:
+            crop = whole_image(image)
+        return to_model_input(crop, self.data_config, scale=e["intensity_scale"])
+
+    @torch.no_grad()
+    def predict_proba(
+        self, images: Sequence[np.ndarray], masks: Sequence[np.ndarray | None] | None = None
+    ) -> np.ndarray:
+        """Probability of the positive class for each image (masks needed for strong supervision)."""
+        masks = list(masks) if masks is not None else [None] * len(images)
+        if len(masks) != len(images):
+            raise ValueError(f"{len(images)} images but {len(masks)} masks")
+        if not len(images):
+            return np.zeros(0)
+        x = torch.stack([self.preprocess(im, m) for im, m in zip(images, masks)]).to(self.device)
+        return torch.sigmoid(self.model(x).float()[:, 0]).cpu().numpy().astype(np.float64)
+
+
+def load_cnn_bundle(path: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> CNNBundle:
+    """Load a bundle written by :func:`save_cnn_bundle`.
+
+    Raises
+    ------
+    ValueError
+        When the folder is not a CNN bundle, or the weights do not fit the card's
+        architecture (missing, unexpected or differently shaped tensors are listed).
+    """
+    folder = Path(path)
+    card_path, weights_path = folder / CARD_NAME, folder / WEIGHTS_NAME
+    if not card_path.is_file() or not weights_path.is_file():
+        raise ValueError(f"{folder} is not a CNN bundle: needs {CARD_NAME} and {WEIGHTS_NAME}")
+    card = json.loads(card_path.read_text())
+    if card.get("format") != BUNDLE_FORMAT:
+        raise ValueError(f"{card_path}: format {card.get('format')!r}, expected {BUNDLE_FORMAT!r}")
+    for lib, version in library_versions().items():
+        saved = card.get("versions", {}).get(lib)
+        if lib in VERSIONED and saved and saved.split(".")[:2] != version.split(".")[:2]:
+            log.warning("%s was saved with %s %s, running %s", folder, lib, saved, version)
+    model = create_backbone(card["arch"], input_size=card["expects"]["input_size"])
+    expected = model.state_dict()
+    weights = load_file(str(weights_path))
+    problems = [f"missing {k}" for k in expected if k not in weights]
+    problems += [f"unexpected {k}" for k in weights if k not in expected]
+    problems += [f"{k}: saved {tuple(weights[k].shape)}, {card['arch']} needs {tuple(v.shape)}"
+                 for k, v in expected.items() if k in weights and weights[k].shape != v.shape]
+    if problems:
+        shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+        raise ValueError(f"{weights_path} does not fit {card['arch']}: {shown}")
+    model.load_state_dict({k: v.to(expected[k].dtype) for k, v in weights.items()})
+    return CNNBundle(model=model.to(device).eval(), card=card, path=folder)
