@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import zlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ MAX_PIXELS_ENV = "EUSGIST_MAX_PIXELS"
 DEFAULT_MAX_PIXELS = 64_000_000
 #: Longest decoder message quoted in an error.
 _MAX_DETAIL = 200
+_INFLATE_CHUNK = 1 << 20
 
 
 class ImageReadError(ValueError):
@@ -164,3 +166,18 @@ def _detail(exc: Exception) -> str:
     if len(text) > _MAX_DETAIL:
         text = text[: _MAX_DETAIL - 1] + "…"
     return f" ({text})"
+
+
+def inflated_length(data: bytes, *, wbits: int, limit: int) -> int:
+    """Length `data` inflates to, counted in chunks (never held) and no further than `limit`.
+
+    `wbits` is as for :func:`zlib.decompressobj` (31: gzip, -15: raw deflate).
+    """
+    stream, pending, total = zlib.decompressobj(wbits=wbits), data, 0
+    while total < limit:
+        chunk = stream.decompress(pending, _INFLATE_CHUNK)
+        if not chunk:
+            break
+        total += len(chunk)
+        pending = stream.unconsumed_tail
+    return total

@@ -2,7 +2,8 @@
 
 Which compressed transfer syntaxes decode depends on the installed plugins (pydicom's own
 RLE, Pillow, pylibjpeg-libjpeg/-openjpeg); one without a decoder is reported by name.
-Encapsulated video (MPEG-2/-4, HEVC) has none.
+Encapsulated video (MPEG-2/-4, HEVC) has none. A deflated dataset is inflated whole by
+pydicom, so it may inflate to at most 8 bytes per allowed pixel (a deflate bomb is refused).
 """
 
 from __future__ import annotations
@@ -12,22 +13,27 @@ import io
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
+from pydicom.filereader import _read_file_meta_info  # public twin takes only a path
 from pydicom.pixels import apply_color_lut, apply_modality_lut, get_decoder
 from pydicom.pixels.decoders.base import Decoder
-from pydicom.uid import UID
+from pydicom.uid import UID, DeflatedExplicitVRLittleEndian
 
 from eusgist.io._common import (
+    MAX_PIXELS_ENV,
     Decoded,
     ImageReadError,
     Request,
     check_geometry,
     choose_frame,
     decoding,
+    inflated_length,
 )
 
 _PIXEL_TAGS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 _CENTIMETRES = 3  # Physical Units X/Y Direction code
 _SPATIAL_2D = 1  # Region Spatial Format code of a 2D tissue or flow region
+#: Bytes a deflated dataset may inflate to per allowed pixel (16-bit RGB, with headroom).
+_INFLATED_BYTES_PER_PIXEL = 8
 _META_KEYWORDS = {
     "modality": "Modality",
     "manufacturer": "Manufacturer",
@@ -38,6 +44,7 @@ _META_KEYWORDS = {
 def read_dicom(req: Request, fmt: str) -> Decoded:
     """Decode frame ``req.frame`` (default 0) of a DICOM file to gray, RGB or RGBA."""
     with decoding(req, "DICOM"):
+        _check_deflated_size(req)
         ds = pydicom.dcmread(io.BytesIO(req.data))
         if not any(tag in ds for tag in _PIXEL_TAGS):
             raise ImageReadError(f"{req.name}: DICOM has no pixel data ({_sop_name(ds)})")
@@ -53,6 +60,20 @@ def read_dicom(req: Request, fmt: str) -> Decoded:
     if spacing_source:
         meta["spacing_source"] = spacing_source
     return Decoded(array, spacing, meta)
+
+
+def _check_deflated_size(req: Request) -> None:
+    """pydicom inflates a deflated dataset whole; refuse a deflate bomb before it does."""
+    stream = io.BytesIO(req.data)
+    stream.seek(132)  # after the preamble and "DICM"
+    if _read_file_meta_info(stream).get("TransferSyntaxUID") != DeflatedExplicitVRLittleEndian:
+        return
+    limit = req.max_pixels * _INFLATED_BYTES_PER_PIXEL
+    if inflated_length(req.data[stream.tell() :], wbits=-15, limit=limit + 1) > limit:
+        raise ImageReadError(
+            f"{req.name}: deflated DICOM inflates to over {limit:,} bytes, too much for the "
+            f"pixel limit of {req.max_pixels:,} (set {MAX_PIXELS_ENV} to raise it)"
+        )
 
 
 def _meta(ds: Dataset, syntax: UID, n_frames: int, index: int) -> dict[str, object]:
@@ -133,7 +154,10 @@ def _spacing(ds: Dataset) -> tuple[tuple[float, float] | None, str | None]:
     ]
     if not regions:
         return None, None
-    best = max(regions, key=lambda region: (region.get("RegionSpatialFormat") == _SPATIAL_2D, _area(region)))
+    best = max(
+        regions,
+        key=lambda region: (region.get("RegionSpatialFormat") == _SPATIAL_2D, _area(region)),
+    )
     delta_y, delta_x = abs(float(best.PhysicalDeltaY)), abs(float(best.PhysicalDeltaX))
     return (10.0 * delta_y, 10.0 * delta_x), "SequenceOfUltrasoundRegions"
 

@@ -16,7 +16,7 @@ def to_uint8(array: np.ndarray, *, window: str | Sequence[float] | None = None) 
     Parameters
     ----------
     array : numpy.ndarray
-        Any shape; non-finite values show as 0 (NaN, -inf) or 255 (+inf).
+        Any shape; non-finite values (NaN, ±inf) show as 0.
     window : {None, "percentile", "minmax"} or (low, high)
         Values mapped linearly to 0 and 255, then clipped. None (auto) keeps an image
         of whole numbers within 0–255 as stored (an 8-bit image looks as exported) and
@@ -33,17 +33,22 @@ def to_uint8(array: np.ndarray, *, window: str | Sequence[float] | None = None) 
     if finite.size == 0:
         finite = np.zeros(1)
     if window is None:
-        stored = finite.min() >= 0 and finite.max() <= 255 and np.array_equal(finite, np.round(finite))
+        stored = (
+            finite.min() >= 0 and finite.max() <= 255 and np.array_equal(finite, np.round(finite))
+        )
         window = (0.0, 255.0) if stored else "percentile"
     if window == "percentile":
         low, high = np.percentile(finite, PERCENTILE_WINDOW)
     elif window == "minmax":
         low, high = finite.min(), finite.max()
     elif isinstance(window, str) or len(window) != 2 or not window[0] < window[1]:
-        raise ValueError(f"window must be None, 'percentile', 'minmax' or (low, high) with low < high, got {window!r}")
+        raise ValueError(
+            "window must be None, 'percentile', 'minmax' or (low, high) with low < high, "
+            f"got {window!r}"
+        )
     else:
         low, high = float(window[0]), float(window[1])
     scale = 255.0 / (high - low) if high > low else 0.0
-    with np.errstate(invalid="ignore"):  # inf * 0 for a constant image
+    with np.errstate(invalid="ignore"):  # inf - inf, inf * 0
         scaled = np.clip((values - low) * scale, 0.0, 255.0)
-    return np.rint(np.nan_to_num(scaled, nan=0.0)).astype(np.uint8)
+    return np.rint(np.where(np.isfinite(values), scaled, 0.0)).astype(np.uint8)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import struct
 import tempfile
-import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +24,7 @@ from eusgist.io._common import (
     choose_frame,
     decoding,
     format_size,
+    inflated_length,
 )
 from eusgist.io.sniff import FORMAT_LABELS, gunzip_head, is_gzip
 
@@ -34,7 +34,6 @@ _SUFFIXES = {"nifti": (".nii",), "nifti.gz": (".nii.gz",), "nrrd": (".nrrd", ".n
 _MAX_CHANNELS = 4
 _COMPLEX = frozenset({sitk.sitkComplexFloat32, sitk.sitkComplexFloat64})
 _ITK_PREFIX = re.compile(r"^(ITK ERROR: \w+\(0x[0-9a-fA-F]+\): |\[nrrd\] \w+: )")
-_CHUNK = 1 << 20
 
 
 def read_itk(req: Request, fmt: str) -> Decoded:
@@ -47,7 +46,9 @@ def read_itk(req: Request, fmt: str) -> Decoded:
         reader.ReadImageInformation()
         size, spacing = _squeeze(reader.GetSize(), reader.GetSpacing())
         if len(size) > 3:
-            raise ImageReadError(f"{req.name}: {len(size)}D images are not supported ({format_size(size[::-1])})")
+            raise ImageReadError(
+                f"{req.name}: {len(size)}D images are not supported ({format_size(size[::-1])})"
+            )
         width, height, depth = (*size, 1)[:3]
         index = _slice(req, label, depth)
         check_geometry(req, width, height, depth)
@@ -67,7 +68,9 @@ def read_itk(req: Request, fmt: str) -> Decoded:
     return Decoded(array, spacing_zyx, meta | {"spacing_source": "header"})
 
 
-def _squeeze(size: tuple[int, ...], spacing: tuple[float, ...]) -> tuple[tuple[int, ...], tuple[float, ...]]:
+def _squeeze(
+    size: tuple[int, ...], spacing: tuple[float, ...]
+) -> tuple[tuple[int, ...], tuple[float, ...]]:
     """Drop trailing size-1 axes (a 2D image stored as W×H×1, a volume as W×H×Z×1)."""
     while len(size) > 2 and size[-1] == 1:
         size, spacing = size[:-1], spacing[:-1]
@@ -100,23 +103,13 @@ def _check_nifti_length(req: Request) -> None:
         dims = struct.unpack(order + "8q", header[16:80])
         (offset,) = struct.unpack(order + "q", header[168:176])
     needed = offset + int(np.prod(dims[1 : dims[0] + 1], dtype=np.int64)) * bits // 8
-    available = _gunzipped_length(req.data, needed) if is_gzip(req.data) else len(req.data)
+    available = (
+        inflated_length(req.data, wbits=31, limit=needed) if is_gzip(req.data) else len(req.data)
+    )
     if available < needed:
         raise ImageReadError(
             f"{req.name}: truncated or corrupt NIfTI file ({available:,} of {needed:,} bytes)"
         )
-
-
-def _gunzipped_length(data: bytes, limit: int) -> int:
-    """Uncompressed length of gzip `data`, counted in chunks and no further than `limit`."""
-    stream, pending, total = zlib.decompressobj(wbits=31), data, 0
-    while total < limit:
-        chunk = stream.decompress(pending, _CHUNK)
-        if not chunk:
-            break
-        total += len(chunk)
-        pending = stream.unconsumed_tail
-    return total
 
 
 @contextmanager
@@ -141,6 +134,4 @@ def _itk_errors(req: Request, label: str, path: Path) -> Iterator[None]:
     except RuntimeError as exc:
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
         reason = _ITK_PREFIX.sub("", lines[-1] if lines else "").replace(str(path), req.name)
-        raise ImageReadError(
-            f"{req.name}: truncated or corrupt {label} file ({reason})"
-        ) from exc
+        raise ImageReadError(f"{req.name}: truncated or corrupt {label} file ({reason})") from exc

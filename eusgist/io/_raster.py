@@ -56,10 +56,12 @@ def read_raster(req: Request, fmt: str) -> Decoded:
         except UnidentifiedImageError:
             raise ImageReadError(f"{req.name}: truncated or corrupt {label} file") from None
         with image:
+            check_geometry(req, image.width, image.height)  # before GIF frames are composed
             n_frames = getattr(image, "n_frames", 1)
             index = choose_frame(req, n_frames)
-            image.seek(index)
-            check_geometry(req, image.width, image.height)
+            if index:
+                image.seek(index)
+                check_geometry(req, image.width, image.height)  # TIFF pages differ in size
             meta: dict[str, object] = {"mode": image.mode, "n_frames": n_frames, "frame": index}
             if "dpi" in image.info:
                 meta["dpi"] = tuple(float(v) for v in image.info["dpi"])

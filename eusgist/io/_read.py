@@ -128,7 +128,9 @@ def read_mask(
     ImageReadError
         As :func:`read_image`, and when the size differs from `like` or the mask is empty.
     """
-    expected = None if like is None else tuple(like.shape if isinstance(like, LoadedImage) else like)
+    expected = (
+        None if like is None else tuple(like.shape if isinstance(like, LoadedImage) else like)
+    )
     allow_volume = expected is not None and len(expected) == 3
     decoded = _decode(source, frame, name, max_pixels, allow_volume)
     label = decoded.meta["source"]

@@ -63,9 +63,8 @@ def sniff_format(data: bytes) -> str | None:
     for prefix, fmt in _PREFIXES:
         if head.startswith(prefix):
             return fmt
-    if head.startswith(b"BM") and len(head) >= 18:
-        if struct.unpack("<I", head[14:18])[0] in _BMP_INFO_SIZES:
-            return "bmp"
+    if head[:2] == b"BM" and len(head) >= 18 and _le_uint32(head, 14) in _BMP_INFO_SIZES:
+        return "bmp"
     if is_gzip(head):
         head = gunzip_head(data)
     if _is_nifti_header(head):
@@ -107,6 +106,10 @@ def _is_nifti_header(head: bytes) -> bool:
     if len(head) >= 540 and head[4:8] == b"n+2\x00":
         return 540 in struct.unpack("<i", head[:4]) + struct.unpack(">i", head[:4])
     return False
+
+
+def _le_uint32(data: bytes, offset: int) -> int:
+    return int(struct.unpack_from("<I", data, offset)[0])
 
 
 def _looks_like_text(sample: bytes) -> bool:
