@@ -296,6 +296,14 @@ def test_extension_is_ignored(tmp_path: Path) -> None:
     assert read_image(jpeg_named_png).meta["format"] == "jpeg"
 
 
+def test_detached_nrrd_is_read_from_its_path(tmp_path: Path) -> None:
+    header = tmp_path / "scan.nhdr"
+    sitk.WriteImage(itk_image(GRAY, (0.5, 0.5)), str(header))
+    np.testing.assert_array_equal(read_image(header).array, GRAY)
+    with pytest.raises(ImageReadError, match=prefix("scan.nhdr: truncated or corrupt NRRD file")):
+        read_image(header.read_bytes(), name="scan.nhdr")  # the data file cannot be found
+
+
 def test_4d_is_refused() -> None:
     header = b"NRRD0004\ntype: uint8\ndimension: 4\nsizes: 3 4 5 2\nencoding: raw\n\n"
     with pytest.raises(
