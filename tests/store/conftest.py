@@ -23,6 +23,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from eusgist.store import AnnotationStore, open_store
+from eusgist.store.models import Base
 
 POSTGRES_URL_ENV = "EUSGIST_TEST_POSTGRES_URL"
 
@@ -72,19 +73,32 @@ def postgres_server() -> Iterator[str]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-@pytest.fixture
-def postgres_url(postgres_server: str) -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test."""
+@pytest.fixture(scope="session")
+def postgres_database(postgres_server: str) -> Iterator[str]:
+    """A migrated database of its own on the server, for the session."""
     name = f"eusgist_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(postgres_server).set(database=name).render_as_string(hide_password=False)
+    open_store(url).close()
     try:
-        yield make_url(postgres_server).set(database=name).render_as_string(hide_password=False)
+        yield url
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def postgres_url(postgres_database: str) -> str:
+    """The session's PostgreSQL database, emptied (settings kept, ids restarted)."""
+    engine = create_engine(postgres_database)
+    tables = [t.name for t in Base.metadata.sorted_tables if t.name != "settings"]
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    return postgres_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
