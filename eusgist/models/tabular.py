@@ -1,0 +1,378 @@
+"""Tabular classifiers on radiomics, deep or combined features (zhao2026).
+
+Every model is one :class:`~sklearn.pipeline.Pipeline`:
+median imputation → zero-variance filter → correlation filter → standardisation →
+L1 (LASSO) selection → classifier (calibrated RBF SVM, XGBoost or random forest), so all
+preprocessing is fitted on training folds only. Hyper-parameters are tuned by grouped
+(lesion-level) stratified cross-validation on the training split; rows are images, and the
+decision threshold is chosen on lesion-level (mean-aggregated) out-of-fold scores.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+from scipy.special import expit
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.feature_selection import VarianceThreshold
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import (
+    GridSearchCV,
+    StratifiedGroupKFold,
+    StratifiedKFold,
+    cross_val_predict,
+)
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+from sklearn.utils import Tags
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import check_is_fitted, validate_data
+from xgboost import XGBClassifier
+
+from eusgist.data import train_test_split, validate_manifest
+from eusgist.models.selectors import CorrelationFilter, L1Selector
+from eusgist.stats import aggregate_by_lesion, youden_threshold
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "CLASSIFIERS",
+    "MODALITIES",
+    "CalibratedSVC",
+    "FittedModel",
+    "build_pipeline",
+    "feature_columns",
+    "fit_model",
+    "lesion_split",
+    "param_grid",
+]
+
+ID_COLUMNS: tuple[str, ...] = ("image", "label", "patient_id", "lesion_id")
+
+#: Feature-column prefix of each single modality; "combined" uses both.
+MODALITY_PREFIXES: dict[str, tuple[str, ...]] = {
+    "radiomics": ("rad_",),
+    "deep": ("deep_",),
+    "combined": ("rad_", "deep_"),
+}
+MODALITIES: tuple[str, ...] = tuple(MODALITY_PREFIXES)
+CLASSIFIERS: tuple[str, ...] = ("svm", "xgboost", "rf")
+
+
+def feature_columns(columns: Sequence[str], modality: str) -> list[str]:
+    """The feature columns a modality uses, in table order.
+
+    Raises
+    ------
+    ValueError
+        Unknown modality, or no column with the modality's prefix.
+    """
+    if modality not in MODALITY_PREFIXES:
+        raise ValueError(f"unknown modality {modality!r}; choose from {list(MODALITIES)}")
+    prefixes = MODALITY_PREFIXES[modality]
+    missing = [p for p in prefixes if not any(str(c).startswith(p) for c in columns)]
+    if missing:
+        raise ValueError(
+            f"modality {modality!r} needs {' and '.join(p + '*' for p in missing)} columns; "
+            "the feature table has none"
+        )
+    return [str(c) for c in columns if str(c).startswith(prefixes)]
+
+
+def lesion_split(
+    frame: pd.DataFrame,
+    *,
+    test_size: float = 0.2,
+    seed: int = 0,
+    positive_label: str | None = None,
+    name: str = "feature table",
+) -> tuple[pd.DataFrame, pd.DataFrame, tuple[str, str]]:
+    """Validate a feature table and split it by lesion (stratified, :mod:`eusgist.data`).
+
+    Returns
+    -------
+    train, test : pandas.DataFrame
+        Row subsets (fresh index); no lesion appears in both.
+    classes : (negative, positive)
+        Class names; label 1 is ``classes[1]``.
+
+    Raises
+    ------
+    ValueError
+        Missing identifier columns, one class, a lesion with two labels, too few lesions...
+    """
+    missing = [c for c in ID_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{name}: missing column(s) {missing}; required: {list(ID_COLUMNS)}")
+    ids = frame[list(ID_COLUMNS)].assign(mask="")
+    manifest = validate_manifest(ids, Path("."), name=name, positive_label=positive_label, check_files=False)
+    train_rows, test_rows = train_test_split(manifest, test_size=test_size, group="lesion", seed=seed)
+    train = frame.iloc[train_rows].reset_index(drop=True)
+    test = frame.iloc[test_rows].reset_index(drop=True)
+    return train, test, manifest.classes
+
+
+class CalibratedSVC(ClassifierMixin, BaseEstimator):
+    """RBF support vector machine with Platt (sigmoid) probability calibration.
+
+    The sigmoid is fitted on out-of-fold decision values from a grouped stratified
+    cross-validation (pass ``groups`` to :meth:`fit`), so images of one lesion never
+    calibrate each other; the SVM itself is then refitted on all rows.
+
+    Parameters
+    ----------
+    C : float, default 1.0
+        SVM regularisation.
+    gamma : {"scale", "auto"} or float, default "scale"
+        RBF kernel width, as :class:`sklearn.svm.SVC`.
+    cv : int, default 3
+        Folds of the calibration cross-validation.
+    random_state : int or None, default None
+        Seed of the calibration folds.
+
+    Attributes
+    ----------
+    svc_ : sklearn.svm.SVC
+        The SVM fitted on all rows.
+    calibration_ : tuple of float
+        ``(a, b)`` with ``P(positive) = expit(a * decision + b)``.
+    classes_ : ndarray of shape (2,)
+    """
+
+    def __init__(
+        self,
+        C: float = 1.0,
+        gamma: str | float = "scale",
+        cv: int = 3,
+        random_state: int | None = None,
+    ) -> None:
+        self.C = C
+        self.gamma = gamma
+        self.cv = cv
+        self.random_state = random_state
+
+    def fit(self, X: ArrayLike, y: ArrayLike, groups: ArrayLike | None = None) -> CalibratedSVC:
+        """Fit the calibration sigmoid on out-of-fold decisions, then the SVM on all rows."""
+        x, y_arr = validate_data(self, X, y, dtype=np.float64)
+        target = type_of_target(y_arr, input_name="y", raise_unknown=True)
+        if target != "binary":
+            raise ValueError(f"Only binary classification is supported. The type of the target is {target}.")
+        self.classes_ = np.unique(y_arr)
+        svc = SVC(C=self.C, gamma=self.gamma, kernel="rbf")
+        if groups is None:
+            splitter: Any = StratifiedKFold(self.cv, shuffle=True, random_state=self.random_state)
+        else:
+            splitter = StratifiedGroupKFold(self.cv, shuffle=True, random_state=self.random_state)
+        decision = cross_val_predict(
+            svc, x, y_arr, groups=groups, cv=splitter, method="decision_function"
+        )
+        platt = LogisticRegression(C=1e4).fit(decision.reshape(-1, 1), y_arr == self.classes_[1])
+        self.calibration_ = (float(platt.coef_[0, 0]), float(platt.intercept_[0]))
+        self.svc_ = svc.fit(x, y_arr)
+        return self
+
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        return tags
+
+    def decision_function(self, X: ArrayLike) -> NDArray[np.float64]:
+        """Signed distance to the SVM boundary (positive = second class)."""
+        check_is_fitted(self, "svc_")
+        x = validate_data(self, X, dtype=np.float64, reset=False)
+        return self.svc_.decision_function(x)
+
+    def predict_proba(self, X: ArrayLike) -> NDArray[np.float64]:
+        """Calibrated class probabilities, shape (n, 2)."""
+        check_is_fitted(self, "calibration_")
+        a, b = self.calibration_
+        p = expit(a * self.decision_function(X) + b)
+        return np.column_stack([1.0 - p, p])
+
+    def predict(self, X: ArrayLike) -> NDArray[Any]:
+        """Class with the higher calibrated probability."""
+        positive = self.predict_proba(X)[:, 1] >= 0.5
+        return self.classes_[positive.astype(int)]
+
+
+def _classifier(name: str, seed: int) -> BaseEstimator:
+    if name == "svm":
+        return CalibratedSVC(random_state=seed)
+    if name == "xgboost":
+        return XGBClassifier(
+            n_estimators=150,
+            learning_rate=0.05,
+            subsample=0.8,
+            colsample_bytree=0.8,
+            tree_method="hist",
+            n_jobs=1,
+            random_state=seed,
+        )
+    if name == "rf":
+        return RandomForestClassifier(n_estimators=150, max_features="sqrt", n_jobs=1, random_state=seed)
+    raise ValueError(f"unknown classifier {name!r}; choose from {list(CLASSIFIERS)}")
+
+
+def build_pipeline(
+    classifier: str, *, seed: int = 0, corr_threshold: float = 0.9, max_features: int = 30
+) -> Pipeline:
+    """An unfitted pipeline ending in ``classifier`` (one of :data:`CLASSIFIERS`)."""
+    return Pipeline(
+        [
+            ("impute", SimpleImputer(strategy="median")),
+            ("variance", VarianceThreshold(0.0)),
+            ("decorrelate", CorrelationFilter(corr_threshold)),
+            ("scale", StandardScaler()),
+            ("select", L1Selector(C=0.1, max_features=max_features, random_state=seed)),
+            ("clf", _classifier(classifier, seed)),
+        ]
+    )
+
+
+def param_grid(classifier: str) -> dict[str, list[Any]]:
+    """The small tuning grid of ``classifier`` (selector strength × classifier capacity)."""
+    grids: dict[str, dict[str, list[Any]]] = {
+        "svm": {"select__C": [0.05, 0.2], "clf__C": [0.5, 5.0]},
+        "xgboost": {"select__C": [0.05, 0.2], "clf__max_depth": [2, 4]},
+        "rf": {"select__C": [0.05, 0.2], "clf__min_samples_leaf": [1, 5]},
+    }
+    if classifier not in grids:
+        raise ValueError(f"unknown classifier {classifier!r}; choose from {list(CLASSIFIERS)}")
+    return grids[classifier]
+
+
+def _fit_params(classifier: str, groups: NDArray[Any]) -> dict[str, Any]:
+    """Per-row fit parameters (sliced per fold by scikit-learn)."""
+    return {"clf__groups": groups} if classifier == "svm" else {}
+
+
+def _n_splits(y: NDArray[np.int64], groups: NDArray[Any], wanted: int) -> int:
+    per_class = min(len(set(groups[y == c])) for c in (0, 1))
+    if per_class < 2:
+        raise ValueError(f"only {per_class} lesion(s) in one class of the training split; need at least 2")
+    return min(wanted, per_class)
+
+
+@dataclass
+class FittedModel:
+    """A tuned, fitted pipeline and what was learnt about it on the training split.
+
+    Attributes
+    ----------
+    modality, classifier : str
+    pipeline : sklearn.pipeline.Pipeline
+        Refitted on the whole training split with the best parameters.
+    feature_names : list of str
+        The input columns, in order.
+    best_params : dict
+        Winning grid point.
+    cv_auc : float
+        Mean grouped-CV image-level AUC of the winning grid point.
+    oof_proba : ndarray
+        Out-of-fold (grouped CV) probabilities of the training images.
+    threshold : float
+        Youden-optimal threshold on lesion-mean out-of-fold probabilities.
+    """
+
+    modality: str
+    classifier: str
+    pipeline: Pipeline
+    feature_names: list[str]
+    best_params: dict[str, Any]
+    cv_auc: float
+    oof_proba: NDArray[np.float64]
+    threshold: float
+
+    @property
+    def name(self) -> str:
+        """``"<modality>-<classifier>"``, e.g. ``"combined-svm"``."""
+        return f"{self.modality}-{self.classifier}"
+
+    @property
+    def selected_features(self) -> list[str]:
+        """Input columns the fitted selector kept, in pipeline order."""
+        return [str(n) for n in self.pipeline[:-1].get_feature_names_out()]
+
+    def predict_proba(self, frame: pd.DataFrame) -> NDArray[np.float64]:
+        """Probability of the positive class for each row of ``frame``."""
+        return self.pipeline.predict_proba(frame[self.feature_names])[:, 1]
+
+
+def fit_model(
+    frame: pd.DataFrame,
+    y: ArrayLike,
+    lesion_ids: ArrayLike,
+    *,
+    modality: str,
+    classifier: str,
+    seed: int = 0,
+    n_splits: int = 5,
+    grid: Mapping[str, list[Any]] | None = None,
+) -> FittedModel:
+    """Tune and fit one modality × classifier on image rows of the training split.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Training rows with the modality's feature columns (other columns are ignored).
+    y : array-like of 0/1
+        Labels, 1 = positive class.
+    lesion_ids : array-like
+        Lesion of each row; cross-validation never splits a lesion.
+    modality : {"radiomics", "deep", "combined"}
+    classifier : {"svm", "xgboost", "rf"}
+    seed : int, default 0
+    n_splits : int, default 5
+        Grouped CV folds (fewer when a class has fewer lesions).
+    grid : mapping, optional
+        Tuning grid; defaults to :func:`param_grid`.
+
+    Returns
+    -------
+    FittedModel
+    """
+    columns = feature_columns(list(frame.columns), modality)
+    x = frame[columns]
+    y_arr = np.asarray(y, dtype=np.int64)
+    groups = np.asarray(lesion_ids)
+    folds = _n_splits(y_arr, groups, n_splits)
+    cv = StratifiedGroupKFold(folds, shuffle=True, random_state=seed)
+    search = GridSearchCV(
+        build_pipeline(classifier, seed=seed),
+        dict(grid if grid is not None else param_grid(classifier)),
+        scoring="roc_auc",
+        cv=cv,
+        error_score="raise",
+    )
+    fit_params = _fit_params(classifier, groups)
+    search.fit(x, y_arr, groups=groups, **fit_params)
+    oof = cross_val_predict(
+        search.best_estimator_, x, y_arr, groups=groups, cv=cv, method="predict_proba", params=fit_params
+    )[:, 1]
+    lesions = aggregate_by_lesion(groups, y_arr, oof)
+    threshold = youden_threshold(lesions.y_true, lesions.y_score)
+    model = FittedModel(
+        modality=modality,
+        classifier=classifier,
+        pipeline=search.best_estimator_,
+        feature_names=columns,
+        best_params=dict(search.best_params_),
+        cv_auc=float(search.best_score_),
+        oof_proba=oof,
+        threshold=threshold,
+    )
+    log.info(
+        "%s: CV AUC %.3f with %s; %d of %d features kept",
+        model.name, model.cv_auc, model.best_params, len(model.selected_features), len(columns),
+    )
+    return model
