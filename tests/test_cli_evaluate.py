@@ -1,0 +1,115 @@
+"""``eusgist evaluate``: the report from a scores CSV; bad input gives one line and no files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from eusgist import cli
+
+EXAMPLE = Path(__file__).parent / "stats" / "data" / "example_scores.csv"
+
+
+@pytest.fixture(autouse=True)
+def only_evaluate(monkeypatch):
+    """Build the parser from this command alone: other commands' imports (torch, Gradio)
+    are not what these tests are about. The subprocess test runs the full CLI."""
+    monkeypatch.setattr(cli, "COMMAND_MODULES", ("eusgist.commands.evaluate",))
+
+
+def _run(capsys, *args: str) -> tuple[int, str]:
+    code = cli.main(["evaluate", *args])
+    return code, capsys.readouterr().err
+
+
+def test_example_report(tmp_path, capsys):
+    out = tmp_path / "report"
+    code, _ = _run(capsys, "--csv", str(EXAMPLE), "--score-cols", "radiomics,deep,combined",
+                   "--lesion-col", "lesion_id", "--subgroup", "size_mm:20", "--ci", "wald",
+                   "--bootstrap", "100", "--out", str(out))
+    assert code == 0
+    report = json.loads((out / "report.json").read_text())
+    assert (report["n"], list(report["models"])) == (160, ["radiomics", "deep", "combined"])
+    assert len(report["delong"]) == 3
+    subgroups = json.loads((out / "subgroups.json").read_text())
+    assert [s["subgroup"] for s in subgroups] == ["< 20", ">= 20"]
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "160 lesions (mean of 391 image scores)" in html and "GIST" in html
+
+
+def test_fixed_threshold_and_image_level_cases(tmp_path, capsys):
+    out = tmp_path / "r"
+    code, _ = _run(capsys, "--csv", str(EXAMPLE), "--score-cols", "deep",
+                   "--threshold", "0.5", "--bootstrap", "0", "--out", str(out))
+    assert code == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["n"] == len(pd.read_csv(EXAMPLE))
+    assert report["models"]["deep"]["threshold"] == 0.5
+    assert report["delong"] == []
+
+
+def _bad_csvs(root: Path) -> dict[str, tuple[Path, list[str], str]]:
+    text = root / "text.csv"
+    text.write_text("label,a\n1,0.9\n0,low\n1,0.7\n0,0.2\n")
+    one = root / "one_class.csv"
+    one.write_text("label,a\n1,0.9\n1,0.1\n1,0.7\n")
+    return {
+        "missing column": (EXAMPLE, ["--score-cols", "deep,nope"], "column(s) 'nope' not found"),
+        "text in scores": (text, ["--score-cols", "a"],
+                           "score column 'a' has non-numeric values, e.g. 'low' (CSV line 3)"),
+        "one class": (one, ["--score-cols", "a"], "label column 'label' has one class only"),
+        "no such file": (root / "absent.csv", ["--score-cols", "a"], "No such file"),
+        "bad threshold": (EXAMPLE, ["--score-cols", "deep", "--threshold", "high"],
+                          "--threshold must be 'youden' or a number"),
+        "manifest": (None, ["--manifest", "m.csv", "--model", "weights/x"],
+                     "--manifest/--model is not available yet"),
+        "no score columns": (EXAMPLE, [], "--score-cols is required"),
+    }
+
+
+@pytest.mark.parametrize("case", ["missing column", "text in scores", "one class",
+                                  "no such file", "bad threshold", "manifest",
+                                  "no score columns"])
+def test_bad_input_gives_one_line_and_writes_nothing(tmp_path, capsys, case):
+    csv, extra, message = _bad_csvs(tmp_path)[case]
+    work = tmp_path / "work"
+    work.mkdir()
+    source = ["--csv", str(csv)] if csv is not None else []
+    code, err = _run(capsys, *source, *extra, "--out", str(work / "report"))
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("eusgist evaluate: error: ")
+    assert message in lines[0]
+    assert list(work.iterdir()) == []  # no report folder, no temporary folder
+
+
+def test_refuses_to_replace_a_folder_unless_asked(tmp_path, capsys):
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    args = ["--csv", str(EXAMPLE), "--score-cols", "deep", "--bootstrap", "0", "--out", str(out)]
+    code, err = _run(capsys, *args)
+    assert code == 2 and "exists and is not empty (pass --overwrite" in err
+    assert (out / "notes.txt").read_text() == "keep me"
+    code, _ = _run(capsys, *args, "--overwrite")
+    assert code == 0 and (out / "report.json").is_file() and not (out / "notes.txt").exists()
+
+
+@pytest.mark.slow
+def test_python_dash_m_eusgist_evaluate(tmp_path):
+    out = tmp_path / "r"
+    proc = subprocess.run(
+        [sys.executable, "-m", "eusgist", "evaluate", "--csv", str(EXAMPLE),
+         "--score-cols", "radiomics,combined", "--lesion-col", "lesion_id",
+         "--positive-label", "GIST", "--bootstrap", "50", "--out", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "combined: AUC" in proc.stderr  # progress is logged
+    report = json.loads((out / "report.json").read_text())
+    assert report["delong"][0]["a"] == "radiomics" and report["delong"][0]["b"] == "combined"
