@@ -2,15 +2,15 @@
 
 As a script: ``python _support.py URL IMAGE_ID MODE WORKER N`` saves N revisions
 (MODE ``own``: to annotator ``w<WORKER>``, each with the exact expected revision;
-``shared``: all workers to annotator ``shared``, re-reading and retrying on conflicts),
-or with MODE ``exit``/``hang`` dies inside the transaction of a save (``os._exit`` at
-flush (rows written, not committed) / waits there for SIGKILL after printing ``IN-TRANSACTION``).
+``shared``: all workers to annotator ``shared``, re-reading and retrying on conflicts;
+``both``: own, then shared), or with MODE ``hang`` stops inside the transaction of a
+save, after the new revision's rows are written and before the commit, printing
+``IN-TRANSACTION`` and waiting to be killed.
 """
 
 from __future__ import annotations
 
 import io
-import os
 import sys
 import time
 
@@ -50,6 +50,9 @@ def save_many(store, image_id: int, mode: str, worker: int, n: int) -> None:  # 
     """The work of one thread or process (see the module docstring)."""
     from eusgist.store import ConflictError
 
+    if mode == "both":
+        save_many(store, image_id, "own", worker, n)
+        mode = "shared"
     if mode == "own":
         for i in range(n):
             store.save_annotation(image_id, f"w{worker}", value_mask(worker * 1000 + i), "brush", expected_revision=i)
@@ -65,15 +68,13 @@ def save_many(store, image_id: int, mode: str, worker: int, n: int) -> None:  # 
         done += 1
 
 
-def _die_in_transaction(store, image_id: int, mode: str) -> None:  # noqa: ANN001
+def _die_in_transaction(store, image_id: int) -> None:  # noqa: ANN001
     from sqlalchemy import event
     from sqlalchemy.orm import Session
 
     def at_flush(session: Session, _context: object) -> None:
         if not any(type(o).__name__ == "Revision" for o in session.new):
             return
-        if mode == "exit":
-            os._exit(3)
         print("IN-TRANSACTION", flush=True)
         time.sleep(600)
 
@@ -86,8 +87,8 @@ if __name__ == "__main__":
 
     url, image, mode, worker, count = sys.argv[1:6]
     opened = open_store(url, migrate=False)
-    if mode in ("exit", "hang"):
-        _die_in_transaction(opened, int(image), mode)
+    if mode == "hang":
+        _die_in_transaction(opened, int(image))
     else:
         save_many(opened, int(image), mode, int(worker), int(count))
     opened.close()
