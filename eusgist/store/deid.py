@@ -9,7 +9,7 @@ depth of nested sequences:
 - ``U`` replace the UID by a new one derived from the old one and a per-database secret salt,
   so the files of one study still share their Study/Series UIDs after import.
 
-Also removed: all private attributes, and overlay (60xx) and curve (50xx) groups, which can
+Also removed: the 128-byte preamble's content (zeroed), all private attributes, and overlay (60xx) and curve (50xx) groups, which can
 carry burned-in text and drawings. The result says so in Patient Identity Removed (YES),
 De-identification Method and its Code Sequence (DCM 113100). Age and sex are read first
 (age from Patient's Age, else birth date and study date) so they can be kept as coded
@@ -255,6 +255,7 @@ def deidentify(
     _scrub(ds, salt, study_code)
     if "SOPInstanceUID" in ds and hasattr(ds, "file_meta"):
         ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.preamble = b"\0" * 128  # a preamble may hold a TIFF or other data of its own
     ds.PatientIdentityRemoved = "YES"
     ds.DeidentificationMethod = DEID_METHOD
     code = Dataset()
