@@ -70,8 +70,8 @@ BASE = pd.DataFrame({"label": [0, 1, 0, 1], "a": [0.1, 0.9, 0.3, 0.6],
     ("change", "kwargs", "message"),
     [
         ({}, {"score_cols": ["b"]}, r"column\(s\) 'b' not found; the table has 'label', 'a'"),
-        ({"a": [0.1, "high", 0.3, 0.6]}, {}, r"score column 'a' has non-numeric values, "
-                                              r"e.g. 'high' \(CSV line 3\)"),
+        ({"a": [0.1, "high", 0.3, 0.6]}, {},
+         r"score column 'a' has non-numeric values, e.g. 'high' \(CSV line 3\)"),
         ({"a": [0.1, None, 0.3, 0.6]}, {}, r"score column 'a' has 1 missing value\(s\)"),
         ({"a": [0.1, math.inf, 0.3, 0.6]}, {}, "infinite"),
         ({"label": [1, 1, 1, 1]}, {}, "one class only: all 4 rows are positive"),
@@ -84,8 +84,8 @@ BASE = pd.DataFrame({"label": [0, 1, 0, 1], "a": [0.1, 0.9, 0.3, 0.6],
         ({"lesion": ["x", None, "z", "w"]}, {"lesion_col": "lesion"}, "lesion column 'lesion'"),
         ({"lesion": ["x", "y", "y", "w"]}, {"lesion_col": "lesion"}, "both labels"),
         ({"lesion": ["x", "y", "y", "w"], "label": [0, 1, 1, 0]},
-         {"lesion_col": "lesion", "keep_cols": ["size"]}, "'size' differs between images of "
-                                                          "lesion 'y'"),
+         {"lesion_col": "lesion", "keep_cols": ["size"]},
+         "'size' differs between images of lesion 'y'"),
     ],
 )
 def test_bad_tables_are_named(change, kwargs, message):
@@ -148,8 +148,8 @@ def test_report_json_matches_proc_on_asah(asah_frame):
     [
         ({"m": [0.1, np.nan, 0.3, 0.6]}, {}, "model 'm': y_score contains 1 NaN"),
         ({"m": [0.1, 0.2]}, {}, "model 'm': length mismatch"),
-        ({"m": [0.1, 0.9, 0.3, 0.6]}, {"threshold": {"other": 0.5}}, "no threshold given for "
-                                                                    "model 'm'"),
+        ({"m": [0.1, 0.9, 0.3, 0.6]}, {"threshold": {"other": 0.5}},
+         "no threshold given for model 'm'"),
         ({"m": [0.1, 0.9, 0.3, 0.6]}, {"ci": "exact"}, "unknown CI method"),
         ({}, {}, "no models"),
     ],

@@ -85,6 +85,7 @@ __all__ = [
     "net_interventions_avoided",
     "proportion_ci",
     "roc_auc_ci",
+    "roc_ci_band",
     "roc_curve",
     "threshold_metrics",
     "to_binary",

@@ -18,7 +18,7 @@ def _proc_available() -> bool:
     if shutil.which("Rscript") is None:
         return False
     probe = subprocess.run(["Rscript", "-e", "suppressMessages(library(pROC))"],
-                           capture_output=True, timeout=60)
+                           capture_output=True, timeout=60, check=False)
     return probe.returncode == 0
 
 

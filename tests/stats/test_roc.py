@@ -13,7 +13,6 @@ from sklearn.metrics import roc_curve as sk_roc_curve
 
 from eusgist import stats
 
-
 # --- hand-worked toy cases ---------------------------------------------------------------
 
 def test_toy_auc_and_placements_by_hand():
@@ -69,7 +68,7 @@ labels_and_scores = st.integers(min_value=4, max_value=40).flatmap(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(data=labels_and_scores)
 def test_fast_delong_matches_explicit_structural_components(data, reference):
     y, a, b = (np.asarray(v) for v in data)
