@@ -1,0 +1,211 @@
+"""Model bundles: exact round trip, plain errors for every kind of damage, no code on load."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+
+from eusgist.bundle import (
+    BACKGROUND,
+    CARD,
+    CLASSIFIER_ARRAYS,
+    CLASSIFIER_JSON,
+    XGBOOST_MODEL,
+    BundleError,
+    file_sha256,
+    load_bundle,
+    save_bundle,
+)
+from eusgist.explain import background_sample
+from eusgist.models.portable import PortableModel
+from eusgist.models.synthetic import synthetic_feature_table
+from eusgist.models.tabular import fit_model
+
+GRIDS = {
+    "svm": {"select__C": [0.2]},
+    "rf": {"select__C": [0.2], "clf__n_estimators": [30]},
+    "xgboost": {"select__C": [0.2], "clf__n_estimators": [30]},
+}
+
+
+@pytest.fixture(scope="module")
+def table():
+    return synthetic_feature_table(n_lesions=30, n_rad=20, n_deep=20, seed=8)
+
+
+@pytest.fixture(scope="module")
+def fitted(table):
+    y = (table["label"] == "GIST").to_numpy(int)
+    return {
+        clf: fit_model(table, y, table["lesion_id"], modality="combined", classifier=clf,
+                       grid=grid, n_splits=3)
+        for clf, grid in GRIDS.items()
+    }
+
+
+def _save(folder, model, table, **kwargs):
+    portable = PortableModel.from_pipeline(model.pipeline, model.classifier)
+    return save_bundle(
+        folder, portable, name=model.name, classes=("leiomyoma", "GIST"), threshold=model.threshold,
+        input_features=model.feature_names, background=background_sample(portable, table, n=20),
+        info={"model": {"modality": model.modality}}, **kwargs,
+    )
+
+
+@pytest.fixture
+def svm_bundle(tmp_path, fitted, table):
+    return _save(tmp_path / "svm", fitted["svm"], table, radiomics_yaml="setting:\n  binWidth: 25\n")
+
+
+def _rewrite(folder, name, data: bytes):
+    """Replace a file and update its checksum in the card (a deliberate, consistent edit)."""
+    (folder / name).write_bytes(data)
+    card = json.loads((folder / CARD).read_text())
+    card["files"][name] = file_sha256(folder / name)
+    (folder / CARD).write_text(json.dumps(card))
+
+
+def _edit_card(folder, edit):
+    card = json.loads((folder / CARD).read_text())
+    edit(card)
+    (folder / CARD).write_text(json.dumps(card))
+
+
+@pytest.mark.parametrize("classifier", list(GRIDS))
+def test_round_trip_predicts_identically(tmp_path, fitted, table, classifier):
+    model = fitted[classifier]
+    bundle = load_bundle(_save(tmp_path / classifier, model, table))
+    expected = model.predict_proba(table)
+    got = bundle.predict_proba(table[list(bundle.required_features)])
+    if classifier == "svm":
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6)
+    else:
+        np.testing.assert_array_equal(got, expected)
+    assert bundle.required_features == tuple(model.selected_features)
+    assert bundle.threshold == model.threshold and bundle.classes == ("leiomyoma", "GIST")
+    assert set(bundle.predict(table)) <= {"leiomyoma", "GIST"}
+    card = bundle.card
+    assert card["positive_class"] == "GIST" and "not for clinical use" in card["intended_use"].lower()
+    assert card["features"]["input"] == model.feature_names
+    assert all((bundle.path / name).stat().st_size < 50e6 for name in card["files"])
+    contributions = bundle.explain(table.iloc[0])
+    assert len(contributions) == len(bundle.required_features)
+    assert all(isinstance(f, str) and not f.startswith(("rad_", "deep_")) for f, _, _ in contributions)
+
+
+def test_saving_replaces_a_bundle_but_not_another_folder(tmp_path, fitted, table, svm_bundle):
+    _save(svm_bundle, fitted["rf"], table)
+    assert load_bundle(svm_bundle).model.classifier == "rf"
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text("keep me")
+    with pytest.raises(BundleError, match="not a model bundle"):
+        _save(tmp_path / "notes", fitted["rf"], table)
+    assert (tmp_path / "notes" / "todo.txt").read_text() == "keep me"
+
+
+def test_tampered_file_is_named(svm_bundle):
+    data = bytearray((svm_bundle / CLASSIFIER_ARRAYS).read_bytes())
+    data[-1] ^= 0xFF
+    (svm_bundle / CLASSIFIER_ARRAYS).write_bytes(bytes(data))
+    with pytest.raises(BundleError, match=rf"{CLASSIFIER_ARRAYS}: checksum mismatch"):
+        load_bundle(svm_bundle)
+
+
+@pytest.mark.parametrize("name", [BACKGROUND, CLASSIFIER_JSON, "radiomics.yaml"])
+def test_missing_file_is_named(svm_bundle, name):
+    (svm_bundle / name).unlink()
+    with pytest.raises(BundleError, match=rf"{name}: missing"):
+        load_bundle(svm_bundle)
+
+
+def test_missing_card_and_folder(tmp_path, svm_bundle):
+    with pytest.raises(BundleError, match="no such bundle folder"):
+        load_bundle(tmp_path / "nothing")
+    (svm_bundle / CARD).unlink()
+    with pytest.raises(BundleError, match=f"{CARD}: missing"):
+        load_bundle(svm_bundle)
+
+
+def test_xgboost_bundle_needs_its_model_file(tmp_path, fitted, table):
+    folder = _save(tmp_path / "xgb", fitted["xgboost"], table)
+    _edit_card(folder, lambda card: card["files"].pop(XGBOOST_MODEL))
+    with pytest.raises(BundleError, match=f"required file.*{XGBOOST_MODEL}"):
+        load_bundle(folder)
+
+
+def test_unknown_classifier_type(svm_bundle):
+    meta = json.loads((svm_bundle / CLASSIFIER_JSON).read_text())
+    meta["classifier"] = "lightgbm"
+    _rewrite(svm_bundle, CLASSIFIER_JSON, json.dumps(meta).encode())
+    with pytest.raises(BundleError, match=r"classifier\.json: unknown classifier type 'lightgbm'"):
+        load_bundle(svm_bundle)
+
+
+def test_wrong_feature_count(svm_bundle):
+    meta = json.loads((svm_bundle / CLASSIFIER_JSON).read_text())
+    meta["features"] = meta["features"][:-1]
+    _rewrite(svm_bundle, CLASSIFIER_JSON, json.dumps(meta).encode())
+    with pytest.raises(BundleError, match=r"classifier\.json: array 'median' has shape"):
+        load_bundle(svm_bundle)
+
+
+def test_card_and_classifier_disagree_on_features(svm_bundle):
+    _edit_card(svm_bundle, lambda card: card["features"]["selected"].pop())
+    with pytest.raises(BundleError, match="selected features"):
+        load_bundle(svm_bundle)
+
+
+def test_major_version_mismatch_is_an_error_minor_a_warning(svm_bundle):
+    _edit_card(svm_bundle, lambda card: card["library_versions"].update(numpy="1.26.4"))
+    with pytest.raises(BundleError, match="numpy 1.26.4.*incompatible major"):
+        load_bundle(svm_bundle)
+    major = np.__version__.split(".")[0]
+    _edit_card(svm_bundle, lambda card: card["library_versions"].update(numpy=f"{major}.999.0"))
+    with pytest.warns(UserWarning, match="numpy"):
+        load_bundle(svm_bundle)
+
+
+def test_unknown_format_and_cnn_bundle(svm_bundle):
+    _edit_card(svm_bundle, lambda card: card.update(bundle_format="eusgist-cnn/1"))
+    with pytest.raises(BundleError, match="CNN bundle"):
+        load_bundle(svm_bundle)
+    _edit_card(svm_bundle, lambda card: card.update(bundle_format="eusgist-tabular/99"))
+    with pytest.raises(BundleError, match="not supported"):
+        load_bundle(svm_bundle)
+
+
+class _Exploit:
+    """Unpickling this runs code: it would create the marker file."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_loading_never_executes_a_pickle(tmp_path, svm_bundle):
+    marker = tmp_path / "pwned"
+    payload = pickle.dumps(_Exploit(marker))
+    # 1. a pickle posing as the arrays file, with a matching checksum
+    _rewrite(svm_bundle, CLASSIFIER_ARRAYS, payload)
+    with pytest.raises(BundleError, match=f"{CLASSIFIER_ARRAYS}: not a readable safetensors"):
+        load_bundle(svm_bundle)
+    # 2. a pickle listed in the card
+    _rewrite(svm_bundle, "classifier.pkl", payload)
+    with pytest.raises(BundleError, match=r"refusing \['classifier.pkl'\]"):
+        load_bundle(svm_bundle)
+    # 3. a stray joblib file in the folder
+    (svm_bundle / "model.joblib").write_bytes(payload)
+    with pytest.raises(BundleError, match="refusing.*model.joblib"):
+        load_bundle(svm_bundle)
+    assert not marker.exists()
+
+
+def test_predict_names_missing_columns(svm_bundle, table):
+    bundle = load_bundle(svm_bundle)
+    with pytest.raises(ValueError, match="lacks 1 required column"):
+        bundle.predict_proba(table.drop(columns=[bundle.required_features[0]]))
