@@ -143,11 +143,11 @@ def import_paths(
         raise FileNotFoundError(f"no such file or folder: {', '.join(missing)}")
     report = ImportReport()
 
-    def add(label: str, data: bytes, source: str) -> None:
+    def add(label: str, name: str, data: bytes, source: str) -> None:
         try:
             result = store.add_image(
                 data,
-                name=PurePosixPath(label.replace("\\", "/")).name,
+                name=name,
                 patient=patient,
                 lesion=lesion,
                 source=source,
@@ -171,9 +171,9 @@ def import_paths(
                     is_zip = handle.read(4) == _ZIP_MAGIC
                 if is_zip:
                     for name, data in iter_zip(path, limits, report):
-                        add(f"{path}:{name}", data, f"zip:{path.name}:{name}")
+                        add(f"{path}:{name}", PurePosixPath(name).name, data, f"zip:{path.name}:{name}")
                 else:
-                    add(str(path), path.read_bytes(), f"file:{path}")
+                    add(str(path), path.name, path.read_bytes(), f"file:{path}")
             except (OSError, ValueError) as exc:
                 report.errors.append((str(path), str(exc)))
                 log.warning("%s: not imported: %s", path, exc)
