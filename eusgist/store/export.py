@@ -5,6 +5,7 @@ else (``include_drafts``) the latest draft; images without one, without a label 
 label not asked for are left out and counted. Layout of ``out``::
 
     manifest.csv            image,mask,label,patient_id,lesion_id + metadata columns
+                            (lesion_id = "<patient>-<lesion>", unique across patients)
     images/<id>.<ext>       the stored file (DICOM as de-identified on import)
     masks/<id>.png          the ROI, 8-bit PNG with values 0/255
 """
@@ -116,7 +117,7 @@ def export_annotations(
                 "mask": mask_path,
                 "label": image.label,
                 "patient_id": image.patient,
-                "lesion_id": image.lesion,
+                "lesion_id": f"{image.patient}-{image.lesion}",  # lesion codes are per patient
                 "pathology_confirmed": image.pathology_confirmed,
                 **{name: image.metadata[name] for name in METADATA_FIELDS},
                 "spacing_y_mm": image.spacing[0] if image.spacing else None,
@@ -127,6 +128,10 @@ def export_annotations(
                 "image_sha256": image.sha256,
             }
         )
-    manifest = write_manifest(pd.DataFrame(rows), out / "manifest.csv")
+    table = pd.DataFrame(rows)
+    for name, field in METADATA_FIELDS.items():
+        if field.kind == "integer":
+            table[name] = table[name].astype("Int64")  # 61, not 61.0, beside blanks
+    manifest = write_manifest(table, out / "manifest.csv")
     log.info("exported %d images to %s (left out: %s)", len(rows), manifest, left or "none")
     return ExportSummary(manifest, len(rows), left)
