@@ -7,10 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from eusgist import cli
+from eusgist import cli, stats
 
 EXAMPLE = Path(__file__).parent / "stats" / "data" / "example_scores.csv"
 
@@ -66,15 +67,19 @@ def _bad_csvs(root: Path) -> dict[str, tuple[Path, list[str], str]]:
         "no such file": (root / "absent.csv", ["--score-cols", "a"], "No such file"),
         "bad threshold": (EXAMPLE, ["--score-cols", "deep", "--threshold", "high"],
                           "--threshold must be 'youden' or a number"),
-        "manifest": (None, ["--manifest", "m.csv", "--model", "weights/x"],
-                     "--manifest/--model is not available yet"),
+        "manifest without model": (None, ["--manifest", str(root / "m.csv")],
+                                   "--manifest needs at least one --model"),
+        "model not found": (None, ["--manifest", "m.csv", "--model", str(root / "nope")],
+                            "no such bundle folder"),
+        "model with csv": (EXAMPLE, ["--score-cols", "deep", "--model", "weights/x"],
+                           "--model and --features go with --manifest"),
         "no score columns": (EXAMPLE, [], "--score-cols is required"),
     }
 
 
 @pytest.mark.parametrize("case", ["missing column", "text in scores", "one class",
-                                  "no such file", "bad threshold", "manifest",
-                                  "no score columns"])
+                                  "no such file", "bad threshold", "manifest without model",
+                                  "model not found", "model with csv", "no score columns"])
 def test_bad_input_gives_one_line_and_writes_nothing(tmp_path, capsys, case):
     csv, extra, message = _bad_csvs(tmp_path)[case]
     work = tmp_path / "work"
@@ -86,6 +91,64 @@ def test_bad_input_gives_one_line_and_writes_nothing(tmp_path, capsys, case):
     assert len(lines) == 1 and lines[0].startswith("eusgist evaluate: error: ")
     assert message in lines[0]
     assert list(work.iterdir()) == []  # no report folder, no temporary folder
+
+
+class FakeBundle:
+    """Stands in for eusgist.bundle.Bundle: a logistic function of one feature column."""
+
+    classes = ("leiomyoma", "GIST")
+
+    def __init__(self, name: str, feature: str):
+        self.name, self.required_features = name, (feature,)
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        return 1 / (1 + np.exp(-frame[self.required_features[0]].to_numpy()))
+
+
+@pytest.fixture
+def scored_manifest(tmp_path, monkeypatch):
+    """A manifest (image files present), its feature table and two fake bundles."""
+    example = pd.read_csv(EXAMPLE)
+    example["image"] = [f"img{i}.png" for i in range(len(example))]
+    for name in example["image"]:
+        (tmp_path / name).write_bytes(b"")
+    manifest = example.assign(mask="", patient_id=example["lesion_id"])
+    manifest[["image", "mask", "label", "patient_id", "lesion_id", "size_mm"]].to_csv(
+        tmp_path / "manifest.csv", index=False)
+    logit = np.log(example[["radiomics", "deep"]] / (1 - example[["radiomics", "deep"]]))
+    features = example[["image", "label", "lesion_id"]].assign(
+        patient_id=example["lesion_id"], rad_x=logit["radiomics"], deep_y=logit["deep"])
+    features.iloc[:-3].to_parquet(tmp_path / "features.parquet")  # 3 images lack features
+    bundles = {"weights/rad": FakeBundle("rad-svm", "rad_x"),
+               "weights/deep": FakeBundle("deep-svm", "deep_y"),
+               "weights/other": FakeBundle("other", "deep_z")}
+    monkeypatch.setattr("eusgist.bundle.load_bundle", lambda path: bundles[str(path)])
+    return tmp_path, example.iloc[:-3]
+
+
+def test_manifest_scored_by_model_bundles(scored_manifest, capsys):
+    root, example = scored_manifest
+    out = root / "report"
+    code, err = _run(capsys, "--manifest", str(root / "manifest.csv"), "--model", "weights/rad",
+                     "--model", "weights/deep", "--features", str(root / "features.parquet"),
+                     "--subgroup", "size_mm:20", "--bootstrap", "0", "--out", str(out))
+    assert code == 0, err
+    report = json.loads((out / "report.json").read_text())
+    assert list(report["models"]) == ["rad-svm", "deep-svm"]
+    lesions = example.groupby("lesion_id").agg(y=("label", "first"), deep=("deep", "mean"))
+    assert report["n"] == len(lesions)  # per lesion, from the manifest's lesion_id
+    expected = stats.roc_auc_ci(lesions["y"] == "GIST", lesions["deep"]).auc
+    assert report["models"]["deep-svm"]["auc"] == pytest.approx(expected, abs=1e-4)
+    assert (out / "subgroups.json").is_file()
+
+
+def test_manifest_model_missing_features(scored_manifest, capsys):
+    root, _ = scored_manifest
+    code, err = _run(capsys, "--manifest", str(root / "manifest.csv"), "--model", "weights/other",
+                     "--features", str(root / "features.parquet"), "--out", str(root / "r"))
+    assert code == 2
+    assert "model 'other' (weights/other) needs 1 feature(s) the table lacks, e.g. 'deep_z'" in err
+    assert not (root / "r").exists()
 
 
 def test_refuses_to_replace_a_folder_unless_asked(tmp_path, capsys):

@@ -5,13 +5,17 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from eusgist import __version__, report
 from eusgist.stats import CI_METHODS
+
+if TYPE_CHECKING:
+    from eusgist.data import Manifest
 
 NAME = "evaluate"
 HELP = ("ROC/DeLong, threshold metrics, calibration and decision curves of model scores: "
@@ -26,9 +30,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--csv", type=Path, metavar="SCORES.csv",
                         help="table with a label column and one score column per model")
     source.add_argument("--manifest", type=Path, metavar="M",
-                        help="dataset manifest to score with --model first")
-    parser.add_argument("--model", type=Path, metavar="weights/NAME",
-                        help="model bundle that scores the --manifest images")
+                        help="dataset manifest whose images --model scores first (lesions "
+                        "from its lesion_id column, subgroups from its metadata columns)")
+    parser.add_argument("--model", type=Path, action="append", default=[], metavar="weights/NAME",
+                        help="model bundle scoring the --manifest images; repeat to compare")
+    parser.add_argument("--features", type=Path, metavar="FEATURES.parquet",
+                        help="the manifest's features from `eusgist extract` (default: extract "
+                        "the default features now, cached)")
     parser.add_argument("--out", type=Path, required=True, metavar="DIR",
                         help="report folder to create (written all at once, or not at all)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing DIR")
@@ -73,45 +81,110 @@ def _threshold(text: str) -> report.Threshold:
     return value
 
 
-def _score_manifest(manifest: Path, model: Path | None) -> NoReturn:
-    """Scoring images with a model bundle: the hook for ``--manifest/--model``."""
-    raise ValueError(
-        "--manifest/--model is not available yet: this version cannot load model bundles; "
-        "score the images yourself and pass --csv SCORES.csv --score-cols ..."
-    )
+def _feature_table(args: argparse.Namespace, manifest: Manifest) -> pd.DataFrame:
+    from eusgist.features.table import read_feature_table
+
+    if args.features is not None:
+        if not args.features.is_file():
+            raise ValueError(f"feature table not found: {args.features}")
+        return read_feature_table(args.features)[0]
+    from eusgist.features import extract_features
+
+    log.info("extracting the default features of %s (cached)", args.manifest)
+    return extract_features(manifest, progress=True).table
+
+
+def _score_manifest(args: argparse.Namespace) -> tuple[pd.DataFrame, list[str], str]:
+    """Score the manifest's images with each bundle: (table, score columns, positive label).
+
+    The table is the manifest (labels, lesion ids, metadata) with one probability column per
+    model, for the images that have features.
+    """
+    from eusgist.bundle import load_bundle
+    from eusgist.data import read_manifest
+
+    if not args.model:
+        raise ValueError("--manifest needs at least one --model weights/NAME")
+    bundles = [load_bundle(path) for path in args.model]
+    positives = {b.classes[1] for b in bundles}
+    if len(positives) > 1:
+        raise ValueError(f"the models score different positive classes: {sorted(positives)}")
+    positive = positives.pop()
+    manifest = read_manifest(args.manifest, positive_label=positive)
+    features = _feature_table(args, manifest)
+    if "image" not in features.columns:
+        raise ValueError("the feature table has no 'image' column")
+    feature_cols = [c for c in features.columns if c not in manifest.table.columns]
+    rows = manifest.table.merge(features[["image", *feature_cols]], on="image", how="inner",
+                                validate="one_to_one")
+    if len(rows) < len(manifest.table):
+        log.warning("%d of %d image(s) have no features and are left out",
+                    len(manifest.table) - len(rows), len(manifest.table))
+    names = []
+    for path, bundle in zip(args.model, bundles, strict=True):
+        missing = [f for f in bundle.required_features if f not in rows.columns]
+        if missing:
+            raise ValueError(f"model {bundle.name!r} ({path}) needs {len(missing)} feature(s) the "
+                             f"table lacks, e.g. {missing[0]!r}; extract them as its model card "
+                             "says ('expects')")
+        name = bundle.name if bundle.name not in names else f"{bundle.name} ({path})"
+        if name in rows.columns:
+            raise ValueError(f"model name {name!r} clashes with a manifest column")
+        rows[name] = bundle.predict_proba(rows)
+        names.append(name)
+    return rows.drop(columns=feature_cols), names, positive
+
+
+@dataclass(frozen=True)
+class _Scores:
+    frame: pd.DataFrame
+    score_cols: list[str]
+    label_col: str
+    positive: str | None
+    lesion_col: str | None
+    source: str
+
+
+def _load_scores(args: argparse.Namespace) -> _Scores:
+    """The table to evaluate: the --csv as given, or the --manifest scored by --model."""
+    if args.manifest is not None:
+        if args.score_cols:
+            raise ValueError("--score-cols goes with --csv; with --manifest the models score")
+        frame, cols, positive = _score_manifest(args)
+        return _Scores(frame, cols, "label", positive, args.lesion_col or "lesion_id",
+                       f"{args.manifest} scored by {', '.join(map(str, args.model))}")
+    if args.model or args.features:
+        raise ValueError("--model and --features go with --manifest, not with --csv")
+    if not args.score_cols:
+        raise ValueError("--score-cols is required with --csv (e.g. --score-cols deep,combined)")
+    cols = [c.strip() for c in args.score_cols.split(",") if c.strip()]
+    log.info("reading %s", args.csv)
+    return _Scores(pd.read_csv(args.csv), cols, args.label_col, args.positive_label,
+                   args.lesion_col, str(args.csv))
 
 
 def run(args: argparse.Namespace) -> int:
-    """Read, check, evaluate, write; every bad input is a one-line ValueError."""
-    if args.manifest is not None:
-        _score_manifest(args.manifest, args.model)
-    if args.model is not None:
-        raise ValueError("--model goes with --manifest, not with --csv")
-    if not args.score_cols:
-        raise ValueError("--score-cols is required with --csv (e.g. --score-cols deep,combined)")
-    score_cols = [c.strip() for c in args.score_cols.split(",") if c.strip()]
+    """Check the options, load or compute the scores, evaluate, write the report."""
     threshold = _threshold(args.threshold)
     if args.bootstrap < 0:
         raise ValueError(f"--bootstrap must be 0 or more, got {args.bootstrap}")
     specs = [report.SubgroupSpec.parse(s) for s in args.subgroup]
-
-    log.info("reading %s", args.csv)
-    frame = pd.read_csv(args.csv)
+    src = _load_scores(args)
     table = report.prepare_scores(
-        frame, label_col=args.label_col, score_cols=score_cols,
-        positive_label=args.positive_label, lesion_col=args.lesion_col,
-        aggregate=args.aggregate, keep_cols=[s.column for s in specs],
+        src.frame, label_col=src.label_col, score_cols=src.score_cols,
+        positive_label=src.positive, lesion_col=src.lesion_col, aggregate=args.aggregate,
+        keep_cols=[s.column for s in specs],
     )
     unit = (f"{table.y_true.size} lesions ({args.aggregate} of {table.n_images} image scores)"
             if table.unit == "lesion" else f"{table.y_true.size} images (no lesion column)")
-    log.info("evaluating %d model(s) on %s", len(score_cols), unit)
+    log.info("evaluating %d model(s) on %s", len(table.scores), unit)
     ev = report.evaluate_scores(table.y_true, table.scores, threshold=threshold, ci=args.ci,
                                 level=args.level, n_bootstrap=args.bootstrap, seed=args.seed)
     subgroups = report.evaluate_subgroups(table, specs, ev)
     context = {
-        "Scores": str(args.csv),
+        "Scores": src.source,
         "Cases": unit,
-        "Label": f"{args.label_col} (positive: {table.positive_label})",
+        "Label": f"{src.label_col} (positive: {table.positive_label})",
         "Threshold": str(args.threshold),
         "Intervals": f"{100 * args.level:g}%, proportions: {args.ci}, AUC: DeLong"
                      + (f", bootstrap {args.bootstrap} (seed {args.seed})" if args.bootstrap
