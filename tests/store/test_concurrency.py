@@ -1,51 +1,68 @@
-"""Concurrent saves from threads and processes, and a process killed inside a save."""
+"""Concurrent saves from threads and processes, and a process killed inside a save.
+
+Child processes are forked (they start without re-importing anything); each opens its own
+engine, and the parent closes its pooled connections first so none crosses the fork.
+"""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
-import subprocess
-import sys
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import pytest
-from _support import mask_value, random_png, save_many, value_mask
-from sqlalchemy import create_engine
+from _support import mask_value, random_png, value_mask
+from sqlalchemy import create_engine, event
+from sqlalchemy.orm import Session
 
-from eusgist.store import AnnotationStore, open_store
+from eusgist.store import AnnotationStore, ConflictError, open_store
 
-WORKERS = 3
-SAVES = 6
-SUPPORT = Path(__file__).with_name("_support.py")
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _worker(url: str, image_id: int, mode: str, worker: int, n: int = SAVES) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.Popen(
-        [sys.executable, str(SUPPORT), url, str(image_id), mode, str(worker), str(n)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+WORKERS = 4
+SAVES = 8
+_FORK = multiprocessing.get_context("fork")
 
 
-def _run_workers(url: str, image_id: int, mode: str, runner: str) -> None:
-    if runner == "threads":
-        store = open_store(url, migrate=False)
-        with ThreadPoolExecutor(WORKERS) as pool:
-            for future in [pool.submit(save_many, store, image_id, mode, w, SAVES) for w in range(WORKERS)]:
-                future.result()
-        store.close()
-        return
-    workers = [_worker(url, image_id, mode, w) for w in range(WORKERS)]
-    for proc in workers:
-        _, err = proc.communicate(timeout=300)
-        assert proc.returncode == 0, err
+def save_many(store: AnnotationStore, image_id: int, worker: int) -> None:
+    """Save SAVES revisions to the worker's own annotation (exact expected revisions), then
+    SAVES to the annotation every worker shares (re-reading and retrying on conflicts)."""
+    for i in range(SAVES):
+        store.save_annotation(image_id, f"w{worker}", value_mask(worker * 1000 + i), "brush", expected_revision=i)
+    done = 0
+    while done < SAVES:
+        shared = [a for a in store.annotations(image_id) if a.owner == "shared"]
+        current = shared[0].revision if shared else 0
+        try:
+            store.save_annotation(image_id, "shared", value_mask(worker * 1000 + done), "brush", current)
+        except ConflictError:
+            continue
+        done += 1
+
+
+def _child(url: str, image_id: int, worker: int) -> None:
+    store = open_store(url, migrate=False)
+    save_many(store, image_id, worker)
+    store.close()
+
+
+def _killed_inside_a_save(url: str, image_id: int) -> None:
+    """SIGKILL itself once the new revision's rows are flushed, before the commit."""
+
+    def kill_after_flush(session: Session, _context: object) -> None:
+        if any(type(obj).__name__ == "Revision" for obj in session.new):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    event.listen(Session, "after_flush", kill_after_flush)
+    open_store(url, migrate=False).save_annotation(image_id, "victim", value_mask(999), "brush")
+
+
+def _fork(store: AnnotationStore, target: object, *args: object) -> multiprocessing.process.BaseProcess:
+    store.engine.dispose()
+    proc = _FORK.Process(target=target, args=args)
+    proc.start()
+    return proc
 
 
 def _values(store: AnnotationStore, annotation_id: int) -> list[int]:
@@ -54,15 +71,21 @@ def _values(store: AnnotationStore, annotation_id: int) -> list[int]:
 
 @pytest.mark.parametrize("runner", ["threads", "processes"])
 def test_concurrent_saves_lose_and_mix_up_nothing(store: AnnotationStore, store_url: str, runner: str) -> None:
-    """Each worker saves to its own annotation, then all save to one shared annotation."""
     image_id = store.add_image(random_png(3), name="contended.png").image.id
-    _run_workers(store_url, image_id, "both", runner)
+    if runner == "threads":
+        with ThreadPoolExecutor(WORKERS) as pool:
+            for future in [pool.submit(save_many, store, image_id, w) for w in range(WORKERS)]:
+                future.result()
+    else:
+        procs = [_fork(store, _child, store_url, image_id, w) for w in range(WORKERS)]
+        for proc in procs:
+            proc.join(300)
+        assert [p.exitcode for p in procs] == [0] * WORKERS
     annotations = {a.owner: a for a in store.annotations(image_id)}
     assert set(annotations) == {f"w{w}" for w in range(WORKERS)} | {"shared"}
     for w in range(WORKERS):
-        ann = annotations[f"w{w}"]
-        assert ann.revision == SAVES
-        assert _values(store, ann.id) == [w * 1000 + i for i in range(SAVES)]
+        assert annotations[f"w{w}"].revision == SAVES
+        assert _values(store, annotations[f"w{w}"].id) == [w * 1000 + i for i in range(SAVES)]
     shared = annotations["shared"]
     assert [r.number for r in store.history(shared.id)] == list(range(1, WORKERS * SAVES + 1))
     assert shared.revision == WORKERS * SAVES
@@ -73,15 +96,11 @@ def test_concurrent_saves_lose_and_mix_up_nothing(store: AnnotationStore, store_
 
 
 def test_process_killed_inside_a_save_leaves_the_database_consistent(store: AnnotationStore, store_url: str) -> None:
-    """SIGKILL while the new revision's rows are written but not committed."""
     image_id = store.add_image(random_png(5), name="crash.png").image.id
     before = store.save_annotation(image_id, "victim", value_mask(42), "brush")
-    proc = _worker(store_url, image_id, "hang", 0, 1)
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "IN-TRANSACTION", proc.stderr
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate(timeout=120)
-    assert proc.returncode == -signal.SIGKILL
-    store.engine.dispose()
+    proc = _fork(store, _killed_inside_a_save, store_url, image_id)
+    proc.join(120)
+    assert proc.exitcode == -signal.SIGKILL
     if store_url.startswith("sqlite"):
         raw = create_engine(store_url)
         with raw.connect() as conn:
