@@ -9,11 +9,12 @@ lesion (bool, 0/1, 0/255, RGB).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
+
+if TYPE_CHECKING:  # torch is imported on use: radiomics workers never need it
+    import torch
 
 #: Fraction of the lesion's height/width added on each side of its bounding box by default.
 DEFAULT_MARGIN = 0.1
@@ -176,6 +177,9 @@ def to_model_input(
     scale : float
         Intensity mapped to 1.0 (255 for 8-bit frames).
     """
+    import torch
+    import torch.nn.functional as F
+
     gray = as_gray(crop)
     if gray.size == 0:
         raise ValueError("crop is empty")

@@ -78,12 +78,12 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
     import radiomics
 
     schema, funcs = radiomics.getParameterValidationFiles()
-    core = pykwalify.core.Core(
-        source_data=copy.deepcopy(dict(params)), schema_files=[schema], extensions=[funcs]
-    )
     try:
         with warnings.catch_warnings():  # pykwalify loads the schema functions the old way
             warnings.simplefilter("ignore", DeprecationWarning)
+            core = pykwalify.core.Core(
+                source_data=copy.deepcopy(dict(params)), schema_files=[schema], extensions=[funcs]
+            )
             return dict(core.validate(raise_exception=True))
     except (pykwalify.errors.PyKwalifyException, ValueError) as exc:  # schema funcs raise ValueError
         detail = getattr(exc, "msg", None) or str(exc)
@@ -278,7 +278,9 @@ class RadiomicsExtractor:
 
             _quiet_pyradiomics()
             params = self._params if only is None else minimal_params(self._params, only)
-            extractor = featureextractor.RadiomicsFeatureExtractor(copy.deepcopy(params))
+            with warnings.catch_warnings():  # its pykwalify validation warns on import style
+                warnings.simplefilter("ignore", DeprecationWarning)
+                extractor = featureextractor.RadiomicsFeatureExtractor(copy.deepcopy(params))
             extractor.settings["additionalInfo"] = False
             self._extractors[only] = extractor
         return self._extractors[only]
