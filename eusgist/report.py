@@ -54,9 +54,10 @@ class ScoreTable:
     positive_label: str
 
 
-def _csv_lines(rows: pd.Index) -> str:
-    lines = [str(int(i) + 2) for i in rows[:3]]  # +1 for the header, +1 for 1-based lines
-    return ", ".join(lines) + (", ..." if len(rows) > 3 else "")
+def _csv_lines(bad: pd.Series) -> str:
+    """CSV line numbers of the first flagged rows (line 1 is the header)."""
+    rows = np.flatnonzero(bad.to_numpy()) + 2
+    return ", ".join(map(str, rows[:3])) + (", ..." if rows.size > 3 else "")
 
 
 def _require_columns(frame: pd.DataFrame, columns: Sequence[str]) -> None:
@@ -72,13 +73,13 @@ def _numeric_column(frame: pd.DataFrame, col: str) -> NDArray[np.float64]:
     empty = raw.isna()
     if empty.any():
         raise ValueError(f"score column {col!r} has {int(empty.sum())} missing value(s) "
-                         f"(CSV line {_csv_lines(raw.index[empty])})")
+                         f"(CSV line {_csv_lines(empty)})")
     values = pd.to_numeric(raw, errors="coerce")
     text = values.isna()
     if text.any():
         first = raw[text].iloc[0]
         raise ValueError(f"score column {col!r} has non-numeric values, e.g. {first!r} "
-                         f"(CSV line {_csv_lines(raw.index[text])})")
+                         f"(CSV line {_csv_lines(text)})")
     arr = values.to_numpy(dtype=np.float64)
     if not np.isfinite(arr).all():
         raise ValueError(f"score column {col!r} has infinite values")
@@ -90,7 +91,7 @@ def _labels(raw: pd.Series, positive_label: Hashable | None, col: str) -> tuple[
 ]:
     if raw.isna().any():
         raise ValueError(f"label column {col!r} has {int(raw.isna().sum())} missing value(s) "
-                         f"(CSV line {_csv_lines(raw.index[raw.isna()])})")
+                         f"(CSV line {_csv_lines(raw.isna())})")
     present = sorted({str(v) for v in raw.unique()})
     if len(present) > 2:
         shown = ", ".join(present[:5]) + (", ..." if len(present) > 5 else "")
@@ -163,7 +164,7 @@ def prepare_scores(
         ids = frame[lesion_col]
         if ids.isna().any():
             raise ValueError(f"lesion column {lesion_col!r} has {int(ids.isna().sum())} missing "
-                             f"value(s) (CSV line {_csv_lines(ids.index[ids.isna()])})")
+                             f"value(s) (CSV line {_csv_lines(ids.isna())})")
         key = ids.astype(str).to_numpy()
         agg = stats.aggregate_by_lesion(key, y, matrix, how=aggregate)
         grouped = frame[keep].groupby(key, sort=True)
