@@ -127,7 +127,9 @@ class CalibratedSVC(ClassifierMixin, BaseEstimator):
 
     The sigmoid is fitted on out-of-fold decision values from a grouped stratified
     cross-validation (pass ``groups`` to :meth:`fit`), so images of one lesion never
-    calibrate each other; the SVM itself is then refitted on all rows.
+    calibrate each other; the SVM itself is then refitted on all rows. The sigmoid is a
+    lightly regularised (C=1) logistic fit, which, like Platt's target smoothing, stays
+    finite when the out-of-fold decisions separate the classes.
 
     Parameters
     ----------
@@ -176,7 +178,7 @@ class CalibratedSVC(ClassifierMixin, BaseEstimator):
         decision = cross_val_predict(
             svc, x, y_arr, groups=groups, cv=splitter, method="decision_function"
         )
-        platt = LogisticRegression(C=1e4).fit(decision.reshape(-1, 1), y_arr == self.classes_[1])
+        platt = LogisticRegression(C=1.0).fit(decision.reshape(-1, 1), y_arr == self.classes_[1])
         self.calibration_ = (float(platt.coef_[0, 0]), float(platt.intercept_[0]))
         self.svc_ = svc.fit(x, y_arr)
         return self
@@ -219,7 +221,7 @@ def _classifier(name: str, seed: int) -> BaseEstimator:
             random_state=seed,
         )
     if name == "rf":
-        return RandomForestClassifier(n_estimators=150, max_features="sqrt", n_jobs=1, random_state=seed)
+        return RandomForestClassifier(n_estimators=100, max_features="sqrt", n_jobs=1, random_state=seed)
     raise ValueError(f"unknown classifier {name!r}; choose from {list(CLASSIFIERS)}")
 
 
