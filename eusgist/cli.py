@@ -20,6 +20,7 @@ from eusgist import __version__
 COMMAND_MODULES: tuple[str, ...] = (
     "eusgist.commands.phantom",
     "eusgist.commands.split",
+    "eusgist.commands.extract",
     "eusgist.commands.train",
     "eusgist.commands.evaluate",
     "eusgist.commands.import_images",

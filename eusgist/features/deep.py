@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import json
 import logging
 import os
 import re
@@ -213,6 +214,17 @@ def load_backbone(
     return model.eval().to(device), config, loaded
 
 
+def _bundle_card(checkpoint: Path | None) -> dict[str, Any]:
+    """The ``model_card.json`` of a CNN bundle folder (``eusgist train-cnn``), else ``{}``."""
+    card = None if checkpoint is None else checkpoint / "model_card.json"
+    if card is None or not card.is_file():
+        return {}
+    try:
+        return dict(json.loads(card.read_text(encoding="utf-8")))
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{card}: unreadable model card ({exc})") from exc
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     files = sorted(path.glob("*.safetensors")) if path.is_dir() else [path]
@@ -239,8 +251,9 @@ class DeepFeatureExtractor:
         ``None`` (default) and ``True``: pretrained weights when obtainable, else random
         initialisation with a warning; ``False``: random initialisation.
     checkpoint : str or Path, optional
-        Fine-tuned weights (``.safetensors``, a folder with one, or a torch state dict)
-        for the same backbone; its classifier head is ignored.
+        Fine-tuned weights for the same backbone: ``.safetensors``, a torch state dict, or
+        a CNN bundle folder (``model.safetensors`` + ``model_card.json``, whose ``arch``
+        must match and whose input size is used); the classifier head is ignored.
     device : str, optional
         Torch device; default CUDA when available, else CPU.
     batch_size : int
@@ -266,6 +279,11 @@ class DeepFeatureExtractor:
             raise ValueError(f"input_size must be >= 16 pixels, got {input_size}")
         self.backbone = backbone
         self.checkpoint = None if checkpoint is None else Path(checkpoint).resolve()
+        card = _bundle_card(self.checkpoint)
+        if card.get("arch", backbone) != backbone:
+            raise ValueError(f"checkpoint {self.checkpoint} is a {card['arch']} bundle, not {backbone}")
+        if input_size is None:
+            input_size = (card.get("expects") or {}).get("input_size")
         self.device = device or _default_device()
         self.batch_size = batch_size
         self.model, self.data_config, self.pretrained = load_backbone(

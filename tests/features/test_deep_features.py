@@ -105,3 +105,24 @@ def test_fine_tuned_checkpoint(tmp_path):
                                                     input_size=SIZE).extract(x), expected, rtol=1e-4, atol=1e-5)
     with pytest.raises(ValueError, match="does not fit backbone"):
         DeepFeatureExtractor("resnet34", checkpoint=path, input_size=SIZE)
+
+
+def test_cnn_bundle_folder_as_checkpoint(tmp_path):
+    import json
+
+    import timm
+    from safetensors.torch import save_file
+
+    torch.manual_seed(2)
+    tuned = timm.create_model("resnet18", pretrained=False, num_classes=1).eval()
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    save_file({k: v.half() if v.is_floating_point() else v for k, v in tuned.state_dict().items()},
+              str(bundle / "model.safetensors"))
+    (bundle / "model_card.json").write_text(json.dumps({"arch": "resnet18",
+                                                        "expects": {"input_size": 48}}))
+    ex = DeepFeatureExtractor("resnet18", checkpoint=bundle)
+    assert ex.data_config["input_size"] == (3, 48, 48) and ex.weights == "checkpoint"
+    assert np.isfinite(ex.extract(_crops())).all()
+    with pytest.raises(ValueError, match="is a resnet18 bundle, not resnet34"):
+        DeepFeatureExtractor("resnet34", checkpoint=bundle)
