@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "eusgist.commands.split",
     "eusgist.commands.extract",
     "eusgist.commands.train",
+    "eusgist.commands.train_cnn",
     "eusgist.commands.evaluate",
     "eusgist.commands.import_images",
     "eusgist.commands.export_annotations",

@@ -84,8 +84,19 @@ def save_cnn_bundle(path: str | os.PathLike[str], model: nn.Module, card: dict[s
     save_file(state, str(out / WEIGHTS_NAME))
     card = {"format": BUNDLE_FORMAT, "intended_use": INTENDED_USE,
             "versions": library_versions(), **card}
-    (out / CARD_NAME).write_text(json.dumps(card, indent=2, default=_jsonable) + "\n")
+    (out / CARD_NAME).write_text(json.dumps(_finite(card), indent=2, default=_jsonable, allow_nan=False) + "\n")
     return out
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with NaN/inf floats replaced by None (strict JSON), recursively."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if isinstance(value, (float, np.floating)) and not np.isfinite(value):
+        return None
+    return value
 
 
 def _jsonable(value: Any) -> Any:

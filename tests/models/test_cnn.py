@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
+from eusgist.commands import train_cnn as train_cnn_command
 from eusgist.data import read_manifest, write_manifest
 from eusgist.io import read_image, read_mask
 from eusgist.models.cnn import CNNConfig, EpochSampler, compare_runs, train_cnn
@@ -82,6 +84,7 @@ def test_resume_reaches_the_same_state(manifest_path: Path, tmp_path: Path) -> N
         train_cnn(manifest, tmp_path / "part", CNNConfig(**{**cfg.__dict__, "arch": "resnet10t"}), resume=True)
 
 
+@pytest.mark.filterwarnings("ignore:ppv is undefined:RuntimeWarning")
 def test_weak_supervision_needs_no_masks_and_compares_with_delong(manifest_path: Path, tmp_path: Path) -> None:
     manifest = read_manifest(manifest_path)
     table = manifest.table.assign(mask="")
@@ -91,9 +94,16 @@ def test_weak_supervision_needs_no_masks_and_compares_with_delong(manifest_path:
     with pytest.raises(ValueError, match="has no mask"):
         train_cnn(weak, tmp_path / "strong", cfg)
     train_cnn(manifest, tmp_path / "strong", cfg)
-    train_cnn(weak, tmp_path / "weak", CNNConfig(**{**cfg.__dict__, "supervision": "weak"}))
+    parser = argparse.ArgumentParser()
+    train_cnn_command.add_arguments(parser)
+    args = parser.parse_args([
+        "--manifest", str(manifest.root / "nomask.csv"), "--out", str(tmp_path / "weak"), "--supervision", "weak",
+        "--arch", "test_resnet", "--input-size", "32", "--no-pretrained", "--epochs", "1", "--batch-size", "8",
+        "--augment", "none", "--compare-with", str(tmp_path / "strong")])
+    assert train_cnn_command.run(args) == 0
     assert json.loads((tmp_path / "weak/model_card.json").read_text())["expects"]["supervision"] == "weak"
-    cmp = compare_runs(tmp_path / "strong", tmp_path / "weak")
+    cmp = json.loads((tmp_path / "weak/comparison.json").read_text())
+    assert cmp == compare_runs(tmp_path / "weak", tmp_path / "strong")
     assert cmp["n"] == 5 and 0 <= cmp["p_value"] <= 1
 
 
