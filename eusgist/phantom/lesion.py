@@ -115,6 +115,7 @@ def _harmonics(
 def _inner_spots(
     rng: np.random.Generator, count: int, radius: tuple[float, float], reach: float
 ) -> tuple[tuple[float, float, float], ...]:
+    """``count`` spots ``(x, y, radius)`` uniform in a disc of radius ``reach``."""
     spots = []
     for _ in range(count):
         r, phi = reach * np.sqrt(rng.uniform()), rng.uniform(0, 2 * np.pi)

@@ -73,6 +73,7 @@ class FrameMeta:
     apex_px: tuple[float, float]
     fan: np.ndarray
     section_mm: float
+    lesion_centre_px: tuple[float, float]
     caliper_px: tuple[tuple[float, float], tuple[float, float]]
     calcifications_px: tuple[tuple[float, float], ...]
 
@@ -124,15 +125,14 @@ def sample_frame_params(
         water_gap_mm=float(rng.uniform(*config.water_gap_mm)),
         curvature_per_mm=float(rng.normal(0.0, 0.006)),
     )
-    probe_rng = np.random.default_rng(0)  # geometry only; no randomness is consumed
-    scene = Scene(spec, pose, config.probe_radius_mm, probe_rng)
+    scene = Scene(spec, pose, config.probe_radius_mm, rng)
     depth = _choose_depth(rng, config.depths_mm, scene.bottom_depth_mm * 1.1 + 3)
     allowed = [f for f in config.frequencies_mhz if f <= _max_frequency(depth)]
     frequency = float(rng.choice(allowed or [min(config.frequencies_mhz)]))
     centre_radius = scene.pivot_z + sum(scene.extent_v) / 2
     half_width = centre_radius * np.tan(np.deg2rad(config.fan_angle_deg / 2))
     moved = replace(pose, offset_mm=_lateral_offset(rng, config, half_width))
-    if _centre_in_fan(Scene(spec, moved, config.probe_radius_mm, probe_rng), config, depth):
+    if _centre_in_fan(Scene(spec, moved, config.probe_radius_mm, rng), config, depth):
         pose = moved
     return FrameParams(
         pose=pose,
@@ -212,6 +212,7 @@ def render_frame(
         apex_px=conv.apex_px,
         fan=conv.fan,
         section_mm=float(np.hypot(end_a[0] - end_b[0], end_a[1] - end_b[1])),
+        lesion_centre_px=_pixel(conv, scene.centre_mm()),
         caliper_px=(_pixel(conv, end_a), _pixel(conv, end_b)),
         calcifications_px=tuple(_pixel(conv, (x, z)) for x, z, _ in scene.calcifications_mm()),
     )

@@ -27,7 +27,7 @@ ORIGIN_INDEX = {"muscularis_mucosae": 1, "submucosa": 2, "muscularis_propria": 3
 
 WATER_ECHO_DB = -32.0
 """Faint echoes from debris in the water-filled lumen."""
-FAT_ECHO_DB = -5.0
+FAT_ECHO_DB = -3.0
 CYST_ECHO_DB = -45.0
 CALCIFICATION_ECHO_DB = 18.0
 RIM_ECHO_DB = -9.0
@@ -82,7 +82,10 @@ def _outline_radius(spec: LesionSpec, a: float, b: float, phi: np.ndarray) -> np
 
 
 class Scene:
-    """Echogenicity and attenuation anywhere in the field of one frame."""
+    """Echogenicity and attenuation anywhere in the field of one frame.
+
+    Only :meth:`tissue` draws from ``rng``; the geometry is fixed by the spec and pose.
+    """
 
     def __init__(
         self, spec: LesionSpec, pose: FramePose, probe_radius_mm: float, rng: np.random.Generator
@@ -100,13 +103,19 @@ class Scene:
         self._k = ORIGIN_INDEX[spec.origin_layer]
         self.centre_uv = (pose.offset_mm, self._centre_v())
         self.pivot_z = probe_radius_mm + pose.water_gap_mm + max(0.0, -self.extent_v[0])
-        self._fat = _smooth_field(rng, (128, 128), 3.0)
-        self._texture = _smooth_field(
-            np.random.default_rng(spec.texture_seed),
-            (96, 96),
-            spec.texture_corr_mm / self.a * 96 / 2.6,
-        )
+        self._rng = rng
         self._drape_u, self._drape_in, self._drape_out = self._drape()
+
+    @cached_property
+    def _fat(self) -> np.ndarray:
+        """Perigastric fat texture, new in every frame (drawn when tissue is first needed)."""
+        return _smooth_field(self._rng, (128, 128), 3.0)
+
+    @cached_property
+    def _texture(self) -> np.ndarray:
+        """The lesion's echo texture: the same pattern in every frame of the lesion."""
+        return _smooth_field(np.random.default_rng(self.spec.texture_seed), (96, 96),
+                             self.spec.texture_corr_mm / self.a * 96 / 2.6)
 
     # -- geometry ---------------------------------------------------------------------------
     def _outline_local(self) -> tuple[np.ndarray, np.ndarray]:
