@@ -11,21 +11,19 @@ from eusgist.store.db import DATABASE_URL_ENV, default_database_url
 from eusgist.store.deid import Redaction
 from eusgist.store.metadata import METADATA_FIELDS
 from eusgist.store.models import LABELS, ROLES, STATUSES
-from eusgist.store.repository import (
+from eusgist.store.records import (
     AddedImage,
     Agreement,
     AnnotationInfo,
-    AnnotationStore,
     ConflictError,
     ImageInfo,
     NotAllowedError,
     NotFoundError,
     RevisionInfo,
     StoreError,
-    TOOLS,
     WorklistItem,
-    open_store,
 )
+from eusgist.store.repository import TOOLS, AnnotationStore, open_store
 
 __all__ = [
     "DATABASE_URL_ENV",

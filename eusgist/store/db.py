@@ -88,6 +88,9 @@ def alembic_config() -> Config:
 
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Upgrade the schema to ``revision`` in one transaction (safe to run concurrently)."""
+    alembic_log = logging.getLogger("alembic")
+    if alembic_log.level == logging.NOTSET:
+        alembic_log.setLevel(logging.WARNING)  # its INFO lines would flood command output
     from alembic import command
 
     config = alembic_config()

@@ -177,5 +177,5 @@ def import_paths(
             except (OSError, ValueError) as exc:
                 report.errors.append((str(path), str(exc)))
                 log.warning("%s: not imported: %s", path, exc)
-    log.info("import: %s", report.summary())
+    log.debug("import: %s", report.summary())
     return report

@@ -16,18 +16,14 @@ Rules the methods enforce:
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from itertools import combinations
 from pathlib import Path
 from typing import Literal, TypeVar
 
 import numpy as np
-from PIL import Image as PILImage
 from sqlalchemy import Engine, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -49,6 +45,21 @@ from eusgist.store.models import (
     Setting,
     utcnow,
 )
+from eusgist.store.records import (
+    AddedImage,
+    Agreement,
+    AnnotationInfo,
+    ConflictError,
+    ImageInfo,
+    NotAllowedError,
+    NotFoundError,
+    RevisionInfo,
+    StoreError,
+    WorklistItem,
+    as_utc,
+    decode_mask,
+    encode_mask,
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,121 +74,6 @@ Decision = Literal["accept", "reject"]
 MergeMethod = Literal["majority", "union", "intersection"]
 MaskSource = np.ndarray | bytes | str | Path
 T = TypeVar("T")
-
-
-class StoreError(ValueError):
-    """A request the store refuses; the message names the problem. Nothing was changed."""
-
-
-class NotFoundError(StoreError):
-    """An unknown image, annotation, revision or annotator."""
-
-
-class ConflictError(StoreError):
-    """A save based on a revision that is no longer the latest (someone saved meanwhile)."""
-
-
-class NotAllowedError(StoreError):
-    """The annotator's role does not allow the action."""
-
-
-@dataclass(frozen=True)
-class ImageInfo:
-    """An image with its patient, lesion, label and metadata (``None`` = not set)."""
-
-    id: int
-    name: str
-    format: str
-    width: int
-    height: int
-    spacing: tuple[float, float] | None
-    sha256: str
-    source: str
-    patient: str
-    lesion: str
-    label: str | None
-    pathology_confirmed: bool
-    metadata: Mapping[str, object]
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class AddedImage:
-    """Result of :meth:`AnnotationStore.add_image`; ``created`` is False for a duplicate."""
-
-    image: ImageInfo
-    created: bool
-
-
-@dataclass(frozen=True)
-class AnnotationInfo:
-    """One annotator's annotation of an image; ``revision`` is its latest revision."""
-
-    id: int
-    image_id: int
-    owner: str
-    status: str
-    revision: int
-    updated_at: datetime
-    reviewed_by: str | None
-    review_note: str | None
-
-
-@dataclass(frozen=True)
-class RevisionInfo:
-    """One saved revision (without the mask; see :meth:`AnnotationStore.mask`)."""
-
-    annotation_id: int
-    image_id: int
-    owner: str
-    number: int
-    tool: str
-    author: str
-    area: int
-    restored_from: int | None
-    note: str | None
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class WorklistItem:
-    """A row of a worklist; the annotation fields are None for unannotated images."""
-
-    image_id: int
-    image_name: str
-    annotation_id: int | None = None
-    owner: str | None = None
-    status: str | None = None
-    revision: int | None = None
-    updated_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class Agreement:
-    """Overlap of two annotators' latest masks of one image."""
-
-    a: str
-    b: str
-    dice: float
-    iou: float
-
-
-def encode_mask(mask: np.ndarray) -> bytes:
-    """A boolean mask as PNG bytes with values 0/255 (lossless)."""
-    buf = io.BytesIO()
-    PILImage.fromarray(mask.astype(np.uint8) * 255, mode="L").save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def decode_mask(data: bytes) -> np.ndarray:
-    """The boolean mask stored by :func:`encode_mask`."""
-    with PILImage.open(io.BytesIO(data)) as image:
-        return np.asarray(image) > 0
-
-
-def _utc(moment: datetime) -> datetime:
-    """``moment`` as aware UTC (SQLite hands back naive UTC datetimes)."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _check_name(name: str, what: str = "annotator") -> str:
@@ -225,7 +121,7 @@ def _image_info(image: Image) -> ImageInfo:
         label=lesion.label,
         pathology_confirmed=lesion.pathology_confirmed,
         metadata=metadata,
-        created_at=_utc(image.created_at),
+        created_at=as_utc(image.created_at),
     )
 
 
@@ -236,7 +132,7 @@ def _annotation_info(ann: Annotation) -> AnnotationInfo:
         owner=ann.owner.name,
         status=ann.status,
         revision=ann.revision,
-        updated_at=_utc(ann.updated_at),
+        updated_at=as_utc(ann.updated_at),
         reviewed_by=ann.reviewed_by.name if ann.reviewed_by else None,
         review_note=ann.review_note,
     )
@@ -253,7 +149,7 @@ def _revision_info(rev: Revision) -> RevisionInfo:
         area=rev.area,
         restored_from=rev.restored_from,
         note=rev.note,
-        created_at=_utc(rev.created_at),
+        created_at=as_utc(rev.created_at),
     )
 
 
@@ -805,7 +701,7 @@ class AnnotationStore:
             else:
                 raise StoreError(f"unknown worklist {kind!r}; expected unannotated, mine or needs_review")
             return [
-                WorklistItem(a.image_id, a.image.name, a.id, a.owner.name, a.status, a.revision, _utc(a.updated_at))
+                WorklistItem(a.image_id, a.image.name, a.id, a.owner.name, a.status, a.revision, as_utc(a.updated_at))
                 for a in session.scalars(query.order_by(Annotation.image_id, Annotation.id))
             ]
 
@@ -834,9 +730,9 @@ class AnnotationStore:
             query = select(Annotation).where(Annotation.status.in_(list(rank)), Annotation.revision > 0)
             best: dict[int, Annotation] = {}
             for ann in session.scalars(query):
-                key = (rank[ann.status], -_utc(ann.updated_at).timestamp(), -ann.id)
+                key = (rank[ann.status], -as_utc(ann.updated_at).timestamp(), -ann.id)
                 held = best.get(ann.image_id)
-                if held is None or key < (rank[held.status], -_utc(held.updated_at).timestamp(), -held.id):
+                if held is None or key < (rank[held.status], -as_utc(held.updated_at).timestamp(), -held.id):
                     best[ann.image_id] = ann
             return [(_image_info(best[i].image), _annotation_info(best[i])) for i in sorted(best)]
 
