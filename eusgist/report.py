@@ -546,6 +546,80 @@ def subgroups_dict(results: Sequence[SubgroupResult]) -> list[dict]:
     return out
 
 
+# --- one call: table in, report folder out ------------------------------------------------
+
+@dataclass(frozen=True)
+class EvaluationOptions:
+    """How a scores table is evaluated (the ``evaluate`` command's options)."""
+
+    label_col: str = "label"
+    positive_label: Hashable | None = None
+    lesion_col: str | None = None
+    aggregate: Literal["mean", "max"] = "mean"
+    subgroups: tuple[str, ...] = ()
+    threshold: Threshold = "youden"
+    ci: str = "wilson"
+    level: float = 0.95
+    n_bootstrap: int = 1000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.n_bootstrap < 0:
+            raise ValueError(f"bootstrap replicates must be 0 or more, got {self.n_bootstrap}")
+        for text in self.subgroups:
+            SubgroupSpec.parse(text)  # a bad subgroup fails before any scoring
+
+    @property
+    def subgroup_specs(self) -> list[SubgroupSpec]:
+        """The parsed ``subgroups``."""
+        return [SubgroupSpec.parse(s) for s in self.subgroups]
+
+
+def report_from_table(
+    frame: pd.DataFrame,
+    score_cols: Sequence[str],
+    out_dir: str | os.PathLike[str],
+    options: EvaluationOptions = EvaluationOptions(),
+    *,
+    source: str = "scores table",
+    overwrite: bool = False,
+) -> tuple[Evaluation, Path]:
+    """Evaluate a scores table and write its report folder (all or nothing).
+
+    This is what the ``evaluate`` command and the app's Evaluate tab both run: see
+    :func:`prepare_scores`, :func:`evaluate_scores`, :func:`evaluate_subgroups` and
+    :func:`write_report`. ``options.subgroups`` holds ``"COL"`` or ``"COL:CUTS"`` texts.
+    """
+    from eusgist import __version__
+
+    specs = options.subgroup_specs
+    table = prepare_scores(
+        frame, label_col=options.label_col, score_cols=score_cols,
+        positive_label=options.positive_label, lesion_col=options.lesion_col,
+        aggregate=options.aggregate, keep_cols=[s.column for s in specs],
+    )
+    unit = (f"{table.y_true.size} lesions ({options.aggregate} of {table.n_images} image scores)"
+            if table.unit == "lesion" else f"{table.y_true.size} images (no lesion column)")
+    log.info("evaluating %d model(s) on %s", len(table.scores), unit)
+    ev = evaluate_scores(table.y_true, table.scores, threshold=options.threshold, ci=options.ci,
+                         level=options.level, n_bootstrap=options.n_bootstrap, seed=options.seed)
+    subgroups = evaluate_subgroups(table, specs, ev)
+    context = {
+        "Scores": source,
+        "Cases": unit,
+        "Label": f"{options.label_col} (positive: {table.positive_label})",
+        "Threshold": str(options.threshold),
+        "Intervals": f"{100 * options.level:g}%, proportions: {options.ci}, AUC: DeLong"
+                     + (f", bootstrap {options.n_bootstrap} (seed {options.seed})"
+                        if options.n_bootstrap else ""),
+        "eusgist": __version__,
+    }
+    out = write_report(out_dir, ev, subgroups=subgroups, context=context, overwrite=overwrite)
+    for name, m in ev.models.items():
+        log.info("%s: AUC %.3f (%.3f-%.3f)", name, m.auc.auc, m.auc.lo, m.auc.hi)
+    return ev, out
+
+
 # --- writing, all or nothing ---------------------------------------------------------------
 
 def write_report(

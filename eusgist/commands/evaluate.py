@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from eusgist import __version__, report
+from eusgist import report
 from eusgist.stats import CI_METHODS
 
 if TYPE_CHECKING:
@@ -165,35 +165,14 @@ def _load_scores(args: argparse.Namespace) -> _Scores:
 
 def run(args: argparse.Namespace) -> int:
     """Check the options, load or compute the scores, evaluate, write the report."""
-    threshold = _threshold(args.threshold)
-    if args.bootstrap < 0:
-        raise ValueError(f"--bootstrap must be 0 or more, got {args.bootstrap}")
-    specs = [report.SubgroupSpec.parse(s) for s in args.subgroup]
-    src = _load_scores(args)
-    table = report.prepare_scores(
-        src.frame, label_col=src.label_col, score_cols=src.score_cols,
-        positive_label=src.positive, lesion_col=src.lesion_col, aggregate=args.aggregate,
-        keep_cols=[s.column for s in specs],
+    options = report.EvaluationOptions(
+        threshold=_threshold(args.threshold), subgroups=tuple(args.subgroup), ci=args.ci,
+        aggregate=args.aggregate, level=args.level, n_bootstrap=args.bootstrap, seed=args.seed,
     )
-    unit = (f"{table.y_true.size} lesions ({args.aggregate} of {table.n_images} image scores)"
-            if table.unit == "lesion" else f"{table.y_true.size} images (no lesion column)")
-    log.info("evaluating %d model(s) on %s", len(table.scores), unit)
-    ev = report.evaluate_scores(table.y_true, table.scores, threshold=threshold, ci=args.ci,
-                                level=args.level, n_bootstrap=args.bootstrap, seed=args.seed)
-    subgroups = report.evaluate_subgroups(table, specs, ev)
-    context = {
-        "Scores": src.source,
-        "Cases": unit,
-        "Label": f"{src.label_col} (positive: {table.positive_label})",
-        "Threshold": str(args.threshold),
-        "Intervals": f"{100 * args.level:g}%, proportions: {args.ci}, AUC: DeLong"
-                     + (f", bootstrap {args.bootstrap} (seed {args.seed})" if args.bootstrap
-                        else ""),
-        "eusgist": __version__,
-    }
-    out = report.write_report(args.out, ev, subgroups=subgroups, context=context,
-                              overwrite=args.overwrite)
-    for name, m in ev.models.items():
-        log.info("%s: AUC %.3f (%.3f-%.3f)", name, m.auc.auc, m.auc.lo, m.auc.hi)
+    src = _load_scores(args)
+    options = replace(options, label_col=src.label_col, positive_label=src.positive,
+                      lesion_col=src.lesion_col)
+    out = report.report_from_table(src.frame, src.score_cols, args.out, options,
+                                   source=src.source, overwrite=args.overwrite)[1]
     log.info("report: %s", out / "report.html")
     return 0
