@@ -13,6 +13,7 @@ import logging
 import os
 import stat
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -61,7 +62,7 @@ def _unsafe_reason(name: str) -> str | None:
 
 def iter_zip(path: Path, limits: ImportLimits, report: ImportReport) -> Iterator[tuple[str, bytes]]:
     """Yield ``(entry name, bytes)`` of the safe regular files of a ZIP archive; unsafe or
-    oversized entries are added to ``report.skipped``.
+    oversized entries are added to ``report.skipped``, unreadable ones to ``report.errors``.
 
     Raises
     ------
@@ -97,8 +98,13 @@ def iter_zip(path: Path, limits: ImportLimits, report: ImportReport) -> Iterator
                 report.skipped.append((label, reason))
                 log.warning("%s: skipped (%s)", label, reason)
                 continue
-            with archive.open(info) as entry:
-                data = entry.read(limits.max_file_bytes + 1)
+            try:
+                with archive.open(info) as entry:
+                    data = entry.read(limits.max_file_bytes + 1)
+            except (zipfile.BadZipFile, zlib.error, NotImplementedError, EOFError) as exc:
+                report.errors.append((label, f"corrupt or unsupported archive entry ({exc})"))
+                log.warning("%s: cannot be read: %s", label, exc)
+                continue
             total += len(data)
             if len(data) > limits.max_file_bytes or total > limits.max_zip_total_bytes:
                 raise ValueError(f"{label}: the archive holds more data than it declares or the limit allows")

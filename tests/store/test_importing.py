@@ -18,11 +18,10 @@ from eusgist.store import AnnotationStore, open_store
 from eusgist.store.importing import ImportLimits, import_paths
 
 
-def _zip(entries: list[tuple[str, bytes] | zipfile.ZipInfo | tuple[zipfile.ZipInfo, bytes]]) -> bytes:
+def _zip(entries: list[tuple[str | zipfile.ZipInfo, bytes]]) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as archive:
-        for entry in entries:
-            name, data = entry
+        for name, data in entries:
             archive.writestr(name, data)
     return buf.getvalue()
 
@@ -85,6 +84,17 @@ def test_archive_limits_are_enforced(store: AnnotationStore, tmp_path: Path) -> 
     report = import_paths(store, [path], limits=ImportLimits(max_file_bytes=10))
     assert report.skipped == [(str(path), "larger than 10 bytes")]
     assert store.list_images() == []
+
+
+def test_a_corrupt_archive_entry_is_reported_and_the_rest_imported(store: AnnotationStore, tmp_path: Path) -> None:
+    good, bad = random_png(1), random_png(2)
+    archive = bytearray(_zip([("bad.png", bad), ("good.png", good)]))
+    at = bytes(archive).index(bad) + 40
+    archive[at] ^= 0xFF  # stored entry: the CRC check fails on reading
+    (tmp_path / "x.zip").write_bytes(bytes(archive))
+    report = import_paths(store, [tmp_path / "x.zip"])
+    assert [i.name for i in report.added] == ["good.png"]
+    assert report.errors[0][0].endswith("x.zip:bad.png") and "CRC" in report.errors[0][1]
 
 
 def test_missing_path_is_an_error_before_anything_is_imported(store: AnnotationStore, tmp_path: Path) -> None:
