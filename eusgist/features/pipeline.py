@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 Supervision = Literal["strong", "weak"]
 #: joblib backends that run on a cluster, and the package each needs.
 CLUSTER_BACKENDS = {"dask": "distributed", "ray": "ray"}
+#: joblib backends that run tasks in this process (whose global settings must be left alone).
+IN_PROCESS_BACKENDS = ("sequential", "threading")
 #: Environment variable naming the default cache folder.
 CACHE_ENV = "EUSGIST_CACHE"
 
@@ -224,8 +226,18 @@ def _radiomics_extractor(params_json: str) -> Any:
     return RadiomicsExtractor(json.loads(params_json))
 
 
-def _radiomics_task(row: _Row, params_json: str) -> tuple[int, dict[str, float] | None, str | None]:
-    """Worker: ``(row index, features or None, error or None)``; never raises on bad input."""
+def _radiomics_task(
+    row: _Row, params_json: str, one_thread: bool
+) -> tuple[int, dict[str, float] | None, str | None]:
+    """Worker: ``(row index, features or None, error or None)``; never raises on bad input.
+
+    With `one_thread` (a worker process among several), SimpleITK's filters run on one
+    thread so that the workers do not oversubscribe the cores.
+    """
+    if one_thread:
+        import SimpleITK as sitk
+
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
     try:
         image, mask = _load(row, want_mask=True)
         spacing = image.spacing
@@ -288,9 +300,10 @@ def _run_radiomics(
         else:
             todo[row.index] = (row, key)
     if todo:
+        one_thread = n_jobs != 1 and backend not in IN_PROCESS_BACKENDS
         with _backend(backend, n_jobs):
             results = Parallel(return_as="generator_unordered")(
-                delayed(_radiomics_task)(row, params_json) for row, _ in todo.values()
+                delayed(_radiomics_task)(row, params_json, one_thread) for row, _ in todo.values()
             )
             for index, features, error in tqdm(results, total=len(todo), desc="radiomics",
                                                unit="img", disable=not progress):
