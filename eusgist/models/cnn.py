@@ -370,6 +370,12 @@ def train_cnn(
             scaler.step(optimizer)
             scaler.update()
             total, count = total + float(loss.detach()) * len(y), count + len(y)
+        if world > 1:  # same BatchNorm statistics and mean loss on every rank, so all make the same decisions
+            for buf in model.buffers():
+                dist.broadcast(buf, src=0)
+            sums = torch.tensor([total, count], dtype=torch.float64, device=device)
+            dist.all_reduce(sums)
+            total, count = float(sums[0]), int(sums[1])
         val_y = y_all[val_rows]
         val_logit = predict_logits(model, val_loader, device, amp)
         val_loss = float(criterion(torch.tensor(val_logit, dtype=torch.float32, device=device),
