@@ -21,9 +21,10 @@ class PhantomConfig:
     """Settings of the simulated scanner and of the per-image variation.
 
     Output frames are ``image_size`` × ``image_size`` 8-bit grey images of a
-    ``fan_angle_deg`` convex-array sector whose width fills the image; pixel spacing
-    therefore follows the depth setting (≈ 0.15–0.45 mm at the default 256 px).
-    Ranges are ``(low, high)`` of uniform draws.
+    ``fan_angle_deg`` convex-array sector that fills the image height (its lower corners
+    may be cut off); pixel spacing therefore follows the depth setting (≈ 0.14–0.38 mm
+    at the default 256 px, recorded per frame). Ranges are ``(low, high)`` of uniform
+    draws; the depth preset and frequency are chosen per frame from the tuples.
     """
 
     image_size: int = 256
