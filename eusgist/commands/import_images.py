@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--patient", default=None, help="study code of the patient all images belong to")
     parser.add_argument("--lesion", default=None, help="code of the lesion all images show")
     parser.add_argument("--redact-top", type=int, default=0, metavar="ROWS",
-                        help="DICOM: blank this many pixel rows at the top (burned-in text)")
+                        help="DICOM: blank this many pixel rows at the top (burned-in text); other formats are refused")
     parser.add_argument("--redact", action="append", default=[], metavar="X0,Y0,X1,Y1",
                         help="DICOM: blank this pixel rectangle (repeatable)")
 

@@ -88,8 +88,8 @@ def _as_mask(mask: MaskSource) -> np.ndarray:
         return read_mask(mask)
     if mask.ndim != 2 or 0 in mask.shape:
         raise StoreError(f"mask must be a 2D array, got shape {mask.shape}")
-    if mask.dtype.kind not in "biuf":
-        raise StoreError(f"mask must be boolean or numeric, got dtype {mask.dtype}")
+    if mask.dtype.kind not in "biuf" or (mask.dtype.kind == "f" and not np.isfinite(mask).all()):
+        raise StoreError(f"mask must be boolean or finite numbers, got dtype {mask.dtype}")
     out = mask != 0
     if not out.any():
         raise StoreError("mask is empty (no lesion pixel); nothing was saved")
