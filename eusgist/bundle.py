@@ -41,8 +41,8 @@ from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
 from eusgist import __version__
+from eusgist.explain import METHODS, readable_name
 from eusgist.explain import explain as shap_explain
-from eusgist.explain import readable_name
 from eusgist.models.portable import PortableModel
 
 log = logging.getLogger(__name__)
@@ -159,11 +159,14 @@ def save_bundle(
         raise BundleError(f"{folder}: need (negative, positive) class names, got {list(classes)}")
     missing = [f for f in model.features if f not in set(input_features)]
     if missing:
-        raise BundleError(f"{folder}: selected feature(s) {missing[:5]} are not among the input features")
-    background = np.ascontiguousarray(background, dtype=np.float64)
-    if background.ndim != 2 or background.shape[1] != len(model.features) or background.shape[0] == 0:
         raise BundleError(
-            f"{folder}: SHAP background of shape {background.shape} does not fit {len(model.features)} features"
+            f"{folder}: selected feature(s) {missing[:5]} are not among the input features"
+        )
+    background = np.ascontiguousarray(background, dtype=np.float64)
+    k = len(model.features)
+    if background.ndim != 2 or background.shape[1] != k or background.shape[0] == 0:
+        raise BundleError(
+            f"{folder}: SHAP background of shape {background.shape} does not fit {k} features"
         )
     if folder.exists() and not (folder / CARD).is_file():
         raise BundleError(f"{folder} exists and is not a model bundle; choose another --out")
@@ -196,7 +199,11 @@ def save_bundle(
             "selected_readable": [readable_name(f) for f in model.features],
         },
         "classifier": model.classifier,
-        "shap_background_rows": int(background.shape[0]),
+        "explanation": {
+            "method": METHODS[model.classifier][0],
+            "space": METHODS[model.classifier][1],
+            "background_rows": int(background.shape[0]),
+        },
         "library_versions": library_versions(),
         "intended_use": INTENDED_USE,
         "files": {p.name: file_sha256(p) for p in sorted(tmp.iterdir())},
@@ -280,7 +287,9 @@ class Bundle:
         positive = self.predict_proba(feature_frame) >= self.threshold
         return np.where(positive, self.classes[1], self.classes[0])
 
-    def explain(self, feature_row: pd.Series | pd.DataFrame | Mapping[str, float]) -> list[tuple[str, float, float]]:
+    def explain(
+        self, feature_row: pd.Series | pd.DataFrame | Mapping[str, float]
+    ) -> list[tuple[str, float, float]]:
         """SHAP contributions of one row: ``(readable feature, value, shap)``, largest first."""
         if isinstance(feature_row, pd.DataFrame):
             if len(feature_row) != 1:
@@ -308,7 +317,9 @@ def load_bundle(path: str | os.PathLike[str]) -> Bundle:
     _check_versions(card["library_versions"], needs_xgboost=card.get("classifier") == "xgboost")
     meta = _read_json(folder / CLASSIFIER_JSON)
     if meta.get("format") != BUNDLE_FORMAT:
-        raise BundleError(f"{CLASSIFIER_JSON}: format {meta.get('format')!r}, expected {BUNDLE_FORMAT!r}")
+        raise BundleError(
+            f"{CLASSIFIER_JSON}: format {meta.get('format')!r}, expected {BUNDLE_FORMAT!r}"
+        )
     arrays = _read_arrays(folder / CLASSIFIER_ARRAYS)
     xgb = (folder / XGBOOST_MODEL).read_bytes() if XGBOOST_MODEL in files else None
     try:
@@ -324,7 +335,9 @@ def load_bundle(path: str | os.PathLike[str]) -> Bundle:
     background = _read_arrays(folder / BACKGROUND).get("background")
     if background is None or background.ndim != 2 or background.shape[1] != len(model.features):
         shape = None if background is None else background.shape
-        raise BundleError(f"{BACKGROUND}: background of shape {shape} does not fit {len(model.features)} features")
+        raise BundleError(
+            f"{BACKGROUND}: background of shape {shape} does not fit {len(model.features)} features"
+        )
     if RADIOMICS_YAML in files:
         try:
             yaml.safe_load((folder / RADIOMICS_YAML).read_text(encoding="utf-8"))
@@ -352,9 +365,13 @@ def _read_card(folder: Path) -> dict[str, Any]:
     card = _read_json(folder / CARD)
     fmt = card.get("bundle_format")
     if isinstance(fmt, str) and fmt.startswith("eusgist-cnn/"):
-        raise BundleError(f"{folder} is a CNN bundle ({fmt}); load it with eusgist.models.cnn_bundle")
+        raise BundleError(
+            f"{folder} is a CNN bundle ({fmt}); load it with eusgist.models.cnn_bundle"
+        )
     if fmt != BUNDLE_FORMAT:
-        raise BundleError(f"{CARD}: bundle format {fmt!r} is not supported; this version reads {BUNDLE_FORMAT!r}")
+        raise BundleError(
+            f"{CARD}: bundle format {fmt!r} is not supported; this version reads {BUNDLE_FORMAT!r}"
+        )
     missing = [k for k in _REQUIRED_CARD if k not in card]
     if missing:
         raise BundleError(f"{CARD}: missing field(s) {missing}")
@@ -384,7 +401,9 @@ def _check_files(folder: Path, card: Mapping[str, Any]) -> dict[str, str]:
         if not file.is_file():
             raise BundleError(f"{name}: missing from {folder} (listed in {CARD})")
         if file_sha256(file) != digest:
-            raise BundleError(f"{name}: checksum mismatch; the file changed after the bundle was written")
+            raise BundleError(
+                f"{name}: checksum mismatch; the file changed after the bundle was written"
+            )
     return files
 
 
@@ -403,14 +422,17 @@ def _check_versions(recorded: Mapping[str, Any], *, needs_xgboost: bool) -> None
             continue
         then, now = _major_minor(str(recorded[lib])), _major_minor(installed[lib])
         if then is None or now is None:
-            raise BundleError(f"{CARD}: cannot compare {lib} versions {recorded[lib]!r} and {installed[lib]!r}")
+            raise BundleError(
+                f"{CARD}: cannot compare {lib} versions {recorded[lib]!r} and {installed[lib]!r}"
+            )
         if then[0] != now[0]:
             raise BundleError(
                 f"{CARD}: made with {lib} {recorded[lib]}, installed {installed[lib]}: "
                 "incompatible major version"
             )
         if then != now:
-            message = f"bundle made with {lib} {recorded[lib]}, installed {installed[lib]} (minor version differs)"
+            message = (f"bundle made with {lib} {recorded[lib]}, installed {installed[lib]} "
+                       "(minor version differs)")
             log.warning(message)
             warnings.warn(message, UserWarning, stacklevel=3)
 

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "EXACT_MAX_FEATURES",
+    "METHODS",
     "Explanation",
     "background_sample",
     "explain",
@@ -51,6 +52,16 @@ __all__ = [
 EXACT_MAX_FEATURES = 10
 #: Permutations (each run forward and backward) of the SVM estimator above that.
 N_PERMUTATIONS = 10
+#: Per classifier: how its SHAP values are computed, and the output space they explain.
+METHODS: dict[str, tuple[str, str]] = {
+    "svm": (
+        f"interventional Shapley values against the stored background: exact up to "
+        f"{EXACT_MAX_FEATURES} features, else {N_PERMUTATIONS} antithetic permutations",
+        "probability",
+    ),
+    "rf": ("Tree SHAP (exact, path-dependent)", "probability"),
+    "xgboost": ("Tree SHAP (exact, path-dependent)", "log-odds"),
+}
 
 _RADIOMICS_CLASSES = {
     "firstorder": "first-order",
@@ -82,7 +93,8 @@ def readable_name(column: str) -> str:
         if len(parts) == 3 and parts[1] in _RADIOMICS_CLASSES:
             image_type, cls, name = parts
             words = [w if (w.isupper() and len(w) > 1) else w.lower() for w in _WORDS.findall(name)]
-            return f"{_RADIOMICS_CLASSES[cls]} {' '.join(words) or name} ({image_type.replace('-', ' ')})"
+            where = image_type.replace("-", " ")
+            return f"{_RADIOMICS_CLASSES[cls]} {' '.join(words) or name} ({where})"
         return column[4:]
     if column.startswith("deep_"):
         backbone, _, index = column[5:].rpartition("_")
@@ -127,7 +139,9 @@ class Explanation:
         ]
 
 
-def background_sample(model: PortableModel, frame: pd.DataFrame, *, n: int = 50, seed: int = 0) -> NDArray[np.float64]:
+def background_sample(
+    model: PortableModel, frame: pd.DataFrame, *, n: int = 50, seed: int = 0
+) -> NDArray[np.float64]:
     """Up to ``n`` random rows of ``frame``'s selected features, raw (the SHAP background)."""
     raw = model.raw_matrix(frame)
     rng = np.random.default_rng(seed)
@@ -155,17 +169,17 @@ def explain(
     x = model.standardise(raw)
     if model.classifier == "svm":
         values, base, output = _svm_shap(model, x, model.standardise(background), seed)
-        space = "probability"
     else:
         tree_model: Any = model.tree_model() if model.classifier == "rf" else model.booster
         explainer = shap.TreeExplainer(tree_model)
         values = np.asarray(explainer.shap_values(x), dtype=np.float64)
         base = float(np.ravel(explainer.expected_value)[-1])
         if model.classifier == "rf":
-            output, space = model.output(x), "probability"
+            output = model.output(x)
         else:
             margin = model.booster.predict(x, output_margin=True)  # type: ignore[union-attr]
-            output, space = np.asarray(margin, dtype=np.float64), "log-odds"
+            output = np.asarray(margin, dtype=np.float64)
+    _, space = METHODS[model.classifier]
     return Explanation(model.features, values, base, raw, output, space)
 
 
@@ -173,7 +187,9 @@ def _svm_shap(
     model: PortableModel, x: NDArray[np.float64], background: NDArray[np.float64], seed: int
 ) -> tuple[NDArray[np.float64], float, NDArray[np.float64]]:
     if background.ndim != 2 or background.shape[1] != x.shape[1] or background.shape[0] == 0:
-        raise ValueError(f"SHAP background has shape {background.shape}; expected (m, {x.shape[1]})")
+        raise ValueError(
+            f"SHAP background has shape {background.shape}; expected (m, {x.shape[1]})"
+        )
     if x.shape[1] <= EXACT_MAX_FEATURES:
         values = _exact_shapley(model.output, x, background)
     else:
@@ -272,8 +288,10 @@ def shap_summary(
             span = np.nanmax(d) - np.nanmin(d)
             colour = (d - np.nanmin(d)) / span if span > 0 else np.full_like(d, 0.5)
             jitter = rng.uniform(-0.25, 0.25, size=v.size)
-            points = ax.scatter(v, pos + jitter, c=colour, cmap="coolwarm", vmin=0, vmax=1, s=9, linewidths=0)
-        ax.set_yticks(range(len(order)), [readable_name(explanation.features[j]) for j in order[::-1]])
+            points = ax.scatter(v, pos + jitter, c=colour, cmap="coolwarm", vmin=0, vmax=1,
+                                s=9, linewidths=0)
+        labels = [readable_name(explanation.features[j]) for j in order[::-1]]
+        ax.set_yticks(range(len(order)), labels)
         ax.axvline(0.0, color="0.6", linewidth=0.8)
         ax.set_xlabel(f"SHAP value (impact on {explanation.space})")
         if title:

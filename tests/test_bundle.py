@@ -57,7 +57,8 @@ def _save(folder, model, table, **kwargs):
 
 @pytest.fixture
 def svm_bundle(tmp_path, fitted, table):
-    return _save(tmp_path / "svm", fitted["svm"], table, radiomics_yaml="setting:\n  binWidth: 25\n")
+    yaml_text = "setting:\n  binWidth: 25\n"
+    return _save(tmp_path / "svm", fitted["svm"], table, radiomics_yaml=yaml_text)
 
 
 def _rewrite(folder, name, data: bytes):
@@ -88,12 +89,13 @@ def test_round_trip_predicts_identically(tmp_path, fitted, table, classifier):
     assert bundle.threshold == model.threshold and bundle.classes == ("leiomyoma", "GIST")
     assert set(bundle.predict(table)) <= {"leiomyoma", "GIST"}
     card = bundle.card
-    assert card["positive_class"] == "GIST" and "not for clinical use" in card["intended_use"].lower()
+    assert card["positive_class"] == "GIST"
+    assert "not for clinical use" in card["intended_use"].lower()
     assert card["features"]["input"] == model.feature_names
     assert all((bundle.path / name).stat().st_size < 50e6 for name in card["files"])
     contributions = bundle.explain(table.iloc[0])
     assert len(contributions) == len(bundle.required_features)
-    assert all(isinstance(f, str) and not f.startswith(("rad_", "deep_")) for f, _, _ in contributions)
+    assert all(not f.startswith(("rad_", "deep_")) for f, _, _ in contributions)
 
 
 def test_saving_replaces_a_bundle_but_not_another_folder(tmp_path, fitted, table, svm_bundle):
@@ -209,3 +211,17 @@ def test_predict_names_missing_columns(svm_bundle, table):
     bundle = load_bundle(svm_bundle)
     with pytest.raises(ValueError, match="lacks 1 required column"):
         bundle.predict_proba(table.drop(columns=[bundle.required_features[0]]))
+
+
+def test_backbone_weights_travel_with_the_bundle(tmp_path, fitted, table):
+    from safetensors.numpy import save_file
+
+    weights = tmp_path / "finetuned.safetensors"
+    save_file({"conv.weight": np.ones((4, 3), dtype=np.float16)}, str(weights))
+    folder = _save(tmp_path / "b", fitted["rf"], table, backbone_weights=weights)
+    bundle = load_bundle(folder)
+    assert "backbone.safetensors" in bundle.card["files"]
+    assert bundle.card["explanation"]["space"] == "probability"
+    (tmp_path / "fake.safetensors").write_bytes(b"not a tensor file")
+    with pytest.raises(BundleError, match="fake.safetensors: not a readable safetensors"):
+        _save(tmp_path / "c", fitted["rf"], table, backbone_weights=tmp_path / "fake.safetensors")

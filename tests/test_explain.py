@@ -99,7 +99,8 @@ def test_summary_writes_top_20_png_and_csv(tmp_path):
     rng = np.random.default_rng(2)
     features = tuple(f"rad_original_glcm_Feature{i}" for i in range(25))
     values = rng.choice([-1.0, 1.0], size=(15, 25)) * np.arange(1, 26)
-    expl = Explanation(features, values, 0.5, rng.normal(size=(15, 25)), 0.5 + values.sum(1), "probability")
+    data = rng.normal(size=(15, 25))
+    expl = Explanation(features, values, 0.5, data, 0.5 + values.sum(1), "probability")
     png, table = shap_summary(expl, tmp_path / "shap", title="combined SVM")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with table.open() as fh:

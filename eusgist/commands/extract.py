@@ -69,6 +69,7 @@ def _cluster(backend: str, address: str | None, n_jobs: int) -> Iterator[None]:
             from distributed import Client
         except ImportError as exc:
             raise ValueError("--backend dask needs dask[distributed] installed") from exc
+        logging.getLogger("distributed").setLevel(logging.WARNING)  # it logs every step at INFO
         kwargs = {} if address else {"n_workers": n_jobs if n_jobs > 0 else None,
                                      "threads_per_worker": 1}
         with Client(address, **kwargs) as client:

@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cv-folds", type=int, default=5, help="grouped CV folds for tuning")
     parser.add_argument("--positive-label", default=None, help="positive class (default: GIST)")
     parser.add_argument("--radiomics-params", type=Path, default=None,
-                        help="pyradiomics YAML to ship (default: the one in the table's provenance)")
+                        help="pyradiomics YAML to ship (default: the table's provenance)")
     parser.add_argument("--backbone-weights", type=Path, default=None,
                         help="fine-tuned backbone .safetensors to ship with the bundle")
     parser.add_argument("--source", default=None, help="training data description for the card")
@@ -54,7 +54,9 @@ def _names(text: str, allowed: tuple[str, ...], what: str) -> list[str]:
     names = [n.strip() for n in text.split(",") if n.strip()]
     unknown = [n for n in names if n not in allowed]
     if unknown or not names:
-        raise ValueError(f"--{what}: unknown {unknown or 'empty list'}; choose from {list(allowed)}")
+        raise ValueError(
+            f"--{what}: unknown {unknown or 'empty list'}; choose from {list(allowed)}"
+        )
     return list(dict.fromkeys(names))
 
 
@@ -118,7 +120,13 @@ def run(args: argparse.Namespace) -> int:
     from eusgist.explain import background_sample, explain, shap_summary
     from eusgist.models.evaluation import class_counts, delong_table, evaluate
     from eusgist.models.portable import PortableModel
-    from eusgist.models.tabular import CLASSIFIERS, MODALITIES, feature_columns, fit_model, lesion_split
+    from eusgist.models.tabular import (
+        CLASSIFIERS,
+        MODALITIES,
+        feature_columns,
+        fit_model,
+        lesion_split,
+    )
 
     modalities = _names(args.modalities, MODALITIES, "modalities")
     classifiers = _names(args.classifiers, CLASSIFIERS, "classifiers")
@@ -142,14 +150,15 @@ def run(args: argparse.Namespace) -> int:
     evaluations = []
     for i, (modality, classifier) in enumerate((m, c) for m in modalities for c in classifiers):
         log.info("[%d/%d] %s-%s", i + 1, len(names), modality, classifier)
-        model = fit_model(train, y_train, train["lesion_id"], modality=modality, classifier=classifier,
-                          seed=args.seed, n_splits=args.cv_folds)
+        model = fit_model(train, y_train, train["lesion_id"], modality=modality,
+                          classifier=classifier, seed=args.seed, n_splits=args.cv_folds)
         evaluations.append(evaluate(model, test, y_test))
     chosen_name = (max(evaluations, key=lambda e: e.model.cv_auc).model.name
                    if args.select == "best" else args.select)
     chosen = next(e for e in evaluations if e.model.name == chosen_name)
     model = chosen.model
-    log.info("bundling %s (CV AUC %.3f, test AUC %.3f)", model.name, model.cv_auc, chosen.summary["auc"])
+    log.info("bundling %s (CV AUC %.3f, test AUC %.3f)",
+             model.name, model.cv_auc, chosen.summary["auc"])
 
     portable = PortableModel.from_pipeline(model.pipeline, model.classifier)
     uses_rad = model.modality in ("radiomics", "combined")
@@ -163,8 +172,8 @@ def run(args: argparse.Namespace) -> int:
         "model": {
             "modality": model.modality,
             "classifier": model.classifier,
-            "pipeline": "median imputation > zero-variance filter > |r| >= 0.9 correlation filter > "
-                        "standardisation > L1-logistic selection > " + model.classifier,
+            "pipeline": "median imputation > zero-variance filter > |r| >= 0.9 correlation "
+                        "filter > standardisation > L1-logistic selection > " + model.classifier,
             "best_params": model.best_params,
             "cv_auc": model.cv_auc,
             "selected_by": "highest grouped training-CV AUC" if args.select == "best" else "named",
@@ -196,7 +205,8 @@ def run(args: argparse.Namespace) -> int:
               "delong": delong_table(evaluations, model.name)}
     (out / "comparison.json").write_text(json.dumps(report, indent=1, default=float))
     rng = np.random.default_rng(args.seed)
-    shown = test.iloc[np.sort(rng.choice(len(test), size=min(args.shap_rows, len(test)), replace=False))]
+    rows_shown = rng.choice(len(test), size=min(args.shap_rows, len(test)), replace=False)
+    shown = test.iloc[np.sort(rows_shown)]
     shap_summary(explain(portable, shown, background), out,
                  title=f"{model.name}: top features on the test split")
     log.info("wrote %s (bundle, comparison.csv/json, shap_summary.png/csv)", out)

@@ -89,7 +89,9 @@ def evaluate(model: FittedModel, test: pd.DataFrame, y: np.ndarray) -> ModelEval
         "brier": brier_score(lesions.y_true, lesions.y_score),
         "metrics": {k: list(v) for k, v in at.metrics.items()},
         "metrics_ci_method": "Wilson, 95%",
-        "confusion": {"tp": at.counts.tp, "fp": at.counts.fp, "tn": at.counts.tn, "fn": at.counts.fn},
+        "confusion": {
+            "tp": at.counts.tp, "fp": at.counts.fp, "tn": at.counts.tn, "fn": at.counts.fn
+        },
     }
     return ModelEvaluation(model, lesions, summary)
 

@@ -12,7 +12,6 @@ a stored model never unpickles or executes anything.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,8 +25,6 @@ from sklearn.pipeline import Pipeline
 from xgboost import XGBClassifier
 
 from eusgist.models.tabular import CLASSIFIERS
-
-log = logging.getLogger(__name__)
 
 __all__ = ["PortableModel", "TREE_ARRAYS"]
 
@@ -78,7 +75,9 @@ class PortableModel:
     def from_pipeline(cls, pipeline: Pipeline, classifier: str) -> PortableModel:
         """Reduce a pipeline built by :func:`eusgist.models.tabular.build_pipeline`."""
         if tuple(pipeline.named_steps) != PIPELINE_STEPS:
-            raise ValueError(f"expected pipeline steps {PIPELINE_STEPS}, got {tuple(pipeline.named_steps)}")
+            raise ValueError(
+                f"expected pipeline steps {PIPELINE_STEPS}, got {tuple(pipeline.named_steps)}"
+            )
         imputer, scaler, clf = pipeline["impute"], pipeline["scale"], pipeline["clf"]
         features = tuple(str(n) for n in pipeline[:-1].get_feature_names_out())
         medians = dict(zip(imputer.feature_names_in_, imputer.statistics_, strict=True))
@@ -109,7 +108,9 @@ class PortableModel:
         missing = [f for f in self.features if f not in frame.columns]
         if missing:
             more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
-            raise ValueError(f"feature table lacks {len(missing)} required column(s): {missing[:5]}{more}")
+            raise ValueError(
+                f"feature table lacks {len(missing)} required column(s): {missing[:5]}{more}"
+            )
         return frame[list(self.features)].to_numpy(dtype=np.float64)
 
     def standardise(self, raw: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -135,7 +136,8 @@ class PortableModel:
 
     def svm_decision(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
         """RBF-SVM decision value of standardised features (positive favours class 1)."""
-        kernel = np.exp(-self.params["gamma"] * cdist(x, self.arrays["support_vectors"], "sqeuclidean"))
+        distance = cdist(x, self.arrays["support_vectors"], "sqeuclidean")
+        kernel = np.exp(-self.params["gamma"] * distance)
         return kernel @ self.arrays["dual_coef"] + self.params["intercept"]
 
     def tree_model(self) -> dict[str, Any]:
@@ -189,9 +191,15 @@ class PortableModel:
     # ------------------------------------------------------------------ storage
     def to_state(self) -> tuple[dict[str, Any], dict[str, NDArray[Any]], bytes | None]:
         """``(metadata, arrays, xgboost_ubj)``: JSON-able dict, named arrays, bytes or None."""
-        meta = {"classifier": self.classifier, "features": list(self.features), "params": dict(self.params)}
+        meta = {
+            "classifier": self.classifier,
+            "features": list(self.features),
+            "params": dict(self.params),
+        }
         arrays = {"median": self.median, "mean": self.mean, "scale": self.scale, **self.arrays}
-        raw = bytes(self.booster.get_booster().save_raw("ubj")) if self.booster is not None else None
+        raw = None
+        if self.booster is not None:
+            raw = bytes(self.booster.get_booster().save_raw("ubj"))
         return meta, arrays, raw
 
     @classmethod
@@ -207,9 +215,12 @@ class PortableModel:
         """
         kind = meta.get("classifier")
         if kind not in CLASSIFIERS:
-            raise ValueError(f"unknown classifier type {kind!r}; this version knows {list(CLASSIFIERS)}")
+            raise ValueError(
+                f"unknown classifier type {kind!r}; this version knows {list(CLASSIFIERS)}"
+            )
         features = meta.get("features")
-        if not isinstance(features, list) or not features or not all(isinstance(f, str) for f in features):
+        if not (isinstance(features, list) and features
+                and all(isinstance(f, str) for f in features)):
             raise ValueError("'features' must be a non-empty list of column names")
         needed = ("median", "mean", "scale", *_REQUIRED_ARRAYS[kind])
         absent = [n for n in needed if n not in arrays]
@@ -218,7 +229,10 @@ class PortableModel:
         n = len(features)
         for name in ("median", "mean", "scale"):
             if arrays[name].shape != (n,):
-                raise ValueError(f"array {name!r} has shape {arrays[name].shape}; expected ({n},) for {n} features")
+                raise ValueError(
+                    f"array {name!r} has shape {arrays[name].shape}; "
+                    f"expected ({n},) for {n} features"
+                )
         params = {str(k): float(v) for k, v in dict(meta.get("params", {})).items()}
         booster = None
         if kind == "svm":
@@ -231,9 +245,16 @@ class PortableModel:
             booster = XGBClassifier()
             booster.load_model(bytearray(xgboost_ubj))
             if booster.n_features_in_ != n:
-                raise ValueError(f"xgboost model reads {booster.n_features_in_} features; metadata lists {n}")
-        extra = {k: np.asarray(v) for k, v in arrays.items() if k not in ("median", "mean", "scale")}
-        return cls(kind, tuple(features), arrays["median"], arrays["mean"], arrays["scale"], extra, params, booster)
+                raise ValueError(
+                    f"xgboost model reads {booster.n_features_in_} features; metadata lists {n}"
+                )
+        extra = {
+            k: np.asarray(v) for k, v in arrays.items() if k not in ("median", "mean", "scale")
+        }
+        return cls(
+            kind, tuple(features), arrays["median"], arrays["mean"], arrays["scale"],
+            extra, params, booster,
+        )
 
 
 def _classifier_state(
@@ -246,19 +267,27 @@ def _classifier_state(
             "support_vectors": np.asarray(svc.support_vectors_, dtype=np.float64),
             "dual_coef": np.asarray(svc.dual_coef_[0], dtype=np.float64),
         }
-        params = {"gamma": float(svc._gamma), "intercept": float(svc.intercept_[0]), "platt_a": a, "platt_b": b}
+        params = {
+            "gamma": float(svc._gamma),
+            "intercept": float(svc.intercept_[0]),
+            "platt_a": a,
+            "platt_b": b,
+        }
         return arrays, params, None
     if classifier == "rf":
         trees = [e.tree_ for e in clf.estimators_]
         sizes = np.array([0] + [t.node_count for t in trees], dtype=np.int64)
         positive = int(np.flatnonzero(clf.classes_ == clf.classes_[-1])[0])
+        def cat(parts: list[NDArray[Any]], dtype: type) -> NDArray[Any]:
+            return np.concatenate(parts).astype(dtype)
+
         arrays = {
-            "tree_left": np.concatenate([t.children_left for t in trees]).astype(np.int64),
-            "tree_right": np.concatenate([t.children_right for t in trees]).astype(np.int64),
-            "tree_feature": np.concatenate([t.feature for t in trees]).astype(np.int64),
-            "tree_threshold": np.concatenate([t.threshold for t in trees]).astype(np.float64),
-            "tree_value": np.concatenate([t.value[:, 0, positive] for t in trees]).astype(np.float64),
-            "tree_weight": np.concatenate([t.weighted_n_node_samples for t in trees]).astype(np.float64),
+            "tree_left": cat([t.children_left for t in trees], np.int64),
+            "tree_right": cat([t.children_right for t in trees], np.int64),
+            "tree_feature": cat([t.feature for t in trees], np.int64),
+            "tree_threshold": cat([t.threshold for t in trees], np.float64),
+            "tree_value": cat([t.value[:, 0, positive] for t in trees], np.float64),
+            "tree_weight": cat([t.weighted_n_node_samples for t in trees], np.float64),
             "tree_offsets": np.cumsum(sizes),
         }
         return arrays, {}, None

@@ -22,7 +22,7 @@ __all__ = ["CorrelationFilter", "L1Selector"]
 
 
 def _abs_corr_with(x: NDArray[np.float64], v: NDArray[np.float64]) -> NDArray[np.float64]:
-    """|Pearson r| of every column of centred ``x`` with centred vector ``v`` (0 where undefined)."""
+    """|Pearson r| of each column of centred ``x`` with centred ``v`` (0 where undefined)."""
     num = np.abs(x.T @ v)
     den = np.sqrt((x * x).sum(axis=0) * float(v @ v))
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -120,7 +120,8 @@ class L1Selector(SelectorMixin, BaseEstimator):
         """Fit the L1 logistic regression and choose the columns."""
         if not 1 <= self.min_features <= self.max_features:
             raise ValueError(
-                f"need 1 <= min_features <= max_features, got {self.min_features}, {self.max_features}"
+                "need 1 <= min_features <= max_features, got "
+                f"{self.min_features}, {self.max_features}"
             )
         x, y_arr = validate_data(self, X, y, dtype=np.float64)
         lasso = LogisticRegression(

@@ -57,7 +57,9 @@ def synthetic_feature_table(
     y = y_lesion[lesion]
     n = y.size
     table = pd.DataFrame({
-        "image": [f"images/l{le:03d}_{k}.png" for le, k in zip(lesion, _counter(lesion), strict=True)],
+        "image": [
+            f"images/l{le:03d}_{k}.png" for le, k in zip(lesion, _counter(lesion), strict=True)
+        ],
         "label": np.asarray(classes)[y],
         "patient_id": [f"P{le:03d}" for le in lesion],
         "lesion_id": [f"L{le:03d}" for le in lesion],
@@ -78,9 +80,11 @@ def synthetic_feature_table(
         columns[f"{prefix}dup_0" if prefix == "deep_" else "rad_original_firstorder_Median"] = (
             first + 0.01 * rng.normal(size=n)
         )
-        columns[f"{prefix}const" if prefix == "deep_" else "rad_original_shape2D_Elongation"] = np.full(n, 1.0)
+        constant = "deep_const" if prefix == "deep_" else "rad_original_shape2D_Elongation"
+        columns[constant] = np.full(n, 1.0)
         for i in range(count - 5):
-            name = f"deep_resnet18_{i + 3:03d}" if prefix == "deep_" else f"rad_wavelet-LH_glszm_Noise{i}"
+            name = (f"deep_resnet18_{i + 3:03d}" if prefix == "deep_"
+                    else f"rad_wavelet-LH_glszm_Noise{i}")
             columns[name] = rng.normal(size=n)
     return pd.concat([table, pd.DataFrame(columns)], axis=1)
 

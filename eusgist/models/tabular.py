@@ -115,8 +115,12 @@ def lesion_split(
     if missing:
         raise ValueError(f"{name}: missing column(s) {missing}; required: {list(ID_COLUMNS)}")
     ids = frame[list(ID_COLUMNS)].assign(mask="")
-    manifest = validate_manifest(ids, Path("."), name=name, positive_label=positive_label, check_files=False)
-    train_rows, test_rows = train_test_split(manifest, test_size=test_size, group="lesion", seed=seed)
+    manifest = validate_manifest(
+        ids, Path("."), name=name, positive_label=positive_label, check_files=False
+    )
+    train_rows, test_rows = train_test_split(
+        manifest, test_size=test_size, group="lesion", seed=seed
+    )
     train = frame.iloc[train_rows].reset_index(drop=True)
     test = frame.iloc[test_rows].reset_index(drop=True)
     return train, test, manifest.classes
@@ -168,7 +172,9 @@ class CalibratedSVC(ClassifierMixin, BaseEstimator):
         x, y_arr = validate_data(self, X, y, dtype=np.float64)
         target = type_of_target(y_arr, input_name="y", raise_unknown=True)
         if target != "binary":
-            raise ValueError(f"Only binary classification is supported. The type of the target is {target}.")
+            raise ValueError(
+                f"Only binary classification is supported. The type of the target is {target}."
+            )
         self.classes_ = np.unique(y_arr)
         svc = SVC(C=self.C, gamma=self.gamma, kernel="rbf")
         if groups is None:
@@ -221,7 +227,9 @@ def _classifier(name: str, seed: int) -> BaseEstimator:
             random_state=seed,
         )
     if name == "rf":
-        return RandomForestClassifier(n_estimators=100, max_features="sqrt", n_jobs=1, random_state=seed)
+        return RandomForestClassifier(
+            n_estimators=100, max_features="sqrt", n_jobs=1, random_state=seed
+        )
     raise ValueError(f"unknown classifier {name!r}; choose from {list(CLASSIFIERS)}")
 
 
@@ -261,7 +269,9 @@ def _fit_params(classifier: str, groups: NDArray[Any]) -> dict[str, Any]:
 def _n_splits(y: NDArray[np.int64], groups: NDArray[Any], wanted: int) -> int:
     per_class = min(len(set(groups[y == c])) for c in (0, 1))
     if per_class < 2:
-        raise ValueError(f"only {per_class} lesion(s) in one class of the training split; need at least 2")
+        raise ValueError(
+            f"only {per_class} lesion(s) in one class of the training split; need at least 2"
+        )
     return min(wanted, per_class)
 
 
@@ -359,7 +369,8 @@ def fit_model(
     fit_params = _fit_params(classifier, groups)
     search.fit(x, y_arr, groups=groups, **fit_params)
     oof = cross_val_predict(
-        search.best_estimator_, x, y_arr, groups=groups, cv=cv, method="predict_proba", params=fit_params
+        search.best_estimator_, x, y_arr, groups=groups, cv=cv, method="predict_proba",
+        params=fit_params,
     )[:, 1]
     lesions = aggregate_by_lesion(groups, y_arr, oof)
     threshold = youden_threshold(lesions.y_true, lesions.y_score)

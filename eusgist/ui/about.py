@@ -17,5 +17,5 @@ models trained on synthetic or non-EUS data say so.
 
 def build() -> None:
     """Add the About tab to the enclosing Blocks."""
-    with gr.Tab("About", id="about"):
+    with gr.Tab("About", id="about", elem_id="about"):
         gr.Markdown(INTENDED_USE)

@@ -20,7 +20,8 @@ def test_sklearn_estimator_checks(estimator):
 def test_correlation_filter_drops_later_duplicate_and_names_columns():
     rng = np.random.default_rng(0)
     a, b = rng.normal(size=50), rng.normal(size=50)
-    frame = pd.DataFrame({"a": a, "b": b, "a_copy": 2 * a + 0.001 * rng.normal(size=50), "neg_b": -b})
+    copy = 2 * a + 0.001 * rng.normal(size=50)
+    frame = pd.DataFrame({"a": a, "b": b, "a_copy": copy, "neg_b": -b})
     f = CorrelationFilter(0.9).fit(frame)
     assert f.get_feature_names_out().tolist() == ["a", "b"]
     assert f.transform(frame).shape == (50, 2)

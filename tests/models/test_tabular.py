@@ -94,7 +94,8 @@ def test_every_model_beats_chance_on_held_out_lesions(split, modality, classifie
     # the portable (stored) form predicts the same: exactly for trees, ~1e-12 for the SVM
     portable = PortableModel.from_pipeline(model.pipeline, classifier)
     if classifier == "svm":
-        np.testing.assert_allclose(portable.predict_proba(test), model.predict_proba(test), atol=1e-9)
+        np.testing.assert_allclose(portable.predict_proba(test), model.predict_proba(test),
+                                   atol=1e-9)
     else:
         np.testing.assert_array_equal(portable.predict_proba(test), model.predict_proba(test))
 

@@ -1,0 +1,181 @@
+"""Evaluate tab: a labelled CSV of model scores in, the paper statistics out.
+
+The work is :func:`eusgist.report.report_from_table`, the same call as
+``python -m eusgist evaluate --csv``; this module only reads the upload, calls it and shows
+the report folder's tables and figures.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+
+from eusgist import report
+from eusgist.stats import CI_METHODS
+from eusgist.ui.errors import user_errors
+
+log = logging.getLogger(__name__)
+
+#: Rows read from an uploaded scores CSV at most (a paper's test set is far smaller).
+MAX_ROWS = 1_000_000
+LABEL_GUESSES = ("label", "y", "y_true", "class", "diagnosis", "pathology")
+LESION_GUESSES = ("lesion_id", "lesion")
+
+
+@dataclass(frozen=True)
+class CsvColumns:
+    """What an uploaded CSV offers: all columns, numeric ones, and guessed roles."""
+
+    columns: list[str]
+    numeric: list[str]
+    label: str | None
+    lesion: str | None
+
+
+def read_scores_csv(path: str | Path) -> pd.DataFrame:
+    """Read an uploaded scores CSV, with a clear error when it is not one."""
+    name = Path(path).name
+    try:
+        frame = pd.read_csv(path, nrows=MAX_ROWS + 1)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{name}: not a readable CSV ({exc})") from exc
+    if len(frame) > MAX_ROWS:
+        raise ValueError(f"{name}: more than {MAX_ROWS:,} rows; evaluate it with the command line")
+    if frame.empty:
+        raise ValueError(f"{name}: the table has no rows")
+    return frame
+
+
+def inspect_columns(frame: pd.DataFrame) -> CsvColumns:
+    """Columns of a scores table and a guess of which is the label and the lesion id."""
+    columns = [str(c) for c in frame.columns]
+    lower = {c.lower(): c for c in columns}
+    label = next((lower[g] for g in LABEL_GUESSES if g in lower), None)
+    lesion = next((lower[g] for g in LESION_GUESSES if g in lower), None)
+    numeric = [c for c in columns if pd.api.types.is_numeric_dtype(frame[c]) and c != label]
+    return CsvColumns(columns, numeric, label, lesion)
+
+
+@user_errors
+def column_choices(path: str | None) -> tuple[dict, dict, dict]:
+    """Dropdown updates after an upload: label, score and lesion columns, with guesses."""
+    if not path:
+        return (gr.update(choices=[], value=None), gr.update(choices=[], value=[]),
+                gr.update(choices=[], value=None))
+    cols = inspect_columns(read_scores_csv(path))
+    scores = [c for c in cols.numeric if c != cols.lesion]
+    return (
+        gr.update(choices=cols.columns, value=cols.label),
+        gr.update(choices=scores, value=scores[:4]),
+        gr.update(choices=["(none)", *cols.columns], value=cols.lesion or "(none)"),
+    )
+
+
+def _threshold(text: str) -> report.Threshold:
+    text = (text or "youden").strip().lower()
+    if text == "youden":
+        return "youden"
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"threshold must be 'youden' or a number, got {text!r}") from None
+
+
+@user_errors
+def evaluate_upload(
+    path: str | None,
+    label_col: str | None,
+    score_cols: list[str] | None,
+    lesion_col: str | None,
+    positive_label: str,
+    threshold: str,
+    ci: str,
+    subgroups: str,
+) -> tuple[str, pd.DataFrame, pd.DataFrame, str, str, str, str, str]:
+    """Evaluate an uploaded scores CSV; return what the tab shows.
+
+    Returns the summary (Markdown), the performance and DeLong tables, the ROC,
+    calibration and decision-curve figures, and the report as a ZIP and as HTML.
+    """
+    if not path:
+        raise ValueError("upload a CSV of scores first")
+    if not label_col:
+        raise ValueError("choose the label column")
+    if not score_cols:
+        raise ValueError("choose at least one score column")
+    frame = read_scores_csv(path)
+    options = report.EvaluationOptions(
+        label_col=label_col,
+        positive_label=positive_label.strip() or None,
+        lesion_col=None if lesion_col in (None, "", "(none)") else lesion_col,
+        subgroups=tuple(s.strip() for s in (subgroups or "").split(";") if s.strip()),
+        threshold=_threshold(threshold),
+        ci=ci,
+        n_bootstrap=200,
+    )
+    work = Path(tempfile.mkdtemp(prefix="eusgist-evaluate-"))
+    ev, out = report.report_from_table(
+        frame, score_cols, work / "report", options, source=Path(path).name
+    )
+    archive = shutil.make_archive(str(work / "eusgist-report"), "zip", out)
+    models = ", ".join(f"{n}: AUC {m.auc.auc:.3f} ({m.auc.lo:.3f}–{m.auc.hi:.3f})"
+                       for n, m in ev.models.items())
+    summary = (f"**{ev.n} cases, {ev.n_positive} positive.** {models}. "
+               "AUC intervals: DeLong 95%. Thresholds chosen on these same cases are optimistic.")
+    return (
+        summary,
+        pd.read_csv(out / "performance.csv"),
+        pd.read_csv(out / "delong.csv"),
+        str(out / "roc.png"),
+        str(out / "calibration.png"),
+        str(out / "dca.png"),
+        archive,
+        str(out / "report.html"),
+    )
+
+
+def build() -> None:
+    """Add the Evaluate tab to the enclosing Blocks."""
+    with gr.Tab("Evaluate", id="evaluate", elem_id="evaluate"):
+        gr.Markdown(
+            "Upload a CSV with a label column and one score column per model (higher = more "
+            "likely positive). With a lesion column, image scores are averaged per lesion first."
+        )
+        with gr.Row():
+            upload = gr.File(label="Scores CSV", file_types=[".csv"], type="filepath")
+            with gr.Column():
+                # Custom values: API callers name columns without the upload's change event.
+                label_col = gr.Dropdown(label="Label column", choices=[], allow_custom_value=True)
+                score_cols = gr.Dropdown(label="Score columns", choices=[], multiselect=True,
+                                         allow_custom_value=True)
+                lesion_col = gr.Dropdown(label="Lesion column", choices=[], allow_custom_value=True)
+            with gr.Column():
+                positive = gr.Textbox(label="Positive label", placeholder="GIST (default)")
+                threshold = gr.Textbox(label="Threshold", value="youden")
+                ci = gr.Dropdown(label="Proportion CI", choices=list(CI_METHODS), value="wilson")
+                subgroups = gr.Textbox(label="Subgroups", placeholder="size_mm:20; location")
+        run = gr.Button("Evaluate", variant="primary")
+        summary = gr.Markdown()
+        performance = gr.Dataframe(label="Performance at the threshold", interactive=False)
+        delong = gr.Dataframe(label="Pairwise DeLong tests", interactive=False)
+        with gr.Row():
+            roc = gr.Image(label="ROC", type="filepath")
+            calibration = gr.Image(label="Calibration", type="filepath")
+            dca = gr.Image(label="Decision curves", type="filepath")
+        with gr.Row():
+            archive = gr.File(label="Report (ZIP: report.json, CSVs, figures, HTML)")
+            html = gr.File(label="Report (HTML)")
+        upload.change(column_choices, inputs=upload, outputs=[label_col, score_cols, lesion_col],
+                      api_name="inspect_scores_csv", show_progress="hidden")
+        run.click(
+            evaluate_upload,
+            inputs=[upload, label_col, score_cols, lesion_col, positive, threshold, ci, subgroups],
+            outputs=[summary, performance, delong, roc, calibration, dca, archive, html],
+            api_name="evaluate_csv",
+        )
