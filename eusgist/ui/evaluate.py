@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 MAX_ROWS = 1_000_000
 LABEL_GUESSES = ("label", "y", "y_true", "class", "diagnosis", "pathology")
 LESION_GUESSES = ("lesion_id", "lesion")
+#: Decimals shown in the tables on the page (the report's CSVs keep full precision).
+DISPLAY_DECIMALS = 4
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class CsvColumns:
 
     columns: list[str]
     numeric: list[str]
+    probabilities: list[str]
     label: str | None
     lesion: str | None
 
@@ -58,8 +61,10 @@ def inspect_columns(frame: pd.DataFrame) -> CsvColumns:
     lower = {c.lower(): c for c in columns}
     label = next((lower[g] for g in LABEL_GUESSES if g in lower), None)
     lesion = next((lower[g] for g in LESION_GUESSES if g in lower), None)
-    numeric = [c for c in columns if pd.api.types.is_numeric_dtype(frame[c]) and c != label]
-    return CsvColumns(columns, numeric, label, lesion)
+    numeric = [c for c in columns
+               if pd.api.types.is_numeric_dtype(frame[c]) and c not in (label, lesion)]
+    probabilities = [c for c in numeric if frame[c].between(0.0, 1.0).all()]
+    return CsvColumns(columns, numeric, probabilities, label, lesion)
 
 
 @user_errors
@@ -69,10 +74,9 @@ def column_choices(path: str | None) -> tuple[dict, dict, dict]:
         return (gr.update(choices=[], value=None), gr.update(choices=[], value=[]),
                 gr.update(choices=[], value=None))
     cols = inspect_columns(read_scores_csv(path))
-    scores = [c for c in cols.numeric if c != cols.lesion]
     return (
         gr.update(choices=cols.columns, value=cols.label),
-        gr.update(choices=scores, value=scores[:4]),
+        gr.update(choices=cols.numeric, value=(cols.probabilities or cols.numeric)[:4]),
         gr.update(choices=["(none)", *cols.columns], value=cols.lesion or "(none)"),
     )
 
@@ -130,8 +134,8 @@ def evaluate_upload(
                "AUC intervals: DeLong 95%. Thresholds chosen on these same cases are optimistic.")
     return (
         summary,
-        pd.read_csv(out / "performance.csv"),
-        pd.read_csv(out / "delong.csv"),
+        pd.read_csv(out / "performance.csv").round(DISPLAY_DECIMALS),
+        pd.read_csv(out / "delong.csv").round(DISPLAY_DECIMALS),
         str(out / "roc.png"),
         str(out / "calibration.png"),
         str(out / "dca.png"),
