@@ -78,13 +78,14 @@ def _load(args: argparse.Namespace) -> tuple[pd.DataFrame, dict[str, Any], dict[
     from eusgist.data import read_manifest
 
     manifest = read_manifest(args.manifest, positive_label=args.positive_label)
+    log.info("extracting default features of %s (cached)", args.manifest)
     try:
         from eusgist.features import extract_features
+
+        result = extract_features(manifest, progress=True)
     except ImportError as exc:
         raise ValueError(f"--manifest needs feature extraction, which cannot be imported ({exc}); "
                          "run `extract` elsewhere and pass --features") from exc
-    log.info("extracting default features of %s (cached)", args.manifest)
-    result = extract_features(manifest)
     return result.table, result.provenance, {"manifest": args.manifest.name,
                                              "manifest_sha256": file_sha256(args.manifest)}
 
@@ -109,14 +110,13 @@ def _expects(modality: str, provenance: dict[str, Any]) -> dict[str, Any]:
         "radiomics_params": {
             "name": radiomics.get("radiomics_params_name"),
             "settings_hash": radiomics.get("radiomics_settings_hash"),
-            "file": "radiomics.yaml",
         } if uses_rad else None,
     }
 
 
 def run(args: argparse.Namespace) -> int:
     """Train, compare, bundle; return 0."""
-    from eusgist.bundle import CARD, save_bundle
+    from eusgist.bundle import CARD, RADIOMICS_YAML, save_bundle
     from eusgist.explain import background_sample, explain, shap_summary
     from eusgist.models.evaluation import class_counts, delong_table, evaluate
     from eusgist.models.portable import PortableModel
@@ -137,6 +137,10 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.out} exists and is not a model bundle; choose another --out")
     if args.shap_rows < 1:
         raise ValueError(f"--shap-rows must be at least 1, not {args.shap_rows}")
+    for option, path in (("--radiomics-params", args.radiomics_params),
+                         ("--backbone-weights", args.backbone_weights)):
+        if path is not None and not path.is_file():
+            raise ValueError(f"{option}: file not found: {path}")
 
     frame, provenance, origin = _load(args)
     for modality in modalities:
@@ -168,6 +172,8 @@ def run(args: argparse.Namespace) -> int:
     elif uses_rad:
         radiomics_yaml = (provenance.get("radiomics") or {}).get("radiomics_params_yaml")
     expects = _expects(model.modality, provenance)
+    if radiomics_yaml is not None:
+        expects["radiomics_params"]["file"] = RADIOMICS_YAML
     info = {
         "model": {
             "modality": model.modality,

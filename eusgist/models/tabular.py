@@ -40,6 +40,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from xgboost import XGBClassifier
 
 from eusgist.data import train_test_split, validate_manifest
+from eusgist.features.table import DEEP_PREFIX, ID_COLUMNS, RAD_PREFIX
 from eusgist.models.selectors import CorrelationFilter, L1Selector
 from eusgist.stats import aggregate_by_lesion, youden_threshold
 
@@ -57,13 +58,11 @@ __all__ = [
     "param_grid",
 ]
 
-ID_COLUMNS: tuple[str, ...] = ("image", "label", "patient_id", "lesion_id")
-
 #: Feature-column prefix of each single modality; "combined" uses both.
 MODALITY_PREFIXES: dict[str, tuple[str, ...]] = {
-    "radiomics": ("rad_",),
-    "deep": ("deep_",),
-    "combined": ("rad_", "deep_"),
+    "radiomics": (RAD_PREFIX,),
+    "deep": (DEEP_PREFIX,),
+    "combined": (RAD_PREFIX, DEEP_PREFIX),
 }
 MODALITIES: tuple[str, ...] = tuple(MODALITY_PREFIXES)
 CLASSIFIERS: tuple[str, ...] = ("svm", "xgboost", "rf")
@@ -142,7 +141,7 @@ class CalibratedSVC(ClassifierMixin, BaseEstimator):
     gamma : {"scale", "auto"} or float, default "scale"
         RBF kernel width, as :class:`sklearn.svm.SVC`.
     cv : int, default 3
-        Folds of the calibration cross-validation.
+        Folds of the calibration cross-validation (fewer when a class has fewer groups).
     random_state : int or None, default None
         Seed of the calibration folds.
 
@@ -176,11 +175,19 @@ class CalibratedSVC(ClassifierMixin, BaseEstimator):
                 f"Only binary classification is supported. The type of the target is {target}."
             )
         self.classes_ = np.unique(y_arr)
+        if self.classes_.size != 2:
+            raise ValueError(f"CalibratedSVC needs 2 classes; got {self.classes_.size} class(es)")
+        units = np.arange(y_arr.size) if groups is None else np.asarray(groups)
+        per_class = min(np.unique(units[y_arr == c]).size for c in self.classes_)
+        folds = min(self.cv, per_class)
+        if folds < 2:
+            what = "samples" if groups is None else "groups"
+            raise ValueError(f"calibration needs at least 2 {what} per class; got {per_class}")
         svc = SVC(C=self.C, gamma=self.gamma, kernel="rbf")
         if groups is None:
-            splitter: Any = StratifiedKFold(self.cv, shuffle=True, random_state=self.random_state)
+            splitter: Any = StratifiedKFold(folds, shuffle=True, random_state=self.random_state)
         else:
-            splitter = StratifiedGroupKFold(self.cv, shuffle=True, random_state=self.random_state)
+            splitter = StratifiedGroupKFold(folds, shuffle=True, random_state=self.random_state)
         decision = cross_val_predict(
             svc, x, y_arr, groups=groups, cv=splitter, method="decision_function"
         )

@@ -81,6 +81,7 @@ def test_modality_without_columns(tmp_path, capsys):
         (["--classifiers", "svm,lightgbm"], "unknown ['lightgbm']"),
         (["--modalities", "clinical"], "unknown ['clinical']"),
         (["--classifiers", "svm", "--select", "combined-rf"], "not among the trained models"),
+        (["--backbone-weights", "missing.safetensors"], "--backbone-weights: file not found"),
     ],
 )
 def test_bad_options(tmp_path, capsys, features, extra, message):
