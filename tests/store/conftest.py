@@ -111,7 +111,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def store(store_url: str) -> Iterator[AnnotationStore]:
-    """A migrated, empty store on each backend."""
-    opened = open_store(store_url)
+    """A migrated, empty store on each backend (PostgreSQL was migrated once per session)."""
+    opened = open_store(store_url, migrate=store_url.startswith("sqlite"))
     yield opened
     opened.close()

@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 
 from eusgist.store import AnnotationStore, ConflictError, open_store
 
-WORKERS = 4
-SAVES = 8
+WORKERS = 3
+SAVES = 6
 _FORK = multiprocessing.get_context("fork")
 
 
