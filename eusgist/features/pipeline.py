@@ -211,12 +211,25 @@ def _hash_rows(manifest: Manifest, settings: ExtractionSettings) -> list[_Row]:
     return rows
 
 
-def _load(row: _Row, want_mask: bool) -> tuple[Any, np.ndarray | None]:
+def _load(
+    row: _Row, want_mask: bool, data: tuple[bytes, bytes | None] | None = None
+) -> tuple[Any, np.ndarray | None]:
+    """Read a row's image (and mask) from its files, or from `data` (their bytes)."""
     from eusgist.io import read_image, read_mask
 
-    image = read_image(row.image)
-    mask = read_mask(row.mask, like=image) if want_mask and row.mask is not None else None
-    return image, mask
+    image_src, mask_src = (row.image, row.mask) if data is None else data
+    image = read_image(image_src, name=row.image.name)
+    if not want_mask or mask_src is None or row.mask is None:
+        return image, None
+    return image, read_mask(mask_src, like=image, name=row.mask.name)
+
+
+def _with_bytes(row: _Row) -> tuple[bytes, bytes | None] | None:
+    """The row's file contents, for cluster workers that may not see this file system."""
+    try:
+        return row.image.read_bytes(), None if row.mask is None else row.mask.read_bytes()
+    except OSError:
+        return None  # the worker then reports the unreadable path itself
 
 
 @functools.lru_cache(maxsize=4)
@@ -227,19 +240,20 @@ def _radiomics_extractor(params_json: str) -> Any:
 
 
 def _radiomics_task(
-    row: _Row, params_json: str, one_thread: bool
+    row: _Row, params_json: str, one_thread: bool, data: tuple[bytes, bytes | None] | None
 ) -> tuple[int, dict[str, float] | None, str | None]:
     """Worker: ``(row index, features or None, error or None)``; never raises on bad input.
 
     With `one_thread` (a worker process among several), SimpleITK's filters run on one
-    thread so that the workers do not oversubscribe the cores.
+    thread so that the workers do not oversubscribe the cores. `data` carries the files'
+    bytes to cluster workers.
     """
     if one_thread:
         import SimpleITK as sitk
 
         sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
     try:
-        image, mask = _load(row, want_mask=True)
+        image, mask = _load(row, want_mask=True, data=data)
         spacing = image.spacing
         if spacing is None and row.spacing is not None:
             spacing = (row.spacing, row.spacing)
@@ -301,9 +315,12 @@ def _run_radiomics(
             todo[row.index] = (row, key)
     if todo:
         one_thread = n_jobs != 1 and backend not in IN_PROCESS_BACKENDS
+        ship = backend in CLUSTER_BACKENDS
         with _backend(backend, n_jobs):
             results = Parallel(return_as="generator_unordered")(
-                delayed(_radiomics_task)(row, params_json, one_thread) for row, _ in todo.values()
+                delayed(_radiomics_task)(row, params_json, one_thread,
+                                         _with_bytes(row) if ship else None)
+                for row, _ in todo.values()
             )
             for index, features, error in tqdm(results, total=len(todo), desc="radiomics",
                                                unit="img", disable=not progress):
@@ -402,7 +419,8 @@ def extract_features(
     backend : str
         joblib backend: ``"loky"`` (local processes), ``"threading"``, ``"sequential"``,
         or ``"dask"`` (uses the current ``distributed.Client``) / ``"ray"`` (the current
-        ``ray.init`` cluster) to spread radiomics over a cluster.
+        ``ray.init`` cluster) to spread radiomics over a cluster; cluster workers get the
+        files' bytes, so they need no shared file system.
     progress : bool
         Show progress bars.
 
@@ -442,6 +460,7 @@ def extract_features(
         )
         parts.append(values)
     for backbone in settings.backbones:
+        good = [r for r in good if r.index not in errors]  # no second try at a failed image
         values, provenance["deep"][backbone] = _run_deep(
             good, backbone, settings, cache, progress=progress, stats=stats, errors=errors,
         )

@@ -77,6 +77,7 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
     import pykwalify.errors
     import radiomics
 
+    _quiet_pyradiomics()
     schema, funcs = radiomics.getParameterValidationFiles()
     try:
         with warnings.catch_warnings():  # pykwalify loads the schema functions the old way
@@ -144,8 +145,9 @@ def library_versions() -> dict[str, str]:
 
 
 def _quiet_pyradiomics() -> None:
-    """pyradiomics logs every step at INFO; keep only its errors."""
+    """pyradiomics (and pykwalify, its validator) log every step at INFO; keep their errors."""
     logging.getLogger("radiomics").setLevel(logging.ERROR)
+    logging.getLogger("pykwalify").setLevel(logging.ERROR)
 
 
 def _image_type_of(name: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +48,7 @@ def test_rerun_hits_the_cache(dataset, tmp_path):
                            "deep-resnet18": {"computed": 0, "cached": 6, "failed": 0}}
     pd.testing.assert_frame_equal(again.table, first.table)
     # a changed setting (crop margin) recomputes the deep part only
-    wider = ExtractionSettings(**{**BOTH.__dict__, "margin": 0.3})
+    wider = dataclasses.replace(BOTH, margin=0.3)
     third = extract_features(manifest, wider, cache_dir=tmp_path / "cache", n_jobs=1)
     assert third.stats["radiomics"]["cached"] == 6
     assert third.stats["deep-resnet18"]["computed"] == 6
