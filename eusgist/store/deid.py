@@ -204,6 +204,13 @@ def _new_uid(salt: str, uid: str) -> str:
 
 
 def _redact(ds: Dataset, redaction: Redaction, name: str) -> None:
+    try:
+        _blank(ds, redaction, name)
+    except (RuntimeError, NotImplementedError, AttributeError) as exc:
+        raise ValueError(f"{name}: cannot redact the pixel data ({exc})") from exc
+
+
+def _blank(ds: Dataset, redaction: Redaction, name: str) -> None:
     pixels = ds.pixel_array.copy()
     color = int(ds.get("SamplesPerPixel", 1)) > 1
     frame_axes = pixels[..., 0] if color else pixels

@@ -66,6 +66,21 @@ def test_basic_profile_actions_are_applied(name: str) -> None:
     assert after.pixel_array.shape == before.pixel_array.shape
 
 
+def test_nested_sequences_are_scrubbed_too() -> None:
+    _, ds = _original("ct")
+    item = Dataset()
+    item.SeriesInstanceUID = ds.SeriesInstanceUID
+    item.OperatorsName = "Nurse^Nested"
+    item.add_new(0x00091001, "LO", "private nested")
+    ds.ReferencedSeriesSequence = [item]
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    after = dcmread(io.BytesIO(deidentify(buf.getvalue(), salt=SALT).data))
+    [nested] = after.ReferencedSeriesSequence
+    assert "OperatorsName" not in nested and not any(e.tag.is_private for e in nested)
+    assert nested.SeriesInstanceUID == after.SeriesInstanceUID != ds.SeriesInstanceUID
+
+
 def test_codes_and_uids_are_consistent_within_a_database() -> None:
     rgb, j2k = (deidentify(_original(n)[0], salt=SALT) for n in ("rgb_color", "jpeg2k"))
     before_rgb, before_j2k = _original("rgb_color")[1], _original("jpeg2k")[1]

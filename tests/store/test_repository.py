@@ -96,6 +96,7 @@ def test_review_needs_a_reviewer_and_one_accepted_annotation_per_image(store: An
     with pytest.raises(ConflictError):
         store.review(a.annotation_id, "rita", "accept", expected_revision=2)
     assert store.review(a.annotation_id, "rita", "accept").status == "accepted"
+    assert store.annotators() == {"alice": "annotator", "bob": "annotator", "rita": "reviewer"}
     store.submit(b.annotation_id, "bob", expected_revision=1)
     accepted = store.review(b.annotation_id, "rita", "accept", note="tighter border")
     assert (accepted.status, accepted.reviewed_by, accepted.review_note) == ("accepted", "rita", "tighter border")
