@@ -11,6 +11,7 @@ import os
 import signal
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -111,3 +112,20 @@ def test_process_killed_inside_a_save_leaves_the_database_consistent(store: Anno
     assert mask_value(store.mask(before.annotation_id)) == 42
     after = store.save_annotation(image_id, "victim", value_mask(43), "brush", expected_revision=1)
     assert after.number == 2 and np.array_equal(store.mask(before.annotation_id), value_mask(43))
+
+
+def _open_and_add(url: str, seed: int) -> None:
+    open_store(url).add_image(random_png(seed), name=f"{seed}.png")
+
+
+def test_processes_creating_the_same_new_database_at_once(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.sqlite'}"
+    procs = [_FORK.Process(target=_open_and_add, args=(url, seed)) for seed in range(3)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(120)
+    assert [p.exitcode for p in procs] == [0, 0, 0]
+    store = open_store(url)
+    assert len(store.list_images()) == 3
+    store.close()
