@@ -73,10 +73,11 @@ PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".pt", ".pth", ".npy", ".npz", 
 #: Libraries whose versions a bundle records and a loader compares.
 VERSIONED = ("numpy", "scikit-learn", "xgboost", "shap")
 INTENDED_USE = (
-    "Research and teaching only; NOT for clinical use. Scores how much an endoscopic "
-    "ultrasound lesion's image features resemble gastrointestinal stromal tumours (GIST) "
-    "rather than leiomyomas in the training data. It has not been validated for diagnosis "
-    "or treatment decisions and must not replace histopathology or a clinician."
+    "Research and teaching only; NOT for clinical use. Scores how much an ultrasound "
+    "lesion's image features resemble the {positive} rather than the {negative} lesions of "
+    "its training data (for eusgist: gastric GIST vs leiomyoma on endoscopic ultrasound). "
+    "It has not been validated for diagnosis or treatment decisions and must not replace "
+    "histopathology or a clinician."
 )
 _REQUIRED_CARD = ("name", "class_names", "positive_class", "threshold", "features", "files",
                   "library_versions")
@@ -205,7 +206,7 @@ def save_bundle(
             "background_rows": int(background.shape[0]),
         },
         "library_versions": library_versions(),
-        "intended_use": INTENDED_USE,
+        "intended_use": INTENDED_USE.format(negative=classes[0], positive=classes[1]),
         "files": {p.name: file_sha256(p) for p in sorted(tmp.iterdir())},
     }
     (tmp / CARD).write_text(json.dumps(card, indent=1, default=_json_default))

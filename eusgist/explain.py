@@ -19,22 +19,19 @@ import csv
 import logging
 import os
 import re
-from math import factorial
 from collections.abc import Callable
 from dataclasses import dataclass
+from math import factorial
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import numpy as np
+import pandas as pd
+import shap
+from matplotlib.figure import Figure
+from numpy.typing import NDArray
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (after selecting the non-interactive backend)
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import shap  # noqa: E402
-from numpy.typing import NDArray  # noqa: E402
-
-from eusgist.models.portable import PortableModel  # noqa: E402
+from eusgist.models.portable import PortableModel
 
 log = logging.getLogger(__name__)
 
@@ -280,28 +277,26 @@ def shap_summary(
             writer.writerow([rank, name, readable_name(name), f"{importance[j]:.6g}",
                              f"{explanation.values[:, j].mean():.6g}"])
     png_path = out / "shap_summary.png"
-    fig, ax = plt.subplots(figsize=(7.5, 0.35 * len(order) + 1.6))
-    try:
-        rng = np.random.default_rng(0)
-        for pos, j in enumerate(order[::-1]):
-            v, d = explanation.values[:, j], explanation.data[:, j]
-            span = np.nanmax(d) - np.nanmin(d)
-            colour = (d - np.nanmin(d)) / span if span > 0 else np.full_like(d, 0.5)
-            jitter = rng.uniform(-0.25, 0.25, size=v.size)
-            points = ax.scatter(v, pos + jitter, c=colour, cmap="coolwarm", vmin=0, vmax=1,
-                                s=9, linewidths=0)
-        labels = [readable_name(explanation.features[j]) for j in order[::-1]]
-        ax.set_yticks(range(len(order)), labels)
-        ax.axvline(0.0, color="0.6", linewidth=0.8)
-        ax.set_xlabel(f"SHAP value (impact on {explanation.space})")
-        if title:
-            ax.set_title(title)
-        bar = fig.colorbar(points, ax=ax, ticks=[0, 1], aspect=40)
-        bar.ax.set_yticklabels(["low", "high"])
-        bar.set_label("feature value")
-        fig.tight_layout()
-        fig.savefig(png_path, dpi=120)
-    finally:
-        plt.close(fig)
+    fig = Figure(figsize=(7.5, 0.35 * len(order) + 1.6))  # no pyplot: no global state
+    ax = fig.subplots()
+    rng = np.random.default_rng(0)
+    for pos, j in enumerate(order[::-1]):
+        v, d = explanation.values[:, j], explanation.data[:, j]
+        span = np.nanmax(d) - np.nanmin(d)
+        colour = (d - np.nanmin(d)) / span if span > 0 else np.full_like(d, 0.5)
+        jitter = rng.uniform(-0.25, 0.25, size=v.size)
+        points = ax.scatter(v, pos + jitter, c=colour, cmap="coolwarm", vmin=0, vmax=1,
+                            s=9, linewidths=0)
+    labels = [readable_name(explanation.features[j]) for j in order[::-1]]
+    ax.set_yticks(range(len(order)), labels)
+    ax.axvline(0.0, color="0.6", linewidth=0.8)
+    ax.set_xlabel(f"SHAP value (impact on {explanation.space})")
+    if title:
+        ax.set_title(title)
+    bar = fig.colorbar(points, ax=ax, ticks=[0, 1], aspect=40)
+    bar.ax.set_yticklabels(["low", "high"])
+    bar.set_label("feature value")
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=120)
     log.info("SHAP summary of %d rows written to %s", explanation.values.shape[0], png_path)
     return png_path, csv_path

@@ -225,3 +225,16 @@ def test_backbone_weights_travel_with_the_bundle(tmp_path, fitted, table):
     (tmp_path / "fake.safetensors").write_bytes(b"not a tensor file")
     with pytest.raises(BundleError, match="fake.safetensors: not a readable safetensors"):
         _save(tmp_path / "c", fitted["rf"], table, backbone_weights=tmp_path / "fake.safetensors")
+
+
+def test_forest_with_a_cycle_is_refused(tmp_path, fitted, table):
+    """Node arrays that would loop forever (a child before its parent) never reach predict."""
+    from safetensors.numpy import load_file, save_file
+
+    folder = _save(tmp_path / "rf", fitted["rf"], table)
+    arrays = load_file(str(folder / CLASSIFIER_ARRAYS))
+    arrays["tree_left"][0] = 0  # the root becomes its own left child
+    save_file(arrays, str(tmp_path / "arrays.safetensors"))
+    _rewrite(folder, CLASSIFIER_ARRAYS, (tmp_path / "arrays.safetensors").read_bytes())
+    with pytest.raises(BundleError, match="tree nodes are inconsistent"):
+        load_bundle(folder)

@@ -308,6 +308,9 @@ def _check_svm(arrays: Mapping[str, NDArray[Any]], params: Mapping[str, float], 
 
 
 def _check_forest(arrays: Mapping[str, NDArray[Any]], n: int) -> None:
+    index_arrays = ("tree_left", "tree_right", "tree_feature", "tree_offsets")
+    if not all(np.issubdtype(arrays[k].dtype, np.integer) for k in index_arrays):
+        raise ValueError(f"tree index arrays {index_arrays} must hold integers")
     offsets = arrays["tree_offsets"]
     n_nodes = arrays["tree_left"].shape[0]
     if offsets.ndim != 1 or offsets.size < 2 or offsets[0] != 0 or offsets[-1] != n_nodes:
@@ -325,4 +328,7 @@ def _check_forest(arrays: Mapping[str, NDArray[Any]], n: int) -> None:
         or np.any(left[inner] >= sizes[inner]) or np.any(right[inner] >= sizes[inner])
         or np.any(feat[inner] < 0) or np.any(feat[inner] >= n)
     ):
-        raise ValueError(f"tree nodes point outside their tree or outside the {n} features")
+        raise ValueError(
+            "tree nodes are inconsistent: a child before its parent or outside its tree, "
+            f"or a feature outside the {n} features"
+        )
