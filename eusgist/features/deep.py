@@ -44,6 +44,8 @@ KNOWN_BACKBONES: tuple[str, ...] = (
     "vit_small_patch16_224",
     "swin_tiny_patch4_window7_224",
 )
+#: What :meth:`DeepFeatureExtractor.extract` takes: crops, an array batch, a prepared tensor.
+Crops = Sequence[np.ndarray] | np.ndarray | torch.Tensor
 #: Column prefix of deep features in a feature table.
 PREFIX = "deep_"
 #: Seed of random initialisation, so offline features are the same in every run.
@@ -325,7 +327,7 @@ class DeepFeatureExtractor:
             "versions": {d: metadata.version(d) for d in ("timm", "torch")},
         }
 
-    def _batches(self, crops: Any) -> Iterator[torch.Tensor]:
+    def _batches(self, crops: Crops) -> Iterator[torch.Tensor]:
         if isinstance(crops, torch.Tensor):
             if crops.ndim != 4 or crops.shape[1] != 3:
                 raise ValueError(f"a tensor batch must be (N, 3, H, W), got {tuple(crops.shape)}")
@@ -343,7 +345,7 @@ class DeepFeatureExtractor:
             chunk = items[start : start + self.batch_size]
             yield torch.stack([to_model_input(c, self.data_config) for c in chunk])
 
-    def extract(self, crops: Any) -> np.ndarray:
+    def extract(self, crops: Crops) -> np.ndarray:
         """Embeddings of `crops`.
 
         Parameters

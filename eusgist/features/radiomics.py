@@ -23,13 +23,16 @@ import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import yaml
 
 from eusgist import __version__
 from eusgist.preprocess import as_gray, binarise_mask
+
+if TYPE_CHECKING:
+    from eusgist.io import LoadedImage
 
 log = logging.getLogger(__name__)
 
@@ -289,7 +292,7 @@ class RadiomicsExtractor:
 
     def extract(
         self,
-        image: Any,
+        image: LoadedImage | np.ndarray,
         mask: np.ndarray,
         spacing: Sequence[float] | None = None,
         *,

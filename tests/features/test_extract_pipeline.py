@@ -153,3 +153,12 @@ def test_command_bad_manifest_is_a_value_error(tmp_path: Path):
     bad.write_text("image,label\nx.png,GIST\n")
     with pytest.raises(ValueError):
         extract_cmd.run(_args(manifest=bad, out=tmp_path / "o.parquet", extra=["--quiet"]))
+
+
+def test_real_busi_images(busi_manifest_path):
+    manifest = read_manifest(busi_manifest_path).subset([0, 1])
+    result = extract_features(manifest, RADIOMICS_ONLY, n_jobs=1, backend="sequential")
+    df = result.table
+    assert len(df) == 2 and result.provenance["skipped"] == []
+    assert (df["rad_original_shape2D_PixelSurface"] > 100).all()  # real lesions, 0/255 masks
+    assert np.isfinite(df.filter(like="rad_").to_numpy()).all()
