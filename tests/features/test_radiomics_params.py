@@ -70,7 +70,7 @@ def test_minimal_params_keeps_only_what_is_needed():
     params = load_params("eus_default")[2]
     small = minimal_params(params, ["rad_log-sigma-2-0-mm-3D_glcm_Contrast",
                                     "original_firstorder_Mean"])
-    assert small["imageType"] == {"LoG": {"sigma": [2.0]}, "Original": {}}
+    assert small["imageType"] == {"LoG": {"sigma": [2.0], "binCount": 32}, "Original": {}}
     assert small["featureClass"] == {"glcm": ["Contrast"], "firstorder": ["Mean"]}
     validate_params(small)
     with pytest.raises(ValueError, match="not a radiomics feature name"):
