@@ -16,13 +16,26 @@ log = logging.getLogger(__name__)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Output folder, database and which annotations and labels to include."""
-    parser.add_argument("--out", required=True, metavar="DIR", help="folder for manifest.csv, images/, masks/")
-    parser.add_argument("--database", default=None, metavar="URL",
-                        help="SQLAlchemy URL (default: $EUSGIST_DATABASE_URL, else annotations/eusgist.sqlite)")
-    parser.add_argument("--include-drafts", action="store_true",
-                        help="use an image's latest draft when it has no accepted or submitted annotation")
-    parser.add_argument("--include-other", action="store_true", help="also export lesions labelled 'other'")
-    parser.add_argument("--confirmed-only", action="store_true", help="only pathology-confirmed labels")
+    parser.add_argument(
+        "--out", required=True, metavar="DIR", help="folder for manifest.csv, images/, masks/"
+    )
+    parser.add_argument(
+        "--database",
+        default=None,
+        metavar="URL",
+        help="SQLAlchemy URL (default: $EUSGIST_DATABASE_URL, else annotations/eusgist.sqlite)",
+    )
+    parser.add_argument(
+        "--include-drafts",
+        action="store_true",
+        help="use an image's latest draft when it has no accepted or submitted annotation",
+    )
+    parser.add_argument(
+        "--include-other", action="store_true", help="also export lesions labelled 'other'"
+    )
+    parser.add_argument(
+        "--confirmed-only", action="store_true", help="only pathology-confirmed labels"
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an earlier export in DIR")
 
 
@@ -40,5 +53,10 @@ def run(args: argparse.Namespace) -> int:
         )
     finally:
         store.close()
-    log.info("wrote %d images to %s; left out: %s", summary.n_images, summary.manifest, summary.left_out or "none")
+    log.info(
+        "wrote %d images to %s; left out: %s",
+        summary.n_images,
+        summary.manifest,
+        summary.left_out or "none",
+    )
     return 0

@@ -10,23 +10,42 @@ from eusgist.store.deid import redaction_boxes
 from eusgist.store.importing import import_paths
 
 NAME = "import-images"
-HELP = "Import images (files, folders, ZIP archives; DICOM is de-identified) into the annotation database."
+HELP = "Import images, folders and ZIP archives (DICOM de-identified) into the annotation database."
 
 log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Paths, who imports, where the images belong and what to redact."""
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="image file, folder or ZIP archive")
+    parser.add_argument(
+        "paths", nargs="+", metavar="PATH", help="image file, folder or ZIP archive"
+    )
     parser.add_argument("--annotator", default=None, help="name recorded as the importer")
-    parser.add_argument("--database", default=None, metavar="URL",
-                        help="SQLAlchemy URL (default: $EUSGIST_DATABASE_URL, else annotations/eusgist.sqlite)")
-    parser.add_argument("--patient", default=None, help="study code of the patient all images belong to")
+    parser.add_argument(
+        "--database",
+        default=None,
+        metavar="URL",
+        help="SQLAlchemy URL (default: $EUSGIST_DATABASE_URL, else annotations/eusgist.sqlite)",
+    )
+    parser.add_argument(
+        "--patient", default=None, help="study code of the patient all images belong to"
+    )
     parser.add_argument("--lesion", default=None, help="code of the lesion all images show")
-    parser.add_argument("--redact-top", type=int, default=0, metavar="ROWS",
-                        help="DICOM: blank this many pixel rows at the top (burned-in text); other formats are refused")
-    parser.add_argument("--redact", action="append", default=[], metavar="X0,Y0,X1,Y1",
-                        help="DICOM: blank this pixel rectangle (repeatable)")
+    parser.add_argument(
+        "--redact-top",
+        type=int,
+        default=0,
+        metavar="ROWS",
+        help="DICOM: blank this many pixel rows at the top (burned-in text); "
+        "other formats are refused",
+    )
+    parser.add_argument(
+        "--redact",
+        action="append",
+        default=[],
+        metavar="X0,Y0,X1,Y1",
+        help="DICOM: blank this pixel rectangle (repeatable)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,12 +9,13 @@ depth of nested sequences:
 - ``U`` replace the UID by a new one derived from the old one and a per-database secret salt,
   so the files of one study still share their Study/Series UIDs after import.
 
-Also removed: the 128-byte preamble's content (zeroed), all private attributes, and overlay (60xx) and curve (50xx) groups, which can
-carry burned-in text and drawings. The result says so in Patient Identity Removed (YES),
-De-identification Method and its Code Sequence (DCM 113100). Age and sex are read first
-(age from Patient's Age, else birth date and study date) so they can be kept as coded
-metadata. Burned-in text in the pixels is not detected; :class:`Redaction` blanks given
-rectangles and/or a top band of every frame (the file is then stored uncompressed).
+Also removed: the 128-byte preamble's content (zeroed), all private attributes, and overlay
+(60xx) and curve (50xx) groups, which can carry burned-in text and drawings. The result
+says so in Patient Identity Removed (YES), De-identification Method and its Code Sequence
+(DCM 113100). Age and sex are read first (age from Patient's Age, else birth date and study
+date) so they can be kept as coded metadata. Burned-in text in the pixels is not detected;
+:class:`Redaction` blanks given rectangles and/or a top band of every frame (the file is
+then stored uncompressed).
 """
 
 from __future__ import annotations
@@ -135,7 +136,9 @@ class Redaction:
             raise ValueError(f"redaction top band {self.top} must be >= 0")
         for x0, y0, x1, y1 in self.regions:
             if min(x0, y0) < 0 or x1 <= x0 or y1 <= y0:
-                raise ValueError(f"redaction rectangle {(x0, y0, x1, y1)} is not x0,y0,x1,y1 with x0<x1, y0<y1")
+                raise ValueError(
+                    f"redaction rectangle {(x0, y0, x1, y1)} is not x0,y0,x1,y1 with x0<x1, y0<y1"
+                )
 
     def __bool__(self) -> bool:
         return bool(self.regions) or self.top > 0
@@ -218,7 +221,9 @@ def _blank(ds: Dataset, redaction: Redaction, name: str) -> None:
     boxes = list(redaction.regions) + ([(0, 0, cols, redaction.top)] if redaction.top else [])
     for x0, y0, x1, y1 in boxes:
         if x0 >= cols or y0 >= rows:
-            raise ValueError(f"{name}: redaction rectangle {(x0, y0, x1, y1)} is outside the {cols}×{rows} image")
+            raise ValueError(
+                f"{name}: redaction rectangle {(x0, y0, x1, y1)} is outside the {cols}×{rows} image"
+            )
         if color:
             pixels[..., y0:y1, x0:x1, :] = 0
         else:
@@ -252,7 +257,9 @@ def deidentify(
     except (InvalidDicomError, EOFError, OSError, ValueError) as exc:
         raise ValueError(f"{name}: cannot be read as DICOM ({exc})") from exc
     if study_code is None:
-        key = str(ds.get("PatientID", "") or "").strip() or str(ds.get("StudyInstanceUID", "") or "")
+        key = str(ds.get("PatientID", "") or "").strip() or str(
+            ds.get("StudyInstanceUID", "") or ""
+        )
         study_code = pseudonym(salt, key or hashlib.sha256(data).hexdigest())
     age, sex = _age(ds), _sex(ds)
     if redaction:
@@ -282,6 +289,8 @@ def redaction_boxes(text: Sequence[str]) -> tuple[tuple[int, int, int, int], ...
         try:
             x0, y0, x1, y1 = (int(p) for p in parts)
         except ValueError:
-            raise ValueError(f"redaction rectangle {item!r} is not x0,y0,x1,y1 (four integers)") from None
+            raise ValueError(
+                f"redaction rectangle {item!r} is not x0,y0,x1,y1 (four integers)"
+            ) from None
         boxes.append((x0, y0, x1, y1))
     return tuple(boxes)

@@ -55,7 +55,9 @@ class ExportSummary:
 def _prepare(out: Path, overwrite: bool) -> None:
     present = [name for name in _OUTPUTS if (out / name).exists()]
     if present and not overwrite:
-        raise FileExistsError(f"{out}: already holds {', '.join(present)}; choose another folder or overwrite")
+        raise FileExistsError(
+            f"{out}: already holds {', '.join(present)}; choose another folder or overwrite"
+        )
     for name in present:
         target = out / name
         if target.is_dir() and not target.is_symlink():
@@ -96,10 +98,14 @@ def export_annotations(
             left_out["not pathology-confirmed"] += 1
         else:
             chosen.append((image, annotation))
-    left_out["no usable annotation"] = len(store.list_images()) - sum(left_out.values()) - len(chosen)
+    left_out["no usable annotation"] = (
+        len(store.list_images()) - sum(left_out.values()) - len(chosen)
+    )
     left = {reason: n for reason, n in left_out.items() if n}
     if not chosen:
-        raise ValueError(f"nothing to export from {store.url}: every image was left out ({left or 'no images'})")
+        raise ValueError(
+            f"nothing to export from {store.url}: every image was left out ({left or 'no images'})"
+        )
     _prepare(out, overwrite)
     rows = []
     for image, annotation in chosen:

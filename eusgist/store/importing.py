@@ -76,17 +76,24 @@ def iter_zip(path: Path, limits: ImportLimits, report: ImportReport) -> Iterator
     with archive:
         infos = archive.infolist()
         if len(infos) > limits.max_zip_entries:
-            raise ValueError(f"{path.name}: {len(infos)} entries; the limit is {limits.max_zip_entries}")
+            raise ValueError(
+                f"{path.name}: {len(infos)} entries; the limit is {limits.max_zip_entries}"
+            )
         declared = sum(i.file_size for i in infos)
         if declared > limits.max_zip_total_bytes:
             raise ValueError(
-                f"{path.name}: {declared} bytes uncompressed; the limit is {limits.max_zip_total_bytes}"
+                f"{path.name}: {declared} bytes uncompressed; "
+                f"the limit is {limits.max_zip_total_bytes}"
             )
         total = 0
         for info in infos:
             label = f"{path.name}:{info.filename}"
             reason = _unsafe_reason(info.filename)
-            if info.is_dir() or PurePosixPath(info.filename).name.startswith(".") or "__MACOSX/" in info.filename:
+            if (
+                info.is_dir()
+                or PurePosixPath(info.filename).name.startswith(".")
+                or "__MACOSX/" in info.filename
+            ):
                 continue
             if reason is None and stat.S_ISLNK(info.external_attr >> 16):
                 reason = "symbolic link"
@@ -107,7 +114,9 @@ def iter_zip(path: Path, limits: ImportLimits, report: ImportReport) -> Iterator
                 continue
             total += len(data)
             if len(data) > limits.max_file_bytes or total > limits.max_zip_total_bytes:
-                raise ValueError(f"{label}: the archive holds more data than it declares or the limit allows")
+                raise ValueError(
+                    f"{label}: the archive holds more data than it declares or the limit allows"
+                )
             if data.startswith(_ZIP_MAGIC):
                 report.skipped.append((label, "nested archive"))
                 continue
@@ -177,7 +186,12 @@ def import_paths(
                     is_zip = handle.read(4) == _ZIP_MAGIC
                 if is_zip:
                     for name, data in iter_zip(path, limits, report):
-                        add(f"{path}:{name}", PurePosixPath(name).name, data, f"zip:{path.name}:{name}")
+                        add(
+                            f"{path}:{name}",
+                            PurePosixPath(name).name,
+                            data,
+                            f"zip:{path.name}:{name}",
+                        )
                 else:
                     add(str(path), path.name, path.read_bytes(), f"file:{path}")
             except (OSError, ValueError) as exc:

@@ -30,7 +30,9 @@ class Field:
 METADATA_FIELDS: dict[str, Field] = {
     "age": Field("patient", "integer", low=0, high=120),
     "sex": Field("patient", "category", ("F", "M")),
-    "location": Field("lesion", "category", ("cardia", "fundus", "body", "angle", "antrum", "pylorus")),
+    "location": Field(
+        "lesion", "category", ("cardia", "fundus", "body", "angle", "antrum", "pylorus")
+    ),
     "layer_of_origin": Field(
         "lesion", "category", ("muscularis mucosae", "submucosa", "muscularis propria")
     ),
@@ -71,7 +73,9 @@ def _coerce(name: str, field: Field, value: object) -> object:
         if number != int(number):
             raise ValueError(f"metadata {name}: {value!r} is not a whole number")
         number = int(number)
-    if (field.low is not None and number < field.low) or (field.high is not None and number > field.high):
+    if (field.low is not None and number < field.low) or (
+        field.high is not None and number > field.high
+    ):
         raise ValueError(f"metadata {name}: {value!r} is outside [{field.low:g}, {field.high:g}]")
     return number
 

@@ -12,7 +12,7 @@ Hugging Face Space or a PostgreSQL server needs no shared file system.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import (
     Boolean,
@@ -45,7 +45,7 @@ STATUSES: tuple[str, ...] = ("draft", "submitted", "accepted", "rejected")
 
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:

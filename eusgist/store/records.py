@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 from PIL import Image as PILImage
@@ -123,4 +123,4 @@ def decode_mask(data: bytes) -> np.ndarray:
 
 def as_utc(moment: datetime) -> datetime:
     """``moment`` as aware UTC (SQLite hands back naive UTC datetimes)."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

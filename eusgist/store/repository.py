@@ -219,7 +219,9 @@ class AnnotationStore:
     def annotators(self) -> dict[str, str]:
         """Name -> role of every annotator."""
         with self._read() as session:
-            return {a.name: a.role for a in session.scalars(select(Annotator).order_by(Annotator.name))}
+            return {
+                a.name: a.role for a in session.scalars(select(Annotator).order_by(Annotator.name))
+            }
 
     # -- images ---------------------------------------------------------------------------
 
@@ -228,7 +230,9 @@ class AnnotationStore:
             with self._read() as session:
                 setting = session.get(Setting, "pseudonym_salt")
                 if setting is None:
-                    raise StoreError(f"{self.url}: database has no pseudonym salt; was it migrated?")
+                    raise StoreError(
+                        f"{self.url}: database has no pseudonym salt; was it migrated?"
+                    )
                 self._salt = setting.value
         return self._salt
 
@@ -271,13 +275,25 @@ class AnnotationStore:
         stored, age, sex, deidentified = data, None, None, False
         if loaded.meta["format"] == "dicom":
             result = deidentify(
-                data, salt=self._pseudonym_salt(), study_code=patient, redaction=redaction, name=name
+                data,
+                salt=self._pseudonym_salt(),
+                study_code=patient,
+                redaction=redaction,
+                name=name,
             )
-            stored, patient, age, sex, deidentified = result.data, result.study_code, result.age, result.sex, True
+            stored, patient, age, sex, deidentified = (
+                result.data,
+                result.study_code,
+                result.age,
+                result.sex,
+                True,
+            )
             name, source = f"{patient}-{source_sha[:8]}.dcm", source.split(":", 1)[0]
             loaded = read_image(stored, name=name, max_pixels=max_pixels)
         elif redaction:
-            raise StoreError(f"{name}: redaction of burned-in text is supported for DICOM files only")
+            raise StoreError(
+                f"{name}: redaction of burned-in text is supported for DICOM files only"
+            )
         if loaded.is_volume:
             raise StoreError(f"{name}: volumes are not supported; import 2D images")
         patient = _check_name(patient or f"P-{source_sha[:12]}", "patient")
@@ -294,7 +310,9 @@ class AnnotationStore:
                 pat = Patient(code=patient, age=age, sex=sex)
                 session.add(pat)
                 session.flush()
-            les = session.scalar(select(Lesion).where(Lesion.patient_id == pat.id, Lesion.code == lesion))
+            les = session.scalar(
+                select(Lesion).where(Lesion.patient_id == pat.id, Lesion.code == lesion)
+            )
             if les is None:
                 les = Lesion(patient=pat, code=lesion, pathology_confirmed=False)
                 session.add(les)
@@ -318,7 +336,9 @@ class AnnotationStore:
             )
             session.add(image)
             session.flush()
-            log.info("stored image %d %s (%d×%d, %s)", image.id, image.name, width, height, image.format)
+            log.info(
+                "stored image %d %s (%d×%d, %s)", image.id, image.name, width, height, image.format
+            )
             return AddedImage(_image_info(image), created=True)
 
         return self._write(work)
@@ -376,7 +396,11 @@ class AnnotationStore:
         def work(session: Session) -> ImageInfo:
             image = self._image(session, image_id)
             for name, value in clean.items():
-                owner = image.lesion.patient if METADATA_FIELDS[name].level == "patient" else image.lesion
+                owner = (
+                    image.lesion.patient
+                    if METADATA_FIELDS[name].level == "patient"
+                    else image.lesion
+                )
                 setattr(owner, name, value)
             return _image_info(image)
 
@@ -408,7 +432,8 @@ class AnnotationStore:
         if expected_revision is not None and expected_revision != current:
             raise ConflictError(
                 f"{owner.name}'s annotation of image {image.id} is at revision {current}, "
-                f"not {expected_revision}: someone saved meanwhile; reload it (nothing was overwritten)"
+                f"not {expected_revision}: someone saved meanwhile; reload it "
+                "(nothing was overwritten)"
             )
         now = utcnow()
         if ann is None:
@@ -500,7 +525,9 @@ class AnnotationStore:
         """All annotations of an image."""
         with self._read() as session:
             self._image(session, image_id)
-            query = select(Annotation).where(Annotation.image_id == image_id).order_by(Annotation.id)
+            query = (
+                select(Annotation).where(Annotation.image_id == image_id).order_by(Annotation.id)
+            )
             return [_annotation_info(a) for a in session.scalars(query)]
 
     def get_annotation(self, annotation_id: int) -> AnnotationInfo:
@@ -512,17 +539,25 @@ class AnnotationStore:
         """Every revision of an annotation, oldest first."""
         with self._read() as session:
             self._annotation(session, annotation_id)
-            query = select(Revision).where(Revision.annotation_id == annotation_id).order_by(Revision.number)
+            query = (
+                select(Revision)
+                .where(Revision.annotation_id == annotation_id)
+                .order_by(Revision.number)
+            )
             return [_revision_info(r) for r in session.scalars(query)]
 
     def _revision(self, session: Session, annotation_id: int, number: int | None) -> Revision:
         ann = self._annotation(session, annotation_id)
         number = ann.revision if number is None else number
         rev = session.scalar(
-            select(Revision).where(Revision.annotation_id == annotation_id, Revision.number == number)
+            select(Revision).where(
+                Revision.annotation_id == annotation_id, Revision.number == number
+            )
         )
         if rev is None:
-            raise NotFoundError(f"annotation {annotation_id} has no revision {number} (latest: {ann.revision})")
+            raise NotFoundError(
+                f"annotation {annotation_id} has no revision {number} (latest: {ann.revision})"
+            )
         return rev
 
     def mask_png(self, annotation_id: int, revision: int | None = None) -> bytes:
@@ -535,7 +570,11 @@ class AnnotationStore:
         return decode_mask(self.mask_png(annotation_id, revision))
 
     def restore(
-        self, annotation_id: int, revision: int, annotator: str, expected_revision: int | None = None
+        self,
+        annotation_id: int,
+        revision: int,
+        annotator: str,
+        expected_revision: int | None = None,
     ) -> RevisionInfo:
         """Save a copy of an old revision as the newest revision of ``annotator``'s own
         annotation of that image (restoring someone else's revision forks it)."""
@@ -559,13 +598,17 @@ class AnnotationStore:
 
         return self._write(work)
 
-    def submit(self, annotation_id: int, annotator: str, expected_revision: int | None = None) -> AnnotationInfo:
+    def submit(
+        self, annotation_id: int, annotator: str, expected_revision: int | None = None
+    ) -> AnnotationInfo:
         """Mark the caller's own annotation as submitted for review."""
 
         def work(session: Session) -> AnnotationInfo:
             ann = self._annotation(session, annotation_id)
             if ann.owner.name != _check_name(annotator):
-                raise NotAllowedError(f"annotation {annotation_id} belongs to {ann.owner.name}, not {annotator}")
+                raise NotAllowedError(
+                    f"annotation {annotation_id} belongs to {ann.owner.name}, not {annotator}"
+                )
             self._check_expected(ann, expected_revision)
             ann.status, ann.updated_at = "submitted", utcnow()
             return _annotation_info(ann)
@@ -576,20 +619,25 @@ class AnnotationStore:
     def _check_expected(ann: Annotation, expected_revision: int | None) -> None:
         if expected_revision is not None and expected_revision != ann.revision:
             raise ConflictError(
-                f"annotation {ann.id} is at revision {ann.revision}, not {expected_revision}; reload it"
+                f"annotation {ann.id} is at revision {ann.revision}, "
+                f"not {expected_revision}; reload it"
             )
 
     def _reviewer(self, session: Session, name: str) -> Annotator:
         reviewer = self._annotator(session, name, create=False)
         if reviewer.role != "reviewer":
-            raise NotAllowedError(f"{reviewer.name} is not a reviewer; only reviewers may accept, reject or merge")
+            raise NotAllowedError(
+                f"{reviewer.name} is not a reviewer; only reviewers may accept, reject or merge"
+            )
         return reviewer
 
     @staticmethod
     def _demote_accepted(session: Session, image_id: int, keep: int) -> None:
         for other in session.scalars(
             select(Annotation).where(
-                Annotation.image_id == image_id, Annotation.status == "accepted", Annotation.id != keep
+                Annotation.image_id == image_id,
+                Annotation.status == "accepted",
+                Annotation.id != keep,
             )
         ):
             other.status = "submitted"
@@ -612,11 +660,15 @@ class AnnotationStore:
 
         def work(session: Session) -> AnnotationInfo:
             who = self._reviewer(session, reviewer)
-            ann = session.scalar(select(Annotation).where(Annotation.id == annotation_id).with_for_update())
+            ann = session.scalar(
+                select(Annotation).where(Annotation.id == annotation_id).with_for_update()
+            )
             if ann is None:
                 raise NotFoundError(f"unknown annotation id {annotation_id}")
             if ann.status == "draft":
-                raise StoreError(f"annotation {annotation_id} is a draft; its annotator must submit it first")
+                raise StoreError(
+                    f"annotation {annotation_id} is a draft; its annotator must submit it first"
+                )
             self._check_expected(ann, expected_revision)
             ann.status = "accepted" if decision == "accept" else "rejected"
             ann.reviewed_by, ann.reviewed_at, ann.review_note = who, utcnow(), note
@@ -639,12 +691,16 @@ class AnnotationStore:
         others; ``majority`` keeps pixels marked by more than half of them.
         """
         if method not in ("majority", "union", "intersection"):
-            raise StoreError(f"unknown merge method {method!r}; expected majority, union or intersection")
+            raise StoreError(
+                f"unknown merge method {method!r}; expected majority, union or intersection"
+            )
 
         def work(session: Session) -> RevisionInfo:
             who = self._reviewer(session, reviewer)
             image = self._image(session, image_id)
-            query = select(Annotation).where(Annotation.image_id == image_id, Annotation.revision > 0)
+            query = select(Annotation).where(
+                Annotation.image_id == image_id, Annotation.revision > 0
+            )
             if annotation_ids is None:
                 query = query.where(Annotation.status != "rejected", Annotation.owner_id != who.id)
             else:
@@ -655,12 +711,21 @@ class AnnotationStore:
                 raise NotFoundError(f"image {image_id} has no annotation(s) {sorted(missing)}")
             if not sources:
                 raise StoreError(f"image {image_id} has no annotations to merge")
-            masks = np.stack([decode_mask(self._revision(session, a.id, None).mask_png) for a in sources])
+            masks = np.stack(
+                [decode_mask(self._revision(session, a.id, None).mask_png) for a in sources]
+            )
             votes = masks.sum(axis=0)
-            threshold = {"union": 1, "intersection": len(sources), "majority": len(sources) // 2 + 1}[method]
+            threshold = {
+                "union": 1,
+                "intersection": len(sources),
+                "majority": len(sources) // 2 + 1,
+            }[method]
             merged = votes >= threshold
             if not merged.any():
-                raise StoreError(f"the {method} of annotations {[a.id for a in sources]} is empty; nothing was saved")
+                raise StoreError(
+                    f"the {method} of annotations {[a.id for a in sources]} is empty; "
+                    "nothing was saved"
+                )
             rev = self._append(
                 session,
                 image,
@@ -681,7 +746,9 @@ class AnnotationStore:
 
     # -- worklists, agreement, export selection --------------------------------------------
 
-    def list_worklist(self, annotator: str, kind: WorklistKind = "unannotated") -> list[WorklistItem]:
+    def list_worklist(
+        self, annotator: str, kind: WorklistKind = "unannotated"
+    ) -> list[WorklistItem]:
         """Images to work on.
 
         ``unannotated``: images nobody has annotated; ``mine``: the annotator's own
@@ -699,9 +766,19 @@ class AnnotationStore:
             elif kind == "needs_review":
                 query = query.where(Annotation.status == "submitted", Annotator.name != name)
             else:
-                raise StoreError(f"unknown worklist {kind!r}; expected unannotated, mine or needs_review")
+                raise StoreError(
+                    f"unknown worklist {kind!r}; expected unannotated, mine or needs_review"
+                )
             return [
-                WorklistItem(a.image_id, a.image.name, a.id, a.owner.name, a.status, a.revision, as_utc(a.updated_at))
+                WorklistItem(
+                    a.image_id,
+                    a.image.name,
+                    a.id,
+                    a.owner.name,
+                    a.status,
+                    a.revision,
+                    as_utc(a.updated_at),
+                )
                 for a in session.scalars(query.order_by(Annotation.image_id, Annotation.id))
             ]
 
@@ -710,7 +787,9 @@ class AnnotationStore:
         with self._read() as session:
             self._image(session, image_id)
             query = select(Annotation).where(
-                Annotation.image_id == image_id, Annotation.status != "rejected", Annotation.revision > 0
+                Annotation.image_id == image_id,
+                Annotation.status != "rejected",
+                Annotation.revision > 0,
             )
             masks = {
                 a.owner.name: decode_mask(self._revision(session, a.id, None).mask_png)
@@ -722,17 +801,25 @@ class AnnotationStore:
             result.append(Agreement(a, b, float(2 * inter / total), float(inter / union)))
         return result
 
-    def chosen_annotations(self, *, include_drafts: bool = False) -> list[tuple[ImageInfo, AnnotationInfo]]:
+    def chosen_annotations(
+        self, *, include_drafts: bool = False
+    ) -> list[tuple[ImageInfo, AnnotationInfo]]:
         """Per image, the annotation to export: the accepted one, else the most recently
         updated submitted one, else (with ``include_drafts``) the latest draft."""
         rank = {"accepted": 0, "submitted": 1} | ({"draft": 2} if include_drafts else {})
         with self._read() as session:
-            query = select(Annotation).where(Annotation.status.in_(list(rank)), Annotation.revision > 0)
+            query = select(Annotation).where(
+                Annotation.status.in_(list(rank)), Annotation.revision > 0
+            )
             best: dict[int, Annotation] = {}
             for ann in session.scalars(query):
                 key = (rank[ann.status], -as_utc(ann.updated_at).timestamp(), -ann.id)
                 held = best.get(ann.image_id)
-                if held is None or key < (rank[held.status], -as_utc(held.updated_at).timestamp(), -held.id):
+                if held is None or key < (
+                    rank[held.status],
+                    -as_utc(held.updated_at).timestamp(),
+                    -held.id,
+                ):
                     best[ann.image_id] = ann
             return [(_image_info(best[i].image), _annotation_info(best[i])) for i in sorted(best)]
 
@@ -746,4 +833,3 @@ def open_store(url: str | None = None, *, migrate: bool = True) -> AnnotationSto
     if migrate:
         db.migrate(engine)
     return AnnotationStore(engine)
-

@@ -35,7 +35,9 @@ def _free_port() -> int:
 
 
 def _postgres_bin() -> Path | None:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parts[4]))
+    found = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parts[4])
+    )
     return Path(found[-1]).parent if found else None
 
 
@@ -48,7 +50,10 @@ def postgres_server() -> Iterator[str]:
     pytest.importorskip("psycopg", reason="PostgreSQL driver psycopg not installed")
     bindir = _postgres_bin()
     if bindir is None:
-        pytest.skip(f"PostgreSQL not available: no /usr/lib/postgresql/*/bin/initdb and {POSTGRES_URL_ENV} unset")
+        pytest.skip(
+            "PostgreSQL not available: no /usr/lib/postgresql/*/bin/initdb "
+            f"and {POSTGRES_URL_ENV} unset"
+        )
     base = Path(tempfile.mkdtemp(prefix="eusgist-pg-"))
     run_as: list[str] = []
     if os.geteuid() == 0:
@@ -56,20 +61,47 @@ def postgres_server() -> Iterator[str]:
         run_as = ["runuser", "-u", "postgres", "--"]
     data, port = base / "data", _free_port()
     subprocess.run(
-        [*run_as, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8"],
+        [
+            *run_as,
+            str(bindir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        ],
         check=True,
         capture_output=True,
     )
-    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {base} -c fsync=off -c max_connections=60"
+    options = (
+        f"-c listen_addresses=127.0.0.1 -p {port} -k {base} -c fsync=off -c max_connections=60"
+    )
     subprocess.run(
-        [*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(base / "log"), "-w", "start"],
+        [
+            *run_as,
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-o",
+            options,
+            "-l",
+            str(base / "log"),
+            "-w",
+            "start",
+        ],
         check=True,
         capture_output=True,
     )
     try:
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
     finally:
-        subprocess.run([*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
+        subprocess.run(
+            [*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+        )
         shutil.rmtree(base, ignore_errors=True)
 
 

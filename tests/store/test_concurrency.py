@@ -30,13 +30,17 @@ def save_many(store: AnnotationStore, image_id: int, worker: int) -> None:
     """Save SAVES revisions to the worker's own annotation (exact expected revisions), then
     SAVES to the annotation every worker shares (re-reading and retrying on conflicts)."""
     for i in range(SAVES):
-        store.save_annotation(image_id, f"w{worker}", value_mask(worker * 1000 + i), "brush", expected_revision=i)
+        store.save_annotation(
+            image_id, f"w{worker}", value_mask(worker * 1000 + i), "brush", expected_revision=i
+        )
     done = 0
     while done < SAVES:
         shared = [a for a in store.annotations(image_id) if a.owner == "shared"]
         current = shared[0].revision if shared else 0
         try:
-            store.save_annotation(image_id, "shared", value_mask(worker * 1000 + done), "brush", current)
+            store.save_annotation(
+                image_id, "shared", value_mask(worker * 1000 + done), "brush", current
+            )
         except ConflictError:
             continue
         done += 1
@@ -59,7 +63,9 @@ def _killed_inside_a_save(url: str, image_id: int) -> None:
     open_store(url, migrate=False).save_annotation(image_id, "victim", value_mask(999), "brush")
 
 
-def _fork(store: AnnotationStore, target: object, *args: object) -> multiprocessing.process.BaseProcess:
+def _fork(
+    store: AnnotationStore, target: object, *args: object
+) -> multiprocessing.process.BaseProcess:
     store.engine.dispose()
     proc = _FORK.Process(target=target, args=args)
     proc.start()
@@ -71,7 +77,9 @@ def _values(store: AnnotationStore, annotation_id: int) -> list[int]:
 
 
 @pytest.mark.parametrize("runner", ["threads", "processes"])
-def test_concurrent_saves_lose_and_mix_up_nothing(store: AnnotationStore, store_url: str, runner: str) -> None:
+def test_concurrent_saves_lose_and_mix_up_nothing(
+    store: AnnotationStore, store_url: str, runner: str
+) -> None:
     image_id = store.add_image(random_png(3), name="contended.png").image.id
     if runner == "threads":
         with ThreadPoolExecutor(WORKERS) as pool:
@@ -96,7 +104,9 @@ def test_concurrent_saves_lose_and_mix_up_nothing(store: AnnotationStore, store_
         assert [v % 1000 for v in values if v // 1000 == w] == list(range(SAVES))
 
 
-def test_process_killed_inside_a_save_leaves_the_database_consistent(store: AnnotationStore, store_url: str) -> None:
+def test_process_killed_inside_a_save_leaves_the_database_consistent(
+    store: AnnotationStore, store_url: str
+) -> None:
     image_id = store.add_image(random_png(5), name="crash.png").image.id
     before = store.save_annotation(image_id, "victim", value_mask(42), "brush")
     proc = _fork(store, _killed_inside_a_save, store_url, image_id)

@@ -46,7 +46,9 @@ def test_basic_profile_actions_are_applied(name: str) -> None:
     removed = {k for k, action in DEID_ACTIONS.items() if action == "X"}
     assert not keywords & removed
     assert not any(e.tag.is_private for e in elements)
-    assert not any(0x5000 <= e.tag.group <= 0x501E or 0x6000 <= e.tag.group <= 0x601E for e in elements)
+    assert not any(
+        0x5000 <= e.tag.group <= 0x501E or 0x6000 <= e.tag.group <= 0x601E for e in elements
+    )
     for keyword, action in DEID_ACTIONS.items():
         if keyword not in before:
             continue
@@ -88,7 +90,10 @@ def test_codes_and_uids_are_consistent_within_a_database() -> None:
     assert rgb.study_code == j2k.study_code == pseudonym(SALT, before_rgb.PatientID)
     assert pseudonym("another-salt", before_rgb.PatientID) != rgb.study_code
     again = deidentify(_original("rgb_color")[0], salt=SALT)
-    assert dcmread(io.BytesIO(again.data)).StudyInstanceUID == dcmread(io.BytesIO(rgb.data)).StudyInstanceUID
+    assert (
+        dcmread(io.BytesIO(again.data)).StudyInstanceUID
+        == dcmread(io.BytesIO(rgb.data)).StudyInstanceUID
+    )
 
 
 def test_age_and_sex_are_kept_as_coded_metadata() -> None:
@@ -121,10 +126,16 @@ def test_bad_redactions_are_refused() -> None:
 
 def test_store_import_of_dicom_is_deidentified_and_deduplicated(store: AnnotationStore) -> None:
     data, before = _original("overlay")
-    added = store.add_image(data, name="Sssssss_Jsssss.dcm", source="file:/scans/Sssssss_Jsssss.dcm")
+    added = store.add_image(
+        data, name="Sssssss_Jsssss.dcm", source="file:/scans/Sssssss_Jsssss.dcm"
+    )
     info = added.image
     assert added.created and info.format == "dicom"
-    assert info.patient.startswith("P-") and info.name.startswith(info.patient) and info.source == "file"
+    assert (
+        info.patient.startswith("P-")
+        and info.name.startswith(info.patient)
+        and info.source == "file"
+    )
     assert (info.metadata["age"], info.metadata["sex"]) == (58, "M")
     stored = store.image_bytes(info.id)
     assert str(before.PatientName).encode() not in stored and b"Sssssss" not in stored

@@ -23,13 +23,27 @@ def filled(store: AnnotationStore) -> dict[str, int]:
     store.add_annotator("rita", "reviewer")
     ids = {}
     for seed, (name, label) in enumerate(
-        [("accepted", "GIST"), ("submitted", "leiomyoma"), ("draft", "leiomyoma"), ("other", "other"), ("unlabelled", None)]
+        [
+            ("accepted", "GIST"),
+            ("submitted", "leiomyoma"),
+            ("draft", "leiomyoma"),
+            ("other", "other"),
+            ("unlabelled", None),
+        ]
     ):
-        ids[name] = store.add_image(random_png(seed), name=f"{name}.png", patient=f"P{seed}", lesion="L1").image.id
+        ids[name] = store.add_image(
+            random_png(seed), name=f"{name}.png", patient=f"P{seed}", lesion="L1"
+        ).image.id
         if label:
-            store.set_label(ids[name], label, annotator="alice", pathology_confirmed=name == "accepted")
-        store.save_annotation(ids[name], "alice", value_mask(seed + 1), "brush", submit=name != "draft")
-    ids["dicom"] = store.add_image(Path(examples.get_path("mr")).read_bytes(), name="mr.dcm").image.id
+            store.set_label(
+                ids[name], label, annotator="alice", pathology_confirmed=name == "accepted"
+            )
+        store.save_annotation(
+            ids[name], "alice", value_mask(seed + 1), "brush", submit=name != "draft"
+        )
+    ids["dicom"] = store.add_image(
+        Path(examples.get_path("mr")).read_bytes(), name="mr.dcm"
+    ).image.id
     store.set_label(ids["dicom"], "GIST", annotator="alice")
     store.set_metadata(ids["dicom"], {"age": 61, "shape": "irregular", "long_diameter_mm": 31.5})
     dicom_mask = np.zeros((64, 64), bool)
@@ -40,7 +54,9 @@ def filled(store: AnnotationStore) -> dict[str, int]:
     return ids
 
 
-def test_export_round_trips_through_read_manifest(store: AnnotationStore, filled: dict[str, int], tmp_path: Path) -> None:
+def test_export_round_trips_through_read_manifest(
+    store: AnnotationStore, filled: dict[str, int], tmp_path: Path
+) -> None:
     summary = export_annotations(store, tmp_path / "out")
     assert summary.n_images == 3
     assert summary.left_out == {"label other": 1, "no label": 1, "no usable annotation": 1}
@@ -58,21 +74,34 @@ def test_export_round_trips_through_read_manifest(store: AnnotationStore, filled
         assert np.array_equal(read_mask(manifest.root / row["mask"]), mask)
         assert (manifest.root / row["image"]).read_bytes() == store.image_bytes(filled[name])
     row = table.loc[store.get_image(filled["dicom"]).sha256]
-    assert row["image"].endswith(".dcm") and read_image(manifest.root / row["image"]).shape == (64, 64)
-    assert (int(row["age"]), row["shape"], float(row["long_diameter_mm"])) == (61, "irregular", 31.5)
+    assert row["image"].endswith(".dcm") and read_image(manifest.root / row["image"]).shape == (
+        64,
+        64,
+    )
+    assert (int(row["age"]), row["shape"], float(row["long_diameter_mm"])) == (
+        61,
+        "irregular",
+        31.5,
+    )
     assert read_mask(manifest.root / row["mask"]).sum() == 400
     masks = [read_image(manifest.root / m).array for m in manifest.table["mask"]]
     assert all(set(np.unique(m)) == {0.0, 255.0} for m in masks)
 
 
-def test_export_options_drafts_other_confirmed(store: AnnotationStore, filled: dict[str, int], tmp_path: Path) -> None:
-    with_drafts = export_annotations(store, tmp_path / "a", include_drafts=True, labels=("GIST", "leiomyoma", "other"))
+def test_export_options_drafts_other_confirmed(
+    store: AnnotationStore, filled: dict[str, int], tmp_path: Path
+) -> None:
+    with_drafts = export_annotations(
+        store, tmp_path / "a", include_drafts=True, labels=("GIST", "leiomyoma", "other")
+    )
     assert with_drafts.n_images == 5 and with_drafts.left_out == {"no label": 1}
     confirmed = export_annotations(store, tmp_path / "b", confirmed_only=True)
     assert confirmed.n_images == 1 and confirmed.left_out["not pathology-confirmed"] == 2
 
 
-def test_export_refuses_to_overwrite_and_to_write_nothing(store: AnnotationStore, filled: dict[str, int], tmp_path: Path) -> None:
+def test_export_refuses_to_overwrite_and_to_write_nothing(
+    store: AnnotationStore, filled: dict[str, int], tmp_path: Path
+) -> None:
     export_annotations(store, tmp_path)
     with pytest.raises(FileExistsError, match="manifest.csv, images, masks"):
         export_annotations(store, tmp_path)
@@ -92,5 +121,8 @@ def test_export_annotations_command(tmp_path: Path) -> None:
     store.close()
     parser = argparse.ArgumentParser()
     export_command.add_arguments(parser)
-    assert export_command.run(parser.parse_args(["--out", str(tmp_path / "ds"), "--database", url])) == 0
+    assert (
+        export_command.run(parser.parse_args(["--out", str(tmp_path / "ds"), "--database", url]))
+        == 0
+    )
     assert len(read_manifest(tmp_path / "ds" / "manifest.csv")) == 2

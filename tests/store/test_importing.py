@@ -32,7 +32,9 @@ def _symlink_entry(name: str, target: str) -> tuple[zipfile.ZipInfo, bytes]:
     return info, target.encode()
 
 
-def test_folder_and_zip_import_is_safe_and_deduplicated(store: AnnotationStore, tmp_path: Path) -> None:
+def test_folder_and_zip_import_is_safe_and_deduplicated(
+    store: AnnotationStore, tmp_path: Path
+) -> None:
     folder = tmp_path / "in"
     (folder / "sub").mkdir(parents=True)
     (folder / "a.png").write_bytes(random_png(1))
@@ -86,7 +88,9 @@ def test_archive_limits_are_enforced(store: AnnotationStore, tmp_path: Path) -> 
     assert store.list_images() == []
 
 
-def test_a_corrupt_archive_entry_is_reported_and_the_rest_imported(store: AnnotationStore, tmp_path: Path) -> None:
+def test_a_corrupt_archive_entry_is_reported_and_the_rest_imported(
+    store: AnnotationStore, tmp_path: Path
+) -> None:
     good, bad = random_png(1), random_png(2)
     archive = bytearray(_zip([("bad.png", bad), ("good.png", good)]))
     at = bytes(archive).index(bad) + 40
@@ -97,7 +101,9 @@ def test_a_corrupt_archive_entry_is_reported_and_the_rest_imported(store: Annota
     assert report.errors[0][0].endswith("x.zip:bad.png") and "CRC" in report.errors[0][1]
 
 
-def test_missing_path_is_an_error_before_anything_is_imported(store: AnnotationStore, tmp_path: Path) -> None:
+def test_missing_path_is_an_error_before_anything_is_imported(
+    store: AnnotationStore, tmp_path: Path
+) -> None:
     (tmp_path / "a.png").write_bytes(random_png(1))
     with pytest.raises(FileNotFoundError, match="nope.png"):
         import_paths(store, [tmp_path / "a.png", tmp_path / "nope.png"])
@@ -111,12 +117,25 @@ def test_import_images_command(tmp_path: Path) -> None:
     (tmp_path / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
     parser = argparse.ArgumentParser()
     import_images.add_arguments(parser)
-    argv = [str(tmp_path / "a.png"), str(tmp_path / "scan.dcm"), "--database", url, "--redact-top", "4"]
-    assert import_images.run(parser.parse_args([*argv, "--annotator", "alice"])) == 1  # a.png cannot be redacted
-    args = parser.parse_args([str(tmp_path / "a.png"), str(tmp_path / "bad.png"), "--database", url])
+    argv = [
+        str(tmp_path / "a.png"),
+        str(tmp_path / "scan.dcm"),
+        "--database",
+        url,
+        "--redact-top",
+        "4",
+    ]
+    assert (
+        import_images.run(parser.parse_args([*argv, "--annotator", "alice"])) == 1
+    )  # a.png cannot be redacted
+    args = parser.parse_args(
+        [str(tmp_path / "a.png"), str(tmp_path / "bad.png"), "--database", url]
+    )
     assert import_images.run(args) == 1
     store = open_store(url)
     assert sorted(i.format for i in store.list_images()) == ["dicom", "png"]
     store.close()
     with pytest.raises(ValueError, match="x0,y0,x1,y1"):
-        import_images.run(parser.parse_args([str(tmp_path / "a.png"), "--database", url, "--redact", "1,2,3"]))
+        import_images.run(
+            parser.parse_args([str(tmp_path / "a.png"), "--database", url, "--redact", "1,2,3"])
+        )

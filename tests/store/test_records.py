@@ -19,10 +19,23 @@ def test_mask_png_round_trip_is_exact(mask: np.ndarray) -> None:
 
 def test_metadata_is_normalised() -> None:
     clean = validate_metadata(
-        {"age": "58", "sex": "f", "calcification": "No", "cystic_areas": True, "layer_of_origin": "Submucosa", "shape": None}
+        {
+            "age": "58",
+            "sex": "f",
+            "calcification": "No",
+            "cystic_areas": True,
+            "layer_of_origin": "Submucosa",
+            "shape": None,
+        }
     )
-    assert clean == {"age": 58, "sex": "F", "calcification": False, "cystic_areas": True,
-                     "layer_of_origin": "submucosa", "shape": None}
+    assert clean == {
+        "age": 58,
+        "sex": "F",
+        "calcification": False,
+        "cystic_areas": True,
+        "layer_of_origin": "submucosa",
+        "shape": None,
+    }
 
 
 @pytest.mark.parametrize(

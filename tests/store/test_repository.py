@@ -46,7 +46,9 @@ def test_not_an_image_is_refused_and_nothing_stored(store: AnnotationStore) -> N
     assert store.list_images() == []
 
 
-def test_every_save_is_a_revision_and_restore_appends_a_copy(store: AnnotationStore, image_id: int) -> None:
+def test_every_save_is_a_revision_and_restore_appends_a_copy(
+    store: AnnotationStore, image_id: int
+) -> None:
     masks = [box(1, 4, 2, 10), box(2, 6, 5, 30), box(0, 8, 0, 3)]
     for number, mask in enumerate(masks, 1):
         rev = store.save_annotation(image_id, "alice", mask, "brush", expected_revision=number - 1)
@@ -61,7 +63,9 @@ def test_every_save_is_a_revision_and_restore_appends_a_copy(store: AnnotationSt
     assert np.array_equal(store.mask(annotation, 3), masks[2])
 
 
-def test_stale_expected_revision_raises_conflict_and_changes_nothing(store: AnnotationStore, image_id: int) -> None:
+def test_stale_expected_revision_raises_conflict_and_changes_nothing(
+    store: AnnotationStore, image_id: int
+) -> None:
     store.save_annotation(image_id, "alice", box(1, 3, 1, 3), "brush")
     rev = store.save_annotation(image_id, "alice", box(2, 5, 2, 5), "polygon", expected_revision=1)
     with pytest.raises(ConflictError, match="revision 2, not 1"):
@@ -72,7 +76,9 @@ def test_stale_expected_revision_raises_conflict_and_changes_nothing(store: Anno
     assert np.array_equal(store.mask(rev.annotation_id), box(2, 5, 2, 5))
 
 
-def test_an_annotator_never_modifies_anothers_annotation(store: AnnotationStore, image_id: int) -> None:
+def test_an_annotator_never_modifies_anothers_annotation(
+    store: AnnotationStore, image_id: int
+) -> None:
     a = store.save_annotation(image_id, "alice", box(1, 3, 1, 3), "brush")
     b = store.save_annotation(image_id, "bob", box(4, 7, 4, 9), "brush")
     fork = store.restore(a.annotation_id, 1, "bob")
@@ -85,7 +91,9 @@ def test_an_annotator_never_modifies_anothers_annotation(store: AnnotationStore,
         store.submit(a.annotation_id, "bob")
 
 
-def test_review_needs_a_reviewer_and_one_accepted_annotation_per_image(store: AnnotationStore, image_id: int) -> None:
+def test_review_needs_a_reviewer_and_one_accepted_annotation_per_image(
+    store: AnnotationStore, image_id: int
+) -> None:
     a = store.save_annotation(image_id, "alice", box(1, 3, 1, 3), "brush", submit=True)
     b = store.save_annotation(image_id, "bob", box(1, 4, 1, 4), "brush")
     store.add_annotator("rita", "reviewer")
@@ -99,14 +107,20 @@ def test_review_needs_a_reviewer_and_one_accepted_annotation_per_image(store: An
     assert store.annotators() == {"alice": "annotator", "bob": "annotator", "rita": "reviewer"}
     store.submit(b.annotation_id, "bob", expected_revision=1)
     accepted = store.review(b.annotation_id, "rita", "accept", note="tighter border")
-    assert (accepted.status, accepted.reviewed_by, accepted.review_note) == ("accepted", "rita", "tighter border")
+    assert (accepted.status, accepted.reviewed_by, accepted.review_note) == (
+        "accepted",
+        "rita",
+        "tighter border",
+    )
     assert store.get_annotation(a.annotation_id).status == "submitted"
     assert store.review(a.annotation_id, "rita", "reject").status == "rejected"
     again = store.save_annotation(image_id, "alice", box(1, 2, 1, 2), "brush")
     assert store.get_annotation(again.annotation_id).status == "draft"
 
 
-def test_merge_makes_the_reviewers_accepted_annotation(store: AnnotationStore, image_id: int) -> None:
+def test_merge_makes_the_reviewers_accepted_annotation(
+    store: AnnotationStore, image_id: int
+) -> None:
     store.add_annotator("rita", "reviewer")
     for name, mask in [("a", box(0, 4, 0, 4)), ("b", box(0, 4, 2, 6)), ("c", box(0, 4, 4, 8))]:
         store.save_annotation(image_id, name, mask, "brush", submit=True)
@@ -138,7 +152,12 @@ def test_worklists(store: AnnotationStore) -> None:
     store.save_annotation(ids[1], "bob", value_mask(2), "brush")
     assert [w.image_id for w in store.list_worklist("alice", "unannotated")] == [ids[2]]
     [mine] = store.list_worklist("alice", "mine")
-    assert (mine.image_id, mine.status, mine.revision, mine.owner) == (ids[0], "submitted", 1, "alice")
+    assert (mine.image_id, mine.status, mine.revision, mine.owner) == (
+        ids[0],
+        "submitted",
+        1,
+        "alice",
+    )
     assert [w.image_id for w in store.list_worklist("rita", "needs_review")] == [ids[0]]
     assert store.list_worklist("alice", "needs_review") == []
     with pytest.raises(StoreError, match="unknown worklist"):
@@ -149,10 +168,20 @@ def test_labels_and_metadata(store: AnnotationStore, image_id: int) -> None:
     info = store.set_label(image_id, "GIST", annotator="alice", pathology_confirmed=True)
     assert (info.label, info.pathology_confirmed) == ("GIST", True)
     info = store.set_metadata(
-        image_id, {"age": 58, "sex": "m", "echo_pattern": "Heterogeneous", "long_diameter_mm": "23.9", "lobulation": "yes"}
+        image_id,
+        {
+            "age": 58,
+            "sex": "m",
+            "echo_pattern": "Heterogeneous",
+            "long_diameter_mm": "23.9",
+            "lobulation": "yes",
+        },
     )
     assert info.metadata["age"] == 58 and info.metadata["sex"] == "M"
-    assert info.metadata["echo_pattern"] == "heterogeneous" and info.metadata["long_diameter_mm"] == 23.9
+    assert (
+        info.metadata["echo_pattern"] == "heterogeneous"
+        and info.metadata["long_diameter_mm"] == 23.9
+    )
     assert info.metadata["lobulation"] is True and info.metadata["shape"] is None
     assert store.get_image(image_id) == info
     with pytest.raises(StoreError, match="unknown label 'sarcoma'"):
@@ -169,20 +198,50 @@ def test_labels_and_metadata(store: AnnotationStore, image_id: int) -> None:
 @pytest.mark.parametrize(
     ("call", "error", "message"),
     [
-        (lambda s, i: s.save_annotation(i + 100, "alice", value_mask(1), "brush"), NotFoundError, "unknown image id"),
-        (lambda s, i: s.save_annotation(i, "alice", np.zeros(SHAPE, bool), "brush"), StoreError, "mask is empty"),
-        (lambda s, i: s.save_annotation(i, "alice", box(0, 2, 0, 2, (5, 5)), "brush"), StoreError, "mask size 5×5 does not match"),
-        (lambda s, i: s.save_annotation(i, "alice", np.ones((2, 2, 2)), "brush"), StoreError, "2D array"),
-        (lambda s, i: s.save_annotation(i, "alice", value_mask(1), "spray"), StoreError, "unknown tool 'spray'"),
-        (lambda s, i: s.save_annotation(i, " ", value_mask(1), "brush"), StoreError, "annotator name"),
+        (
+            lambda s, i: s.save_annotation(i + 100, "alice", value_mask(1), "brush"),
+            NotFoundError,
+            "unknown image id",
+        ),
+        (
+            lambda s, i: s.save_annotation(i, "alice", np.zeros(SHAPE, bool), "brush"),
+            StoreError,
+            "mask is empty",
+        ),
+        (
+            lambda s, i: s.save_annotation(i, "alice", box(0, 2, 0, 2, (5, 5)), "brush"),
+            StoreError,
+            "mask size 5×5 does not match",
+        ),
+        (
+            lambda s, i: s.save_annotation(i, "alice", np.ones((2, 2, 2)), "brush"),
+            StoreError,
+            "2D array",
+        ),
+        (
+            lambda s, i: s.save_annotation(i, "alice", value_mask(1), "spray"),
+            StoreError,
+            "unknown tool 'spray'",
+        ),
+        (
+            lambda s, i: s.save_annotation(i, " ", value_mask(1), "brush"),
+            StoreError,
+            "annotator name",
+        ),
         (lambda s, i: s.save_annotation(i, "alice", b"not a png", "brush"), ImageReadError, "not"),
-        (lambda s, i: s.set_label(i + 100, "GIST", annotator="alice"), NotFoundError, "unknown image id"),
+        (
+            lambda s, i: s.set_label(i + 100, "GIST", annotator="alice"),
+            NotFoundError,
+            "unknown image id",
+        ),
         (lambda s, i: s.history(12345), NotFoundError, "unknown annotation id 12345"),
         (lambda s, i: s.mask(1, 7), NotFoundError, "no revision 7"),
         (lambda s, i: s.add_annotator("x", "admin"), StoreError, "unknown role"),
     ],
 )
-def test_bad_input_names_the_problem_and_loses_nothing(store: AnnotationStore, image_id: int, call, error, message) -> None:  # noqa: ANN001
+def test_bad_input_names_the_problem_and_loses_nothing(
+    store: AnnotationStore, image_id: int, call, error, message
+) -> None:  # noqa: ANN001
     saved = store.save_annotation(image_id, "alice", value_mask(7), "brush")
     with pytest.raises(error, match=message):
         call(store, image_id)

@@ -43,7 +43,9 @@ def test_in_memory_sqlite_is_refused() -> None:
         db.make_engine("sqlite://")
 
 
-def test_default_url_environment_space_and_project(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_default_url_environment_space_and_project(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv(db.DATABASE_URL_ENV, "postgresql+psycopg://u@h/db")
     assert db.default_database_url() == "postgresql+psycopg://u@h/db"
     monkeypatch.delenv(db.DATABASE_URL_ENV)
