@@ -57,12 +57,15 @@ def main() -> None:
     print(f"{n} images from {args.manifest}, {cores} cores (load average {load:.1f}), "
           f"protocol {args.protocol}")
 
+    cpu0 = time.process_time()
     serial, t_serial = _timed(extract_features, manifest, settings, n_jobs=1,
                               backend="sequential")
+    cpu = time.process_time() - cpu0
     extract_features(manifest.subset([0, 1]), settings, n_jobs=-1)  # start the workers
     _, t_par = _timed(extract_features, manifest, settings, n_jobs=-1)
     n_rad = serial.provenance["n_features"]
-    print(f"radiomics  serial   {n / t_serial:7.2f} img/s   ({n_rad} features/image)")
+    print(f"radiomics  serial   {n / t_serial:7.2f} img/s   ({n_rad} features/image, "
+          f"{cpu / n:.2f} CPU s/image: wall > CPU means the cores are shared)")
     print(f"radiomics  {cores} jobs   {n / t_par:7.2f} img/s   x{t_serial / t_par:.2f} vs serial")
 
     crops = []
