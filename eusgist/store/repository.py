@@ -488,7 +488,8 @@ class AnnotationStore:
             The revision the edit started from (0 for a new annotation); when given and
             no longer the latest, :class:`ConflictError` is raised and nothing is saved.
         submit : bool
-            Mark the annotation submitted for review (else it is a draft).
+            Mark the annotation submitted for review (else it is a draft). Any earlier
+            review no longer applies to the new revision and is cleared.
         """
         if tool not in TOOLS:
             raise StoreError(f"unknown tool {tool!r}; expected one of {list(TOOLS)}")
