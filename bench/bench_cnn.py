@@ -18,8 +18,8 @@ import torch
 from torch import nn
 
 
-def throughput(model: nn.Module, device: torch.device, *, size: int, batch: int, steps: int, warmup: int,
-               train: bool) -> float:
+def throughput(model: nn.Module, device: torch.device, *, size: int, batch: int, steps: int,
+               warmup: int, train: bool) -> float:
     """Images per second for training steps (``train``) or no-grad forward passes."""
     amp = device.type == "cuda"
     model = model.to(device).train(train)
@@ -30,7 +30,8 @@ def throughput(model: nn.Module, device: torch.device, *, size: int, batch: int,
     y = torch.randint(0, 2, (batch,), device=device).float()
 
     def step() -> None:
-        with torch.autocast(device.type, dtype=torch.float16, enabled=amp), torch.set_grad_enabled(train):
+        autocast = torch.autocast(device.type, dtype=torch.float16, enabled=amp)
+        with autocast, torch.set_grad_enabled(train):
             out = model(x)[:, 0].float()
             if train:
                 opt.zero_grad(set_to_none=True)

@@ -49,7 +49,8 @@ class Rotate:
     def __call__(self, image: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
         k, rest = divmod(self.angle, 90.0)
         if rest == 0 and image.shape[-1] == image.shape[-2]:
-            return np.ascontiguousarray(np.rot90(image, int(k) % 4, axes=(-2, -1)), dtype=np.float32)
+            turned = np.rot90(image, int(k) % 4, axes=(-2, -1))
+            return np.ascontiguousarray(turned, dtype=np.float32)
         return _per_channel(image, lambda c: np.clip(
             ndimage.rotate(c, self.angle, reshape=False, order=1, mode="reflect"), 0.0, 1.0))
 
@@ -68,7 +69,7 @@ class Flip:
 
 @dataclass(frozen=True)
 class LogContrast:
-    """Log contrast: ``out = gain * log2(1 + x)`` (scikit-image ``adjust_log``), clipped to [0, 1]."""
+    """Log contrast ``out = clip(gain * log2(1 + x), 0, 1)`` (scikit-image ``adjust_log``)."""
 
     gain: float = 1.0
 
@@ -78,7 +79,7 @@ class LogContrast:
 
 @dataclass(frozen=True)
 class SigmoidContrast:
-    """Sigmoid contrast: ``out = 1 / (1 + exp(gain * (cutoff - x)))`` (scikit-image ``adjust_sigmoid``)."""
+    """Sigmoid contrast ``out = 1 / (1 + exp(gain * (cutoff - x)))`` (``adjust_sigmoid``)."""
 
     cutoff: float = 0.5
     gain: float = 10.0
@@ -114,7 +115,8 @@ class CLAHE:
         ny, nx = self.tiles
         th, tw = -(-h // ny), -(-w // nx)
         q = np.minimum((np.clip(image, 0.0, 1.0) * self.nbins).astype(np.int64), self.nbins - 1)
-        padded = np.pad(q, ((0, th * ny - h), (0, tw * nx - w)), mode="reflect" if min(h, w) > 1 else "edge")
+        mode = "reflect" if min(h, w) > 1 else "edge"
+        padded = np.pad(q, ((0, th * ny - h), (0, tw * nx - w)), mode=mode)
         blocks = padded.reshape(ny, th, nx, tw).transpose(0, 2, 1, 3).reshape(ny * nx, th * tw)
         hist = np.stack([np.bincount(b, minlength=self.nbins) for b in blocks]).astype(np.float64)
         limit = self.clip_limit * th * tw / self.nbins
@@ -131,9 +133,11 @@ class CLAHE:
         y1, y2, fy = grid(h, th, ny)
         x1, x2, fx = grid(w, tw, nx)
         fy, fx = fy[:, None], fx[None, :]
-        top = (1 - fx) * maps[y1[:, None], x1[None, :], q] + fx * maps[y1[:, None], x2[None, :], q]
-        bottom = (1 - fx) * maps[y2[:, None], x1[None, :], q] + fx * maps[y2[:, None], x2[None, :], q]
-        return (1 - fy) * top + fy * bottom
+        def row(ty: np.ndarray) -> np.ndarray:
+            left, right = maps[ty[:, None], x1[None, :], q], maps[ty[:, None], x2[None, :], q]
+            return (1 - fx) * left + fx * right
+
+        return (1 - fy) * row(y1) + fy * row(y2)
 
 
 @dataclass(frozen=True)
@@ -164,7 +168,10 @@ class RandomFlip:
 
 @dataclass(frozen=True)
 class RandomBrightnessContrast:
-    """``out = clip((x - 0.5) * c + 0.5 + b, 0, 1)`` with ``c ~ U(1 ± contrast)``, ``b ~ U(±brightness)``."""
+    """``out = clip((x - 0.5) * c + 0.5 + b, 0, 1)``.
+
+    ``c ~ U(1 - contrast, 1 + contrast)`` and ``b ~ U(-brightness, brightness)``.
+    """
 
     brightness: float = 0.1
     contrast: float = 0.1

@@ -26,11 +26,13 @@ from eusgist.models.cnn_bundle import CNNBundle
 def default_target_layer(model: nn.Module) -> str:
     """The name of the submodule whose activations Grad-CAM uses."""
     blocks = getattr(model, "blocks", None)
-    if getattr(model, "num_prefix_tokens", None) is not None and blocks is not None and hasattr(blocks[-1], "norm1"):
+    is_vit = getattr(model, "num_prefix_tokens", None) is not None and blocks is not None
+    if is_vit and hasattr(blocks[-1], "norm1"):
         return f"blocks.{len(blocks) - 1}.norm1"
     info = getattr(model, "feature_info", None)
     if not info:
-        raise ValueError(f"no default Grad-CAM layer for {type(model).__name__}: name one with target_layer=")
+        raise ValueError(f"no default Grad-CAM layer for {type(model).__name__}: "
+                         "name one with target_layer=")
     return info[-1]["module"]
 
 
@@ -42,7 +44,8 @@ def _to_nchw(act: torch.Tensor, model: nn.Module) -> torch.Tensor:
         h, w = grid if grid else (math.isqrt(tokens.shape[1]),) * 2
         return tokens.transpose(1, 2).reshape(act.shape[0], -1, h, w)
     if act.ndim == 4:
-        channels = model.feature_info[-1]["num_chs"] if getattr(model, "feature_info", None) else act.shape[1]
+        info = getattr(model, "feature_info", None)
+        channels = info[-1]["num_chs"] if info else act.shape[1]
         if act.shape[1] != channels and act.shape[-1] == channels:
             return act.permute(0, 3, 1, 2)
         return act
@@ -89,7 +92,8 @@ def grad_cam(model: nn.Module, x: torch.Tensor, *, target_layer: str | None = No
     return (cam / top if top > 0 else cam).cpu().numpy().astype(np.float32)
 
 
-def overlay(image: np.ndarray, heatmap: np.ndarray, *, alpha: float = 0.4, cmap: str = "jet") -> np.ndarray:
+def overlay(image: np.ndarray, heatmap: np.ndarray, *, alpha: float = 0.4,
+            cmap: str = "jet") -> np.ndarray:
     """``(1 - alpha) * gray + alpha * colormap(heatmap)`` as ``(H, W, 3)`` uint8.
 
     ``image`` is 2D with values in ``[0, 1]`` (floats) or 8-bit (uint8), same shape as ``heatmap``.
@@ -98,7 +102,10 @@ def overlay(image: np.ndarray, heatmap: np.ndarray, *, alpha: float = 0.4, cmap:
 
     if image.shape != heatmap.shape:
         raise ValueError(f"image shape {image.shape} does not match heatmap shape {heatmap.shape}")
-    gray = image.astype(np.float32) / 255.0 if image.dtype == np.uint8 else np.clip(image, 0, 1).astype(np.float32)
+    if image.dtype == np.uint8:
+        gray = image.astype(np.float32) / 255.0
+    else:
+        gray = np.clip(image, 0, 1).astype(np.float32)
     colour = matplotlib.colormaps[cmap](np.clip(heatmap, 0, 1))[..., :3]
     mixed = (1 - alpha) * gray[..., None] + alpha * colour
     return np.round(np.clip(mixed, 0, 1) * 255).astype(np.uint8)
@@ -106,7 +113,7 @@ def overlay(image: np.ndarray, heatmap: np.ndarray, *, alpha: float = 0.4, cmap:
 
 @dataclass(frozen=True)
 class Explanation:
-    """A bundle's probability for one image, the crop it saw (``[0, 1]``), its heatmap and overlay."""
+    """A bundle's probability for one image, the crop it saw (``[0, 1]``), heatmap and overlay."""
 
     probability: float
     crop: np.ndarray
@@ -124,4 +131,5 @@ def explain_image(bundle: CNNBundle, image: np.ndarray, mask: np.ndarray | None 
     with torch.no_grad():
         prob = float(torch.sigmoid(bundle.model(x[None].to(bundle.device))[0, 0].float()))
     heat = grad_cam(bundle.model, x)
-    return Explanation(probability=prob, crop=crop, heatmap=heat, overlay=overlay(crop, heat, alpha=alpha))
+    return Explanation(probability=prob, crop=crop, heatmap=heat,
+                       overlay=overlay(crop, heat, alpha=alpha))

@@ -23,7 +23,6 @@ process trains on its shard of every epoch; rank 0 writes the outputs::
 from __future__ import annotations
 
 import copy
-import csv
 import hashlib
 import logging
 import math
@@ -133,20 +132,24 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 def load_crops(manifest: Manifest, rows: np.ndarray, config: CNNConfig) -> np.ndarray:
-    """Model-sized crops in ``[0, 1]``, shape ``(N, 1, S, S)``: lesion ROI (strong) or whole frame (weak).
+    """Model-sized crops in ``[0, 1]``, shape ``(N, 1, S, S)``.
+
+    The lesion ROI (strong supervision) or the whole frame (weak).
 
     Resizing is :func:`eusgist.preprocess.to_model_input` itself (with mean 0, std 1), so
     training sees exactly what inference sees before augmentation.
     """
-    plain = {"input_size": (3, config.input_size, config.input_size), "mean": (0.0,) * 3, "std": (1.0,) * 3}
+    size = config.input_size
+    plain = {"input_size": (3, size, size), "mean": (0.0,) * 3, "std": (1.0,) * 3}
     out = np.empty((len(rows), 1, config.input_size, config.input_size), np.float32)
     for j, i in enumerate(tqdm(rows, desc="loading images", unit="img", leave=False, disable=None)):
         image = read_image(manifest.image_path(int(i))).array
         if config.supervision == "strong":
             mask_path = manifest.mask_path(int(i))
             if mask_path is None:
-                raise ValueError(f"row {int(i) + 2} ({manifest.table['image'].iat[int(i)]}) has no mask; "
-                                 "strong supervision needs one for every image (or use --supervision weak)")
+                raise ValueError(
+                    f"row {int(i) + 2} ({manifest.table['image'].iat[int(i)]}) has no mask; strong "
+                    "supervision needs one for every image (or use --supervision weak)")
             crop = crop_roi(image, read_mask(mask_path, like=image.shape), margin=config.margin)
         else:
             crop = whole_image(image)
@@ -160,7 +163,8 @@ class CropDataset(Dataset):
     Image ``i`` in epoch ``e`` is augmented with ``default_rng([seed, e, i])``.
     """
 
-    def __init__(self, crops: np.ndarray, y: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...],
+    def __init__(self, crops: np.ndarray, y: np.ndarray, mean: tuple[float, ...],
+                 std: tuple[float, ...],
                  transform: Transform | None = None, seed: int = 0) -> None:
         self.crops, self.y, self.transform, self.seed = crops, y.astype(np.float32), transform, seed
         self.mean = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1)
@@ -183,7 +187,8 @@ class EpochSampler(Sampler[int]):
 
     def __init__(self, y: np.ndarray, *, seed: int, balanced: bool, shuffle: bool = True,
                  rank: int = 0, world: int = 1) -> None:
-        self.y, self.seed, self.balanced, self.shuffle, self.rank, self.world = y, seed, balanced, shuffle, rank, world
+        self.y, self.seed, self.balanced, self.shuffle = y, seed, balanced, shuffle
+        self.rank, self.world = rank, world
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -210,10 +215,13 @@ def _splits(manifest: Manifest, config: CNNConfig) -> tuple[np.ndarray, np.ndarr
         dev = np.flatnonzero(split != "test")
         if not len(test) or not len(dev):
             raise ValueError("the manifest's 'split' column needs both 'test' and training rows")
-        log.info("using the manifest's split column: %d train+val / %d test images", len(dev), len(test))
+        log.info("using the manifest's split column: %d train+val / %d test images",
+                 len(dev), len(test))
     else:
-        dev, test = train_test_split(manifest, test_size=config.test_size, group="lesion", seed=config.seed)
-    fit, val = train_test_split(manifest.subset(dev), test_size=config.val_size, group="lesion", seed=config.seed)
+        dev, test = train_test_split(manifest, test_size=config.test_size, group="lesion",
+                                     seed=config.seed)
+    fit, val = train_test_split(manifest.subset(dev), test_size=config.val_size, group="lesion",
+                                seed=config.seed)
     return dev[fit], dev[val], test
 
 
@@ -222,7 +230,8 @@ def _auc(y: np.ndarray, score: np.ndarray) -> float:
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, loader: DataLoader, device: torch.device, amp: bool) -> np.ndarray:
+def predict_logits(model: nn.Module, loader: DataLoader, device: torch.device,
+                   amp: bool) -> np.ndarray:
     """The model's positive-class logit for every item the loader yields, in order."""
     model.eval()
     out = []
@@ -289,13 +298,8 @@ def train_cnn(
         and the threshold metrics with Wilson CIs.
     """
     out = Path(out)
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
     device = resolve_device(config.device)
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
+    world, rank = _init_distributed(device)
     amp = device.type == "cuda"
     seed_everything(config.seed)
 
@@ -303,7 +307,9 @@ def train_cnn(
     y_all = manifest.y
     log.info("%d train / %d validation / %d test images (%s supervision, %s)",
              len(train_rows), len(val_rows), len(test_rows), config.supervision, device)
-    model = create_backbone(config.arch, input_size=config.input_size, pretrained=config.pretrained)
+    # a resumed run takes its weights from the checkpoint: no download attempt
+    model, pretrained = create_backbone(config.arch, input_size=config.input_size,
+                                        pretrained=config.pretrained and not resume)
     data_config = timm.data.resolve_model_data_config(model)
     mean, std = tuple(data_config["mean"]), tuple(data_config["std"])
 
@@ -311,47 +317,41 @@ def train_cnn(
     if config.expand:
         train_x, source = expand_offline(train_x, seed=config.seed)
         train_y = train_y[source]
-    val_x, test_x = load_crops(manifest, val_rows, config), load_crops(manifest, test_rows, config)
+    val_x, val_y = load_crops(manifest, val_rows, config), y_all[val_rows]
+    test_x, test_y = load_crops(manifest, test_rows, config), y_all[test_rows]
     transform = standard_augmentation() if config.augment == "standard" else None
     train_set = CropDataset(train_x, train_y, mean, std, transform, config.seed)
-    sampler = EpochSampler(train_y, seed=config.seed, balanced=config.balance == "sampler", rank=rank, world=world)
+    sampler = EpochSampler(train_y, seed=config.seed, balanced=config.balance == "sampler",
+                           rank=rank, world=world)
     loader_kw = {"batch_size": config.batch_size, "num_workers": config.num_workers,
                  "pin_memory": device.type == "cuda"}
-    train_loader = DataLoader(train_set, sampler=sampler, drop_last=len(sampler) > config.batch_size, **loader_kw)
-
-    def eval_loader(x: np.ndarray, y: np.ndarray) -> DataLoader:
-        return DataLoader(CropDataset(x, y, mean, std), shuffle=False, **loader_kw)
-
-    val_loader = eval_loader(val_x, y_all[val_rows])
+    train_loader = DataLoader(train_set, sampler=sampler,
+                              drop_last=len(sampler) > config.batch_size, **loader_kw)
+    val_loader = DataLoader(CropDataset(val_x, val_y, mean, std), **loader_kw)
+    test_loader = DataLoader(CropDataset(test_x, test_y, mean, std), **loader_kw)
 
     model.to(device)
-    net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) if world > 1 else model
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=0.5,
-                                                           patience=max(1, config.patience // 3))
+    net = model
+    if world > 1:
+        net = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
+                                  weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, mode="max", factor=0.5, patience=max(1, config.patience // 3))
     scaler = torch.amp.GradScaler(device.type, enabled=amp)
     n_pos = int(train_y.sum())
     pos_weight = (len(train_y) - n_pos) / max(n_pos, 1) if config.balance == "loss" else 1.0
     criterion = nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight, device=device))
+    parts = {"model": model, "optimizer": optimizer, "scheduler": scheduler, "scaler": scaler}
 
     history: list[dict[str, float]] = []
     best = {"epoch": 0, "score": -math.inf, "state": copy.deepcopy(model.state_dict()), "bad": 0}
     ckpt_path = out / CHECKPOINT_NAME
     if resume:
-        if not ckpt_path.is_file():
-            raise ValueError(f"cannot resume: {ckpt_path} does not exist")
-        ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
-        changed = {k for k, v in asdict(config).items() if ckpt["config"].get(k) != v} - RESUMABLE_CHANGES
-        if changed:
-            raise ValueError("cannot resume with different settings: " + ", ".join(
-                f"{k} was {ckpt['config'][k]!r}, now {getattr(config, k)!r}" for k in sorted(changed)))
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        scheduler.load_state_dict(ckpt["scheduler"])
-        scaler.load_state_dict(ckpt["scaler"])
-        torch.set_rng_state(ckpt["torch_rng"])
+        ckpt = _restore(ckpt_path, config, device, parts)
         history, best = ckpt["history"], ckpt["best"]
-        log.info("resumed from %s after epoch %d", ckpt_path, len(history))
+        pretrained = ckpt.get("pretrained_loaded", False)
     out.mkdir(parents=True, exist_ok=True)
 
     for epoch in range(len(history) + 1, config.epochs + 1):
@@ -359,63 +359,48 @@ def train_cnn(
             break
         t0 = time.perf_counter()
         train_set.epoch = sampler.epoch = epoch
-        net.train()
-        total, count = 0.0, 0
-        for x, y in tqdm(train_loader, desc=f"epoch {epoch}/{config.epochs}", leave=False, disable=None):
-            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            optimizer.zero_grad(set_to_none=True)
-            with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
-                loss = criterion(net(x).float()[:, 0], y)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            total, count = total + float(loss.detach()) * len(y), count + len(y)
-        if world > 1:  # same BatchNorm statistics and mean loss on every rank, so all make the same decisions
-            for buf in model.buffers():
-                dist.broadcast(buf, src=0)
-            sums = torch.tensor([total, count], dtype=torch.float64, device=device)
-            dist.all_reduce(sums)
-            total, count = float(sums[0]), int(sums[1])
-        val_y = y_all[val_rows]
+        train_loss = _train_epoch(net, train_loader, criterion, optimizer, scaler, device,
+                                  desc=f"epoch {epoch}/{config.epochs}")
+        if world > 1:
+            train_loss = _sync_ranks(model, train_loss, device)
         val_logit = predict_logits(model, val_loader, device, amp)
         val_loss = float(criterion(torch.tensor(val_logit, dtype=torch.float32, device=device),
                                    torch.tensor(val_y, dtype=torch.float32, device=device)))
         val_auc = _auc(val_y, val_logit)
         score = val_auc if not math.isnan(val_auc) else -val_loss
         scheduler.step(score)
-        history.append({"epoch": epoch, "train_loss": total / max(count, 1), "val_loss": val_loss,
+        history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
                         "val_auc": val_auc, "lr": optimizer.param_groups[0]["lr"],
                         "seconds": time.perf_counter() - t0})
         if score > best["score"]:
-            best = {"epoch": epoch, "score": score, "state": copy.deepcopy(model.state_dict()), "bad": 0}
+            best = {"epoch": epoch, "score": score, "bad": 0,
+                    "state": copy.deepcopy(model.state_dict())}
         else:
             best["bad"] += 1
-        log.info("epoch %d: train loss %.4f, val loss %.4f, val AUC %.3f%s", epoch, history[-1]["train_loss"],
+        log.info("epoch %d: train loss %.4f, val loss %.4f, val AUC %.3f%s", epoch, train_loss,
                  val_loss, val_auc, " (best)" if best["epoch"] == epoch else "")
         if rank == 0:
-            torch.save({"config": asdict(config), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                        "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
-                        "torch_rng": torch.get_rng_state(), "history": history, "best": best},
-                       ckpt_path)
+            torch.save({"config": asdict(config), **{k: v.state_dict() for k, v in parts.items()},
+                        "torch_rng": torch.get_rng_state(), "history": history, "best": best,
+                        "pretrained_loaded": pretrained}, ckpt_path)
     if best["bad"] >= config.patience:
-        log.info("early stop: no validation improvement for %d epochs (best epoch %d)", config.patience, best["epoch"])
+        log.info("early stop: no validation improvement for %d epochs (best epoch %d)",
+                 config.patience, best["epoch"])
 
     model.load_state_dict(best["state"])
     round_to_fp16(model)  # score exactly what the bundle stores
     val_score = _sigmoid(predict_logits(model, val_loader, device, amp))
-    test_y = y_all[test_rows]
-    test_score = _sigmoid(predict_logits(model, eval_loader(test_x, test_y), device, amp))
-    test = _test_summary(y_all[val_rows], val_score, test_y, test_score)
+    test_score = _sigmoid(predict_logits(model, test_loader, device, amp))
+    test = _test_summary(val_y, val_score, test_y, test_score)
     result = CNNResult(out=out, history=history, best_epoch=best["epoch"], test=test)
     if rank == 0:
-        card = _model_card(manifest, manifest_path, config, name or out.name, data_config, train_rows, val_rows,
-                           test_rows, result)
+        card = _model_card(manifest, manifest_path, config, name or out.name, data_config,
+                           (train_rows, val_rows, test_rows), result, pretrained)
         save_cnn_bundle(out, model, card)
         _write_curves(out, history)
         table = manifest.table.iloc[test_rows]
-        pd.DataFrame({"image": table["image"].to_numpy(), "lesion_id": table["lesion_id"].to_numpy(),
-                      "label": table["label"].to_numpy(), "y": test_y, "score": test_score}
-                     ).to_csv(out / PREDICTIONS_NAME, index=False, quoting=csv.QUOTE_MINIMAL)
+        predictions = table[["image", "lesion_id", "label"]].assign(y=test_y, score=test_score)
+        predictions.to_csv(out / PREDICTIONS_NAME, index=False)
         log.info("test AUC %.3f (95%% CI %.3f-%.3f); bundle written to %s",
                  test.get("auc", math.nan), *test.get("auc_ci", (math.nan, math.nan)), out)
     if world > 1:
@@ -423,7 +408,67 @@ def train_cnn(
     return result
 
 
-def _test_summary(val_y: np.ndarray, val_score: np.ndarray, y: np.ndarray, score: np.ndarray) -> dict[str, Any]:
+def _init_distributed(device: torch.device) -> tuple[int, int]:
+    """``(world size, rank)`` from torchrun's environment; joins the process group when > 1."""
+    world, rank = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    return world, rank
+
+
+def _train_epoch(net: nn.Module, loader: DataLoader, criterion: nn.Module,
+                 optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
+                 device: torch.device, *, desc: str) -> float:
+    """One pass over ``loader``; returns the mean training loss."""
+    amp = device.type == "cuda"
+    net.train()
+    total, count = 0.0, 0
+    for x, y in tqdm(loader, desc=desc, leave=False, disable=None):
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
+            loss = criterion(net(x).float()[:, 0], y)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        total, count = total + float(loss.detach()) * len(y), count + len(y)
+    return total / max(count, 1)
+
+
+def _sync_ranks(model: nn.Module, train_loss: float, device: torch.device) -> float:
+    """Rank 0's BatchNorm statistics everywhere and the mean loss over ranks.
+
+    Every rank then validates the same model and takes the same early-stopping decisions.
+    """
+    for buf in model.buffers():
+        dist.broadcast(buf, src=0)
+    loss = torch.tensor([train_loss], dtype=torch.float64, device=device)
+    dist.all_reduce(loss)
+    return float(loss[0]) / dist.get_world_size()
+
+
+def _restore(path: Path, config: CNNConfig, device: torch.device,
+             parts: dict[str, Any]) -> dict[str, Any]:
+    """Load a checkpoint into ``parts`` (model, optimiser, scheduler, scaler) and torch's RNG."""
+    if not path.is_file():
+        raise ValueError(f"cannot resume: {path} does not exist")
+    ckpt = torch.load(path, map_location=device, weights_only=False)
+    changed = {k for k, v in asdict(config).items() if ckpt["config"].get(k) != v}
+    changed -= RESUMABLE_CHANGES
+    if changed:
+        raise ValueError("cannot resume with different settings: " + ", ".join(
+            f"{k} was {ckpt['config'][k]!r}, now {getattr(config, k)!r}" for k in sorted(changed)))
+    for key, part in parts.items():
+        part.load_state_dict(ckpt[key])
+    torch.set_rng_state(ckpt["torch_rng"])
+    log.info("resumed from %s after epoch %d", path, len(ckpt["history"]))
+    return ckpt
+
+
+def _test_summary(val_y: np.ndarray, val_score: np.ndarray, y: np.ndarray,
+                  score: np.ndarray) -> dict[str, Any]:
     """Test AUC with DeLong CI, and metrics at the validation Youden threshold."""
     summary: dict[str, Any] = {"n": int(len(y)), "n_positive": int(y.sum())}
     if 0 < val_y.sum() < len(val_y):
@@ -440,13 +485,16 @@ def _test_summary(val_y: np.ndarray, val_score: np.ndarray, y: np.ndarray, score
     return summary
 
 
-def _model_card(manifest: Manifest, manifest_path: str | os.PathLike[str] | None, config: CNNConfig, name: str,
-                data_config: dict[str, Any], train_rows: np.ndarray, val_rows: np.ndarray, test_rows: np.ndarray,
-                result: CNNResult) -> dict[str, Any]:
+def _model_card(manifest: Manifest, manifest_path: str | os.PathLike[str] | None, config: CNNConfig,
+                name: str, data_config: dict[str, Any],
+                rows: tuple[np.ndarray, np.ndarray, np.ndarray],
+                result: CNNResult, pretrained_loaded: bool) -> dict[str, Any]:
+    train_rows, val_rows, test_rows = rows
     y = manifest.y
 
-    def counts(rows: np.ndarray) -> dict[str, int]:
-        return {manifest.classes[1]: int(y[rows].sum()), manifest.classes[0]: int(len(rows) - y[rows].sum())}
+    def counts(part: np.ndarray) -> dict[str, int]:
+        n_pos = int(y[part].sum())
+        return {manifest.classes[1]: n_pos, manifest.classes[0]: len(part) - n_pos}
 
     return {
         "name": name,
@@ -461,12 +509,14 @@ def _model_card(manifest: Manifest, manifest_path: str | os.PathLike[str] | None
         "training": {
             "manifest": str(manifest_path) if manifest_path else None,
             "manifest_sha256": _sha256(Path(manifest_path)) if manifest_path else None,
-            "images": {"train": counts(train_rows), "validation": counts(val_rows), "test": counts(test_rows)},
+            "images": {"train": counts(train_rows), "validation": counts(val_rows),
+                       "test": counts(test_rows)},
             "lesions": {"train": int(manifest.table["lesion_id"].iloc[train_rows].nunique()),
                         "validation": int(manifest.table["lesion_id"].iloc[val_rows].nunique()),
                         "test": int(manifest.table["lesion_id"].iloc[test_rows].nunique())},
             "config": asdict(config),
             "pretrained_requested": config.pretrained,
+            "pretrained_loaded": pretrained_loaded,
             "epochs_run": len(result.history),
             "best_epoch": result.best_epoch,
             "best_val_auc": max((h["val_auc"] for h in result.history), default=math.nan),
@@ -484,8 +534,12 @@ def compare_runs(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> dict[s
     """
     pa, pb = (pd.read_csv(Path(p) / PREDICTIONS_NAME) for p in (a, b))
     merged = pa.merge(pb, on="image", suffixes=("_a", "_b"))
-    if len(merged) != len(pa) or len(merged) != len(pb) or not (merged["y_a"] == merged["y_b"]).all():
-        raise ValueError(f"{a} and {b} were not tested on the same images: use the same manifest split and seed")
-    t = delong_test(merged["y_a"].to_numpy(), merged["score_a"].to_numpy(), merged["score_b"].to_numpy())
-    return {"a": str(a), "b": str(b), "n": len(merged), **{k: float(v) for k, v in asdict(t).items()}}
+    same = len(merged) == len(pa) == len(pb) and (merged["y_a"] == merged["y_b"]).all()
+    if not same:
+        raise ValueError(f"{a} and {b} were not tested on the same images: "
+                         "use the same manifest split and seed")
+    t = delong_test(merged["y_a"].to_numpy(), merged["score_a"].to_numpy(),
+                    merged["score_b"].to_numpy())
+    return {"a": str(a), "b": str(b), "n": len(merged),
+            **{k: float(v) for k, v in asdict(t).items()}}
 

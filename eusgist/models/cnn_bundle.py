@@ -39,11 +39,17 @@ INTENDED_USE = (
 VERSIONED = ("torch", "timm", "numpy")
 
 
-def create_backbone(arch: str, *, input_size: int, pretrained: bool = False) -> nn.Module:
+def create_backbone(arch: str, *, input_size: int,
+                    pretrained: bool = False) -> tuple[nn.Module, bool]:
     """A timm model with one output logit (positive class) for 3-channel ``input_size`` images.
 
-    Pretrained weights are tried when asked; when they cannot be had (offline), the model
-    is randomly initialised and a warning is logged. Unknown names raise ``ValueError``.
+    Pretrained weights are tried when asked; when they cannot be had (offline; the hub
+    client retries for about a minute first), the model is randomly initialised and a
+    warning is logged. Unknown names raise ``ValueError``.
+
+    Returns
+    -------
+    (model, whether pretrained weights were loaded)
     """
     if not timm.is_model(arch):
         raise ValueError(f"unknown timm architecture {arch!r}")
@@ -56,11 +62,11 @@ def create_backbone(arch: str, *, input_size: int, pretrained: bool = False) -> 
 
     if pretrained:
         try:
-            return make(True)
+            return make(True), True
         except Exception as exc:  # noqa: BLE001 - any download/hub failure means "offline"
             log.warning("pretrained weights for %s unavailable (%s); using random init",
                         arch, str(exc).splitlines()[0][:200])
-    return make(False)
+    return make(False), False
 
 
 def library_versions() -> dict[str, str]:
@@ -84,7 +90,8 @@ def save_cnn_bundle(path: str | os.PathLike[str], model: nn.Module, card: dict[s
     save_file(state, str(out / WEIGHTS_NAME))
     card = {"format": BUNDLE_FORMAT, "intended_use": INTENDED_USE,
             "versions": library_versions(), **card}
-    (out / CARD_NAME).write_text(json.dumps(_finite(card), indent=2, default=_jsonable, allow_nan=False) + "\n")
+    text = json.dumps(_finite(card), indent=2, default=_jsonable, allow_nan=False)
+    (out / CARD_NAME).write_text(text + "\n")
     return out
 
 
@@ -108,7 +115,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def round_to_fp16(model: nn.Module) -> nn.Module:
-    """Round floating weights to fp16 precision in place, so in-memory scores equal a reloaded bundle's."""
+    """Round floating weights to fp16 precision in place (scores then equal a reloaded bundle's)."""
     with torch.no_grad():
         for v in model.state_dict().values():
             if v.is_floating_point():
@@ -128,7 +135,8 @@ class CNNBundle:
     def data_config(self) -> dict[str, Any]:
         """``input_size`` ``(3, S, S)``, ``mean``, ``std`` as :func:`to_model_input` wants them."""
         e = self.card["expects"]
-        return {"input_size": (3, e["input_size"], e["input_size"]), "mean": e["mean"], "std": e["std"]}
+        size = e["input_size"]
+        return {"input_size": (3, size, size), "mean": e["mean"], "std": e["std"]}
 
     @property
     def device(self) -> torch.device:
@@ -139,7 +147,8 @@ class CNNBundle:
         e = self.card["expects"]
         if e["supervision"] == "strong":
             if mask is None:
-                raise ValueError("this model was trained on lesion ROIs (strong supervision): a mask is needed")
+                raise ValueError("this model was trained on lesion ROIs (strong supervision): "
+                                 "a mask is needed")
             crop = crop_roi(image, mask, margin=e["crop_margin"])
         else:
             crop = whole_image(image)
@@ -149,7 +158,7 @@ class CNNBundle:
     def predict_proba(
         self, images: Sequence[np.ndarray], masks: Sequence[np.ndarray | None] | None = None
     ) -> np.ndarray:
-        """Probability of the positive class for each image (masks needed for strong supervision)."""
+        """Positive-class probability of each image (masks needed for strong supervision)."""
         masks = list(masks) if masks is not None else [None] * len(images)
         if len(masks) != len(images):
             raise ValueError(f"{len(images)} images but {len(masks)} masks")
@@ -159,7 +168,8 @@ class CNNBundle:
         return torch.sigmoid(self.model(x).float()[:, 0]).cpu().numpy().astype(np.float64)
 
 
-def load_cnn_bundle(path: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> CNNBundle:
+def load_cnn_bundle(path: str | os.PathLike[str], *,
+                    device: str | torch.device = "cpu") -> CNNBundle:
     """Load a bundle written by :func:`save_cnn_bundle`.
 
     Raises
@@ -179,7 +189,7 @@ def load_cnn_bundle(path: str | os.PathLike[str], *, device: str | torch.device 
         saved = card.get("versions", {}).get(lib)
         if lib in VERSIONED and saved and saved.split(".")[:2] != version.split(".")[:2]:
             log.warning("%s was saved with %s %s, running %s", folder, lib, saved, version)
-    model = create_backbone(card["arch"], input_size=card["expects"]["input_size"])
+    model, _ = create_backbone(card["arch"], input_size=card["expects"]["input_size"])
     expected = model.state_dict()
     weights = load_file(str(weights_path))
     problems = [f"missing {k}" for k in expected if k not in weights]
@@ -187,7 +197,8 @@ def load_cnn_bundle(path: str | os.PathLike[str], *, device: str | torch.device 
     problems += [f"{k}: saved {tuple(weights[k].shape)}, {card['arch']} needs {tuple(v.shape)}"
                  for k, v in expected.items() if k in weights and weights[k].shape != v.shape]
     if problems:
-        shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+        more = f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
+        shown = "; ".join(problems[:5]) + more
         raise ValueError(f"{weights_path} does not fit {card['arch']}: {shown}")
     model.load_state_dict({k: v.to(expected[k].dtype) for k, v in weights.items()})
     return CNNBundle(model=model.to(device).eval(), card=card, path=folder)
