@@ -42,7 +42,8 @@ def test_rotate_moves_a_point_by_the_rotation_matrix() -> None:
     out = Rotate(30.0)(img)
     y, x = np.unravel_index(np.argmax(out), out.shape)
     # counter-clockwise on screen: column = cx + r cos θ, row = cy - r sin θ
-    assert (y, x) == (round(20 - 10 * math.sin(math.radians(30))), round(20 + 10 * math.cos(math.radians(30))))
+    theta = math.radians(30)
+    assert (y, x) == (round(20 - 10 * math.sin(theta)), round(20 + 10 * math.cos(theta)))
     assert out.shape == img.shape and out.min() >= 0 and out.max() <= 1
 
 
@@ -55,7 +56,8 @@ def test_flip(image: np.ndarray) -> None:
 
 def test_log_contrast(image: np.ndarray) -> None:
     assert np.allclose(LogContrast()(image), np.log2(1 + image))
-    assert LogContrast(2.0)(np.array([[0.0, 0.5, 1.0]]))[0] == pytest.approx([0, 1, 1])  # 2·log2(1.5)>1 clips
+    # 2·log2(1.5) > 1 clips
+    assert LogContrast(2.0)(np.array([[0.0, 0.5, 1.0]]))[0] == pytest.approx([0, 1, 1])
 
 
 def test_sigmoid_contrast(image: np.ndarray) -> None:
@@ -72,7 +74,8 @@ def _clahe_reference(img: np.ndarray, clip: float, ny: int, nx: int, nbins: int)
     maps = np.zeros((ny, nx, nbins))
     for i in range(ny):
         for j in range(nx):
-            hist = np.bincount(pad[i * th:(i + 1) * th, j * tw:(j + 1) * tw].ravel(), minlength=nbins).astype(float)
+            tile = pad[i * th:(i + 1) * th, j * tw:(j + 1) * tw].ravel()
+            hist = np.bincount(tile, minlength=nbins).astype(float)
             limit = clip * th * tw / nbins
             excess = np.maximum(hist - limit, 0).sum()
             hist = np.minimum(hist, limit) + excess / nbins
@@ -86,7 +89,9 @@ def _clahe_reference(img: np.ndarray, clip: float, ny: int, nx: int, nbins: int)
             yy = [min(max(v, 0), ny - 1) for v in (y0, y0 + 1)]
             xx = [min(max(v, 0), nx - 1) for v in (x0, x0 + 1)]
             m = lambda r, c: maps[yy[r], xx[c], q[y, x]]  # noqa: E731
-            out[y, x] = (1 - a) * ((1 - b) * m(0, 0) + b * m(0, 1)) + a * ((1 - b) * m(1, 0) + b * m(1, 1))
+            top = (1 - b) * m(0, 0) + b * m(0, 1)
+            bottom = (1 - b) * m(1, 0) + b * m(1, 1)
+            out[y, x] = (1 - a) * top + a * bottom
     return out
 
 
@@ -119,7 +124,8 @@ def test_clahe_rejects_bad_settings(image: np.ndarray) -> None:
 def test_random_transforms_follow_their_draws(image: np.ndarray) -> None:
     rng, ref = np.random.default_rng(3), np.random.default_rng(3)
     c, b = ref.uniform(0.8, 1.2), ref.uniform(-0.2, 0.2)
-    assert np.allclose(RandomBrightnessContrast(0.2, 0.2)(image, rng), np.clip((image - 0.5) * c + 0.5 + b, 0, 1))
+    expected = np.clip((image - 0.5) * c + 0.5 + b, 0, 1)
+    assert np.allclose(RandomBrightnessContrast(0.2, 0.2)(image, rng), expected)
     h, v = np.random.default_rng(4).random(2)
     expected = image[:, :, ::-1] if h < 0.5 else image
     expected = expected[:, ::-1, :] if v < 0.5 else expected

@@ -40,7 +40,8 @@ def manifest_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
         img = rng.normal(60, 15, (48, 48)) + disc * (130 if positive else 60)
         Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(root / f"images/{i}.png")
         Image.fromarray((disc * 255).astype(np.uint8)).save(root / f"masks/{i}.png")
-        rows.append({"image": f"images/{i}.png", "mask": f"masks/{i}.png", "label": "GIST" if positive else "leiomyoma",
+        rows.append({"image": f"images/{i}.png", "mask": f"masks/{i}.png",
+                     "label": "GIST" if positive else "leiomyoma",
                      "patient_id": f"p{lesion}", "lesion_id": f"l{lesion}"})
     return write_manifest(pd.DataFrame(rows), root / "manifest.csv")
 
@@ -56,18 +57,21 @@ def test_training_loss_falls_and_bundle_reloads(manifest_path: Path, tmp_path: P
     assert len(losses) == 4 and losses[-1] < losses[0]
     card = json.loads((tmp_path / "run/model_card.json").read_text())
     assert card["arch"] == "test_resnet" and card["positive_class"] == "GIST"
-    assert card["expects"]["supervision"] == "strong" and len(card["training"]["manifest_sha256"]) == 64
+    assert card["expects"]["supervision"] == "strong"
+    assert len(card["training"]["manifest_sha256"]) == 64
     assert "research only" in card["intended_use"].lower()
     assert {"auc", "auc_ci", "threshold", "metrics"} <= set(card["test_metrics"])
     curves = pd.read_csv(tmp_path / "run/training_curves.csv")
-    assert list(curves["epoch"]) == [1, 2, 3, 4] and {"train_loss", "val_loss", "val_auc"} <= set(curves.columns)
+    assert list(curves["epoch"]) == [1, 2, 3, 4]
+    assert {"train_loss", "val_loss", "val_auc"} <= set(curves.columns)
     assert (tmp_path / "run/training_curves.png").stat().st_size > 0
 
     bundle = load_cnn_bundle(tmp_path / "run")
     preds = pd.read_csv(tmp_path / "run/test_predictions.csv")
     images = [read_image(manifest.root / p).array for p in preds["image"]]
     masks = [read_mask(manifest.root / p.replace("images", "masks")) for p in preds["image"]]
-    np.testing.assert_allclose(bundle.predict_proba(images, masks), preds["score"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(bundle.predict_proba(images, masks), preds["score"],
+                               rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="mask is needed"):
         bundle.predict_proba(images[:1])
 
@@ -81,11 +85,14 @@ def test_resume_reaches_the_same_state(manifest_path: Path, tmp_path: Path) -> N
     full, part = _weights(tmp_path / "full"), _weights(tmp_path / "part")
     assert all(torch.equal(full[k], part[k]) for k in full)
     with pytest.raises(ValueError, match="arch was 'test_resnet'"):
-        train_cnn(manifest, tmp_path / "part", CNNConfig(**{**cfg.__dict__, "arch": "resnet10t"}), resume=True)
+        other = CNNConfig(**{**cfg.__dict__, "arch": "resnet10t"})
+        train_cnn(manifest, tmp_path / "part", other, resume=True)
 
 
 @pytest.mark.filterwarnings("ignore:ppv is undefined:RuntimeWarning")
-def test_weak_supervision_needs_no_masks_and_compares_with_delong(manifest_path: Path, tmp_path: Path) -> None:
+def test_weak_supervision_needs_no_masks_and_compares_with_delong(
+    manifest_path: Path, tmp_path: Path
+) -> None:
     manifest = read_manifest(manifest_path)
     table = manifest.table.assign(mask="")
     write_manifest(table, manifest.root / "nomask.csv")
@@ -97,11 +104,13 @@ def test_weak_supervision_needs_no_masks_and_compares_with_delong(manifest_path:
     parser = argparse.ArgumentParser()
     train_cnn_command.add_arguments(parser)
     args = parser.parse_args([
-        "--manifest", str(manifest.root / "nomask.csv"), "--out", str(tmp_path / "weak"), "--supervision", "weak",
-        "--arch", "test_resnet", "--input-size", "32", "--no-pretrained", "--epochs", "1", "--batch-size", "8",
+        "--manifest", str(manifest.root / "nomask.csv"), "--out", str(tmp_path / "weak"),
+        "--supervision", "weak", "--arch", "test_resnet", "--input-size", "32", "--no-pretrained",
+        "--epochs", "1", "--batch-size", "8",
         "--augment", "none", "--compare-with", str(tmp_path / "strong")])
     assert train_cnn_command.run(args) == 0
-    assert json.loads((tmp_path / "weak/model_card.json").read_text())["expects"]["supervision"] == "weak"
+    card = json.loads((tmp_path / "weak/model_card.json").read_text())
+    assert card["expects"]["supervision"] == "weak"
     cmp = json.loads((tmp_path / "weak/comparison.json").read_text())
     assert cmp == compare_runs(tmp_path / "weak", tmp_path / "strong")
     assert cmp["n"] == 5 and 0 <= cmp["p_value"] <= 1
