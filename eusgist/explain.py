@@ -30,6 +30,7 @@ import pandas as pd
 import shap
 from matplotlib.figure import Figure
 from numpy.typing import NDArray
+from scipy.special import expit
 
 from eusgist.models.portable import PortableModel
 
@@ -180,6 +181,13 @@ def explain(
     return Explanation(model.features, values, base, raw, output, space)
 
 
+#: A cooperative game: ``value(row, masks)`` is the model's expected output for each
+#: coalition (row of ``masks``) with the coalition's features taken from ``row``.
+Game = Callable[[NDArray[np.float64], NDArray[np.bool_]], NDArray[np.float64]]
+#: Most float64 values one block of SVM coalition kernels may hold (bounds memory).
+_BLOCK_VALUES = 4_000_000
+
+
 def _svm_shap(
     model: PortableModel, x: NDArray[np.float64], background: NDArray[np.float64], seed: int
 ) -> tuple[NDArray[np.float64], float, NDArray[np.float64]]:
@@ -187,35 +195,67 @@ def _svm_shap(
         raise ValueError(
             f"SHAP background has shape {background.shape}; expected (m, {x.shape[1]})"
         )
+    game = _svm_game(model, background)
     if x.shape[1] <= EXACT_MAX_FEATURES:
-        values = _exact_shapley(model.output, x, background)
+        values = _exact_shapley(game, x)
     else:
-        values = _permutation_shapley(model.output, x, background, np.random.default_rng(seed))
+        values = _permutation_shapley(game, x, np.random.default_rng(seed))
     base = float(np.mean(model.output(background)))
     return values, base, model.output(x)
 
 
-def _coalition_values(
-    f: Callable[[NDArray[np.float64]], NDArray[np.float64]],
-    row: NDArray[np.float64],
-    background: NDArray[np.float64],
-    masks: NDArray[np.bool_],
-) -> NDArray[np.float64]:
-    """Mean of ``f`` over the background with each mask's features set to ``row``'s values."""
-    mixed = np.where(masks[:, None, :], row, background[None, :, :])
-    return f(mixed.reshape(-1, row.size)).reshape(masks.shape[0], -1).mean(axis=1)
+def masked_game(
+    f: Callable[[NDArray[np.float64]], NDArray[np.float64]], background: NDArray[np.float64]
+) -> Game:
+    """The interventional game of any model ``f``: the mean of ``f`` over background rows
+    with the coalition's features set to the explained row's values (the definition)."""
+
+    def value(row: NDArray[np.float64], masks: NDArray[np.bool_]) -> NDArray[np.float64]:
+        mixed = np.where(masks[:, None, :], row, background[None, :, :])
+        return f(mixed.reshape(-1, row.size)).reshape(masks.shape[0], -1).mean(axis=1)
+
+    return value
+
+
+def _svm_game(model: PortableModel, background: NDArray[np.float64]) -> Game:
+    """:func:`masked_game` of the calibrated RBF SVM, computed fast.
+
+    A squared distance is a sum over features, so the distance of a mixed row to a
+    support vector is the background row's distance plus, for each coalition feature,
+    the change from swapping in the explained row's value: one matrix product per block
+    of coalitions instead of building every mixed row.
+    """
+    sv = model.arrays["support_vectors"]
+    dual = model.arrays["dual_coef"]
+    gamma, intercept = model.params["gamma"], model.params["intercept"]
+    bg_sq = (background[:, None, :] - sv[None, :, :]) ** 2  # (m, n_sv, k)
+    bg_dist = bg_sq.sum(axis=2).reshape(-1)  # (m * n_sv,)
+    m, n_sv, k = bg_sq.shape
+    block = max(1, _BLOCK_VALUES // (m * n_sv))
+
+    def value(row: NDArray[np.float64], masks: NDArray[np.bool_]) -> NDArray[np.float64]:
+        swap = ((row - sv) ** 2)[None, :, :] - bg_sq  # (m, n_sv, k)
+        swap = swap.reshape(-1, k).T  # (k, m * n_sv)
+        out = np.empty(masks.shape[0])
+        for start in range(0, masks.shape[0], block):
+            chunk = masks[start:start + block].astype(np.float64)
+            dist = bg_dist + chunk @ swap  # (c, m * n_sv)
+            kernel = np.exp(-gamma * dist).reshape(-1, m, n_sv)
+            decision = kernel @ dual + intercept  # (c, m)
+            proba = expit(model.params["platt_a"] * decision + model.params["platt_b"])
+            out[start:start + block] = proba.mean(axis=1)
+        return out
+
+    return value
 
 
 def _permutation_shapley(
-    f: Callable[[NDArray[np.float64]], NDArray[np.float64]],
-    x: NDArray[np.float64],
-    background: NDArray[np.float64],
-    rng: np.random.Generator,
+    game: Game, x: NDArray[np.float64], rng: np.random.Generator
 ) -> NDArray[np.float64]:
-    """Interventional Shapley values averaged over random feature orders and their reverses.
+    """Shapley values averaged over random feature orders and their reverses.
 
     Each order adds the features one by one and credits each with the change it makes,
-    so every order's contributions sum to ``f(x) - mean f(background)`` (additive exactly).
+    so every order's contributions sum to ``v(all) - v(none)`` (additive exactly).
     """
     n, k = x.shape
     values = np.zeros((n, k))
@@ -226,21 +266,13 @@ def _permutation_shapley(
             for perm in (order, order[::-1]):
                 rank = np.empty(k, dtype=np.int64)
                 rank[perm] = np.arange(k)
-                v = _coalition_values(f, x[i], background, rank[None, :] < steps)
+                v = game(x[i], rank[None, :] < steps)
                 values[i, perm] += np.diff(v)
     return values / (2 * N_PERMUTATIONS)
 
 
-def _exact_shapley(
-    f: Callable[[NDArray[np.float64]], NDArray[np.float64]],
-    x: NDArray[np.float64],
-    background: NDArray[np.float64],
-) -> NDArray[np.float64]:
-    """Interventional Shapley values by enumerating all ``2**k`` coalitions.
-
-    The value of coalition S for row ``x`` is the mean of ``f`` over background rows with
-    the features in S set to ``x``'s values.
-    """
+def _exact_shapley(game: Game, x: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Shapley values by enumerating all ``2**k`` coalitions."""
     n, k = x.shape
     codes = np.arange(2**k)
     masks = ((codes[:, None] >> np.arange(k)) & 1).astype(bool)  # coalition code -> members
@@ -248,7 +280,7 @@ def _exact_shapley(
     weight = np.array([factorial(s) * factorial(k - s - 1) / factorial(k) for s in range(k)])
     values = np.empty((n, k))
     for i in range(n):
-        v = _coalition_values(f, x[i], background, masks)
+        v = game(x[i], masks)
         for j in range(k):
             without = codes[~masks[:, j]]
             values[i, j] = np.sum(weight[sizes[without]] * (v[without | (1 << j)] - v[without]))

@@ -12,8 +12,10 @@ from eusgist.explain import (
     Explanation,
     _exact_shapley,
     _permutation_shapley,
+    _svm_game,
     background_sample,
     explain,
+    masked_game,
     readable_name,
     shap_summary,
 )
@@ -68,14 +70,24 @@ def test_permutation_estimate_matches_exact_shapley():
         return np.tanh(x @ w) + x[:, 0] * x[:, 1]
 
     x, bg = rng.normal(size=(3, 5)), rng.normal(size=(12, 5))
-    exact = _exact_shapley(f, x, bg)
-    approx = _permutation_shapley(f, x, bg, np.random.default_rng(1))
+    exact = _exact_shapley(masked_game(f, bg), x)
+    approx = _permutation_shapley(masked_game(f, bg), x, np.random.default_rng(1))
     np.testing.assert_allclose(exact.sum(axis=1), f(x) - f(bg).mean(), atol=1e-12)
     np.testing.assert_allclose(approx.sum(axis=1), f(x) - f(bg).mean(), atol=1e-12)
     np.testing.assert_allclose(approx, exact, atol=0.15)
     # a linear model has the closed form w_j (x_j - mean bg_j)
-    exact_lin = _exact_shapley(lambda z: z @ w, x, bg)
+    exact_lin = _exact_shapley(masked_game(lambda z: z @ w, bg), x)
     np.testing.assert_allclose(exact_lin, w * (x - bg.mean(axis=0)), atol=1e-12)
+
+
+@pytest.mark.parametrize("portable", ["svm", "svm-wide"], indirect=True)
+def test_fast_svm_game_equals_the_definition(portable, table):
+    x = portable.standardise(portable.raw_matrix(table.iloc[:3]))
+    bg = portable.standardise(background_sample(portable, table, n=15))
+    masks = np.random.default_rng(3).random((40, x.shape[1])) < 0.5
+    for row in x:
+        np.testing.assert_allclose(_svm_game(portable, bg)(row, masks),
+                                   masked_game(portable.output, bg)(row, masks), atol=1e-10)
 
 
 @pytest.mark.parametrize(

@@ -46,8 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backbone-weights", type=Path, default=None,
                         help="fine-tuned backbone .safetensors to ship with the bundle")
     parser.add_argument("--source", default=None, help="training data description for the card")
-    parser.add_argument("--shap-rows", type=int, default=200,
-                        help="test images explained in the SHAP summary (default 200)")
+    parser.add_argument("--shap-rows", type=int, default=100,
+                        help="test images explained in the SHAP summary (default 100)")
 
 
 def _names(text: str, allowed: tuple[str, ...], what: str) -> list[str]:
