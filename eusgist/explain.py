@@ -71,6 +71,7 @@ _RADIOMICS_CLASSES = {
     "shape": "shape",
     "shape2D": "shape 2D",
 }
+_LOG_SIGMA = re.compile(r"log-sigma-(\d+)-(\d+)-mm-3D")
 _WORDS = re.compile(r"[A-Z]+(?=[A-Z][a-z]|\d|$)|[A-Z]?[a-z]+|\d+")
 
 
@@ -91,7 +92,9 @@ def readable_name(column: str) -> str:
         if len(parts) == 3 and parts[1] in _RADIOMICS_CLASSES:
             image_type, cls, name = parts
             words = [w if (w.isupper() and len(w) > 1) else w.lower() for w in _WORDS.findall(name)]
-            where = image_type.replace("-", " ")
+            log_sigma = _LOG_SIGMA.fullmatch(image_type)
+            where = (f"LoG sigma {log_sigma[1]}.{log_sigma[2]} mm" if log_sigma
+                     else image_type.replace("-", " "))
             return f"{_RADIOMICS_CLASSES[cls]} {' '.join(words) or name} ({where})"
         return column[4:]
     if column.startswith("deep_"):

@@ -98,6 +98,8 @@ def test_fast_svm_game_equals_the_definition(portable, table):
         ("rad_wavelet-LH_glszm_SmallAreaLowGrayLevelEmphasis",
          "GLSZM small area low gray level emphasis (wavelet LH)"),
         ("rad_original_shape2D_MajorAxisLength", "shape 2D major axis length (original)"),
+        ("rad_log-sigma-1-0-mm-3D_glrlm_RunEntropy", "GLRLM run entropy (LoG sigma 1.0 mm)"),
+        ("rad_original_glcm_MCC", "GLCM MCC (original)"),
         ("deep_resnet18_042", "deep feature 42 (resnet18)"),
         ("deep_vit_small_patch16_224_005", "deep feature 5 (vit_small_patch16_224)"),
         ("age", "age"),
