@@ -131,7 +131,8 @@ def run(args: argparse.Namespace) -> int:
     modalities = _names(args.modalities, MODALITIES, "modalities")
     classifiers = _names(args.classifiers, CLASSIFIERS, "classifiers")
     names = [f"{m}-{c}" for m in modalities for c in classifiers]
-    if args.select != "best" and args.select not in names:
+    select = "best" if args.select.lower() == "best" else args.select
+    if select != "best" and select not in names:
         raise ValueError(f"--select {args.select!r} is not among the trained models {names}")
     if args.out.exists() and any(args.out.iterdir()) and not (args.out / CARD).is_file():
         raise ValueError(f"{args.out} exists and is not a model bundle; choose another --out")
@@ -158,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
                           classifier=classifier, seed=args.seed, n_splits=args.cv_folds)
         evaluations.append(evaluate(model, test, y_test))
     chosen_name = (max(evaluations, key=lambda e: e.model.cv_auc).model.name
-                   if args.select == "best" else args.select)
+                   if select == "best" else select)
     chosen = next(e for e in evaluations if e.model.name == chosen_name)
     model = chosen.model
     log.info("bundling %s (CV AUC %.3f, test AUC %.3f)",
@@ -182,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
                         "filter > standardisation > L1-logistic selection > " + model.classifier,
             "best_params": model.best_params,
             "cv_auc": model.cv_auc,
-            "selected_by": "highest grouped training-CV AUC" if args.select == "best" else "named",
+            "selected_by": "highest grouped training-CV AUC" if select == "best" else "named",
         },
         "expects": expects,
         "backbone": expects["backbones"][0]["backbone"] if expects["backbones"] else None,

@@ -121,7 +121,8 @@ def test_manifest_form_extracts_then_trains(tmp_path, monkeypatch):
     monkeypatch.setattr(pipeline, "extract_features", fake_extract)
     out = tmp_path / "bundle"
     rc = main(["train", "--manifest", str(tmp_path / "manifest.csv"), "--out", str(out),
-               "--modalities", "radiomics", "--classifiers", "xgboost", "--cv-folds", "3"])
+               "--modalities", "radiomics", "--classifiers", "xgboost", "--cv-folds", "3",
+               "--select", "BEST"])
     assert rc == 0 and calls == [len(table)]
     bundle = load_bundle(out)
     assert len(bundle.card["training_data"]["manifest_sha256"]) == 64
