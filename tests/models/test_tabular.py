@@ -105,3 +105,17 @@ def test_fit_model_needs_two_lesions_per_class(split):
     few = train[train["lesion_id"].isin(sorted(set(train["lesion_id"]))[:3])]
     with pytest.raises(ValueError, match="lesion"):
         fit_model(few, _y(few, classes), few["lesion_id"], modality="radiomics", classifier="svm")
+
+
+def test_missing_values_are_imputed_identically(split):
+    train, test, classes = split
+    train, test = train.copy(), test.copy()
+    col = "rad_original_firstorder_Mean"
+    train.loc[::7, col] = np.nan
+    test.loc[::3, col] = np.nan
+    train["rad_all_missing"] = test["rad_all_missing"] = np.nan
+    model = fit_model(train, _y(train, classes), train["lesion_id"], modality="radiomics",
+                      classifier="rf", grid=FAST_GRID["rf"], n_splits=3)
+    portable = PortableModel.from_pipeline(model.pipeline, "rf")
+    assert col in portable.features and "rad_all_missing" not in portable.features
+    np.testing.assert_array_equal(portable.predict_proba(test), model.predict_proba(test))
