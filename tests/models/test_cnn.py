@@ -100,7 +100,7 @@ def test_weak_supervision_needs_no_masks_and_compares_with_delong(
     cfg = CNNConfig(**{**TINY.__dict__, "epochs": 1})
     with pytest.raises(ValueError, match="has no mask"):
         train_cnn(weak, tmp_path / "strong", cfg)
-    train_cnn(manifest, tmp_path / "strong", cfg)
+    train_cnn(manifest, tmp_path / "strong", CNNConfig(**{**cfg.__dict__, "expand": True}))
     parser = argparse.ArgumentParser()
     train_cnn_command.add_arguments(parser)
     args = parser.parse_args([
