@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 from collections.abc import Iterator
@@ -26,6 +27,23 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def annotation_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A throwaway SQLite annotation database for the session (never annotations/);
+    ``reviewer`` is registered as a reviewer."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('annotations') / 'ui.sqlite'}"
+    saved = {k: os.environ.get(k) for k in ("EUSGIST_DATABASE_URL", "EUSGIST_REVIEWERS")}
+    os.environ.update(EUSGIST_DATABASE_URL=url, EUSGIST_REVIEWERS="reviewer")
+    try:
+        yield url
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 @pytest.fixture(scope="session")
@@ -63,7 +81,9 @@ def page(browser: object, app_url: str) -> Iterator[object]:
     """A fresh page on the app, loaded."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
     page = context.new_page()
-    page.goto(app_url, wait_until="networkidle")
+    # Not "networkidle": per-session state (gr.State) keeps a heartbeat connection open.
+    page.goto(app_url, wait_until="load")
+    page.get_by_role("tab").first.wait_for(timeout=60_000)
     try:
         yield page
     finally:
