@@ -114,8 +114,9 @@ def test_missing_values_are_imputed_identically(split):
     train.loc[::7, col] = np.nan
     test.loc[::3, col] = np.nan
     train["rad_all_missing"] = test["rad_all_missing"] = np.nan
-    model = fit_model(train, _y(train, classes), train["lesion_id"], modality="radiomics",
-                      classifier="rf", grid=FAST_GRID["rf"], n_splits=3)
+    with pytest.warns(UserWarning, match="without any observed values"):
+        model = fit_model(train, _y(train, classes), train["lesion_id"], modality="radiomics",
+                          classifier="rf", grid=FAST_GRID["rf"], n_splits=3)
     portable = PortableModel.from_pipeline(model.pipeline, "rf")
     assert col in portable.features and "rad_all_missing" not in portable.features
     np.testing.assert_array_equal(portable.predict_proba(test), model.predict_proba(test))
