@@ -17,3 +17,11 @@ def busi_manifest_path() -> Path:
     if not path.is_file():
         pytest.skip(f"BUSI data not found at {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def prediction_bundles(tmp_path_factory: pytest.TempPathFactory):
+    """Tiny tabular (combined, deep) and CNN bundles on a phantom (tests/inference_fixtures.py)."""
+    from inference_fixtures import build_bundles
+
+    return build_bundles(tmp_path_factory.mktemp("prediction"))

@@ -1,0 +1,578 @@
+"""Predict one EUS image with a model bundle: probabilities, decision, explanation, card.
+
+:func:`list_models` finds bundles (``weights/*/model_card.json``; folder
+``$EUSGIST_WEIGHTS_DIR``), :func:`load_model` loads one (cached read-only, keyed on path and
+card modification time) and :func:`predict` runs it. A tabular bundle's features are
+extracted exactly as for training (same radiomics parameters, crop margin, backbone and
+weights) but only those the classifier reads: the radiomics extraction is reduced to the
+needed features and a backbone runs only when deep features are required. Every
+:class:`Prediction` carries the model card's intended use, training data and test metrics,
+so nobody sees a probability without knowing where it came from.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from eusgist.io import LoadedImage, read_image, read_mask
+from eusgist.preprocess import binarise_mask, crop_roi, whole_image
+
+if TYPE_CHECKING:
+    from eusgist.bundle import Bundle
+    from eusgist.features.deep import DeepFeatureExtractor
+    from eusgist.features.radiomics import RadiomicsExtractor
+    from eusgist.models.cnn_bundle import CNNBundle
+
+log = logging.getLogger(__name__)
+
+#: Environment variable naming the folder of model bundles.
+WEIGHTS_ENV = "EUSGIST_WEIGHTS_DIR"
+#: Signed SHAP contributions shown per prediction.
+TOP_CONTRIBUTIONS = 10
+#: Words in a card's name or training source that mark a model trained on synthetic data.
+SYNTHETIC_WORDS = ("phantom", "synthetic", "demo")
+NOT_CLINICAL = "Research and teaching only; NOT for clinical use."
+
+Kind = Literal["tabular", "cnn"]
+ImageInput = LoadedImage | np.ndarray | str | os.PathLike[str] | bytes
+MaskInput = np.ndarray | str | os.PathLike[str] | bytes | None
+Box = tuple[float, float, float, float]
+
+
+def weights_dir() -> Path:
+    """``$EUSGIST_WEIGHTS_DIR``, else ``weights/`` beside the package."""
+    env = os.environ.get(WEIGHTS_ENV)
+    return Path(env) if env else Path(__file__).resolve().parents[1] / "weights"
+
+
+# ---------------------------------------------------------------------------- model cards
+def card_kind(card: Mapping[str, Any]) -> Kind:
+    """``"cnn"`` for an ``eusgist-cnn/*`` card, else ``"tabular"``."""
+    fmt = str(card.get("format") or card.get("bundle_format") or "")
+    return "cnn" if fmt.startswith("eusgist-cnn/") or card.get("kind") == "cnn" else "tabular"
+
+
+def card_classes(card: Mapping[str, Any]) -> tuple[str, str]:
+    """``(negative, positive)`` class names of either card layout."""
+    neg, pos = card.get("class_names") or card.get("classes") or ("negative", "positive")
+    return str(neg), str(pos)
+
+
+def _training_source(card: Mapping[str, Any]) -> str:
+    data = card.get("training_data") or {}
+    if data.get("source"):
+        return str(data["source"])
+    manifest = (card.get("training") or {}).get("manifest")
+    return Path(str(manifest)).parent.name or str(manifest) if manifest else "unrecorded data"
+
+
+def is_synthetic(card: Mapping[str, Any]) -> bool:
+    """True when the card says (``synthetic``) or its name/source suggests synthetic data."""
+    if "synthetic" in card:
+        return bool(card["synthetic"])
+    text = f"{card.get('name', '')} {_training_source(card)}".lower()
+    return any(word in text for word in SYNTHETIC_WORDS)
+
+
+def _counts(per_class: Mapping[str, Any]) -> str:
+    parts = []
+    for name, value in per_class.items():
+        if isinstance(value, Mapping):
+            parts.append(f"{name} {value.get('images', '?')} images/{value.get('lesions', '?')} "
+                         "lesions")
+        else:
+            parts.append(f"{name} {value} images")
+    return ", ".join(parts)
+
+
+def training_statement(card: Mapping[str, Any]) -> str:
+    """One sentence on what the model was trained and tested on."""
+    prefix = "SYNTHETIC phantom data (demo only): " if is_synthetic(card) else ""
+    source = _training_source(card)
+    data = card.get("training_data") or {}
+    if data:
+        split = data.get("split") or {}
+        return (f"{prefix}trained on {source} — train: {_counts(data.get('train') or {})}; "
+                f"test: {_counts(data.get('test') or {})} (split by {split.get('by', 'lesion')}).")
+    images = (card.get("training") or {}).get("images") or {}
+    return (f"{prefix}trained on {source} — train: {_counts(images.get('train') or {})}; "
+            f"test: {_counts(images.get('test') or {})}.")
+
+
+def metrics_statement(card: Mapping[str, Any]) -> str:
+    """Test AUC and threshold metrics with their 95% CIs, as one line."""
+    m = card.get("test_metrics") or {}
+    if m.get("auc") is None:
+        return "No test metrics recorded."
+    lo, hi = m.get("auc_ci") or (float("nan"), float("nan"))
+    n = m.get("n_lesions") or m.get("n")
+    unit = "lesions" if m.get("n_lesions") else "images"
+    parts = [f"test AUC {m['auc']:.3f} (95% CI {lo:.3f}–{hi:.3f}; n={n} {unit})"]
+    for name, (value, mlo, mhi) in (m.get("metrics") or {}).items():
+        if name in ("sensitivity", "specificity", "accuracy"):
+            parts.append(f"{name} {value:.2f} ({mlo:.2f}–{mhi:.2f})")
+    return "; ".join(parts) + "."
+
+
+def intended_use(card: Mapping[str, Any]) -> str:
+    """The card's intended-use statement (never empty; always says not for clinical use)."""
+    text = str(card.get("intended_use") or "")
+    return text if "not for clinical use" in text.lower() else f"{NOT_CLINICAL} {text}".strip()
+
+
+# ---------------------------------------------------------------------------- listing
+@dataclass(frozen=True)
+class ModelInfo:
+    """A bundle found in the weights folder; ``error`` says why an unavailable one fails."""
+
+    name: str
+    path: Path
+    kind: Kind | None
+    available: bool
+    synthetic: bool
+    summary: str
+    error: str | None = None
+
+    @property
+    def label(self) -> str:
+        """What a model selector shows."""
+        tag = " [SYNTHETIC demo]" if self.synthetic else ""
+        state = "" if self.available else " (unavailable)"
+        return f"{self.name}{tag}{state}"
+
+
+def list_models(weights_dir_: str | os.PathLike[str] | None = None) -> list[ModelInfo]:
+    """Every bundle in the weights folder (sorted by name), each loaded once to check it.
+
+    A corrupt or partial bundle is listed with ``available=False`` and its error; it never
+    hides the others.
+    """
+    root = Path(weights_dir_) if weights_dir_ is not None else weights_dir()
+    out = []
+    for card_path in sorted(root.glob("*/model_card.json")):
+        folder = card_path.parent
+        try:
+            card = json.loads(card_path.read_text(encoding="utf-8"))
+            if not isinstance(card, dict):
+                raise ValueError("model_card.json is not a JSON object")
+        except (OSError, ValueError) as exc:
+            out.append(ModelInfo(folder.name, folder, None, False, False,
+                                 "unreadable model card", f"{card_path.name}: {exc}"))
+            continue
+        info = dict(name=str(card.get("name") or folder.name), path=folder, kind=card_kind(card),
+                    synthetic=is_synthetic(card), summary=training_statement(card))
+        try:
+            load_model(folder)
+        except (ValueError, OSError, KeyError, TypeError) as exc:
+            log.warning("model %s unavailable: %s", folder, exc)
+            out.append(ModelInfo(**info, available=False, error=str(exc)))
+        else:
+            out.append(ModelInfo(**info, available=True))
+    return out
+
+
+# ---------------------------------------------------------------------------- loading
+@dataclass(eq=False)
+class LoadedModel:
+    """A bundle ready to predict: the model and the extractors its features need."""
+
+    name: str
+    path: Path
+    kind: Kind
+    card: dict[str, Any]
+    device: str
+    bundle: Bundle | CNNBundle
+    radiomics: RadiomicsExtractor | None = None
+    rad_features: tuple[str, ...] = ()
+    deep: tuple[DeepFeatureExtractor, ...] = ()
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def classes(self) -> tuple[str, str]:
+        """``(negative, positive)``."""
+        return card_classes(self.card)
+
+    @property
+    def threshold(self) -> float:
+        """Decision threshold on the positive-class probability."""
+        return float(self.card.get("threshold", 0.5))
+
+    @property
+    def needs_mask(self) -> bool:
+        """Whether a lesion ROI (mask or box) must be given."""
+        expects = self.card.get("expects") or {}
+        if self.kind == "cnn":
+            return expects.get("supervision") == "strong"
+        return bool(expects.get("mask_required", True))
+
+    @property
+    def synthetic(self) -> bool:
+        """Trained on synthetic (phantom) data."""
+        return is_synthetic(self.card)
+
+
+def _device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def resolve_model_path(name_or_path: str | os.PathLike[str]) -> Path:
+    """A bundle folder: the path itself when it is a folder, else ``weights_dir()/name``."""
+    path = Path(name_or_path)
+    if path.is_dir():
+        return path.resolve()
+    candidate = weights_dir() / str(name_or_path)
+    if candidate.is_dir():
+        return candidate.resolve()
+    known = [p.parent.name for p in weights_dir().glob("*/model_card.json")]
+    raise ValueError(f"no model bundle {str(name_or_path)!r} (folder or name in "
+                     f"{weights_dir()}: {known or 'none'})")
+
+
+def load_model(name_or_path: str | os.PathLike[str]) -> LoadedModel:
+    """Load a tabular or CNN bundle by folder or name; cached until its card changes.
+
+    Raises
+    ------
+    ValueError
+        (:class:`~eusgist.bundle.BundleError` included) when the bundle cannot be used.
+    """
+    path = resolve_model_path(name_or_path)
+    card = path / "model_card.json"
+    if not card.is_file():
+        raise ValueError(f"{path}: not a model bundle (no model_card.json)")
+    return _load_cached(str(path), card.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=8)
+def _load_cached(path: str, _mtime_ns: int) -> LoadedModel:
+    folder = Path(path)
+    card = json.loads((folder / "model_card.json").read_text(encoding="utf-8"))
+    device = _device()
+    if card_kind(card) == "cnn":
+        from eusgist.models.cnn_bundle import load_cnn_bundle
+
+        cnn = load_cnn_bundle(folder, device=device)
+        return LoadedModel(str(card.get("name") or folder.name), folder, "cnn", cnn.card, device,
+                           cnn)
+    from eusgist.bundle import load_bundle
+
+    bundle = load_bundle(folder)
+    required = bundle.required_features
+    rad = tuple(f for f in required if f.startswith("rad_"))
+    model = LoadedModel(bundle.name, folder, "tabular", bundle.card, device, bundle,
+                        rad_features=rad)
+    if rad:
+        model.radiomics = _radiomics_extractor(bundle)
+    model.deep = tuple(_deep_extractors(bundle, device))
+    unknown = [f for f in required if not f.startswith("rad_")
+               and not any(f in ex.feature_names for ex in model.deep)]
+    if unknown:
+        raise ValueError(f"{folder.name}: cannot compute feature(s) {unknown[:5]} from the "
+                         "card's radiomics protocol and backbones")
+    return model
+
+
+def _radiomics_extractor(bundle: Bundle) -> RadiomicsExtractor:
+    import yaml
+
+    from eusgist.bundle import RADIOMICS_YAML, BundleError
+    from eusgist.features.radiomics import RadiomicsExtractor
+
+    yaml_path = bundle.path / RADIOMICS_YAML
+    if not yaml_path.is_file():
+        raise BundleError(f"{bundle.path.name}: needs radiomics features but ships no "
+                          f"{RADIOMICS_YAML}")
+    extractor = RadiomicsExtractor(yaml.safe_load(yaml_path.read_text(encoding="utf-8")))
+    recorded = ((bundle.card.get("expects") or {}).get("radiomics_params") or {})
+    if recorded.get("settings_hash") and recorded["settings_hash"] != extractor.settings_hash:
+        log.warning("%s: %s differs from the settings the training table recorded",
+                    bundle.path.name, RADIOMICS_YAML)
+    return extractor
+
+
+def _deep_extractors(bundle: Bundle, device: str) -> Iterator[DeepFeatureExtractor]:
+    """One extractor per backbone whose columns the classifier reads, weights as in training."""
+    from eusgist.bundle import BACKBONE, BundleError, file_sha256
+    from eusgist.features.deep import DeepFeatureExtractor, feature_prefix
+
+    required = bundle.required_features
+    for spec in (bundle.card.get("expects") or {}).get("backbones") or []:
+        name = spec["backbone"]
+        if not any(f.startswith(feature_prefix(name)) for f in required):
+            continue
+        size = (spec.get("input_size") or [None])[-1]
+        weights = spec.get("weights")
+        if weights == "checkpoint":
+            ckpt = bundle.path / BACKBONE
+            if not ckpt.is_file():
+                raise BundleError(f"{bundle.path.name}: features came from fine-tuned {name} "
+                                  f"weights, but {BACKBONE} is not in the bundle")
+            if spec.get("checkpoint_sha256") and file_sha256(ckpt) != spec["checkpoint_sha256"]:
+                raise BundleError(f"{BACKBONE}: not the checkpoint the features were made with")
+            yield DeepFeatureExtractor(name, checkpoint=ckpt, device=device, input_size=size)
+            continue
+        extractor = DeepFeatureExtractor(name, pretrained=weights == "pretrained",
+                                         device=device, input_size=size)
+        if weights == "pretrained" and not extractor.pretrained:
+            raise BundleError(f"{bundle.path.name}: needs the pretrained {name} weights, which "
+                              "cannot be loaded here (offline and not in the local cache)")
+        yield extractor
+
+
+# ---------------------------------------------------------------------------- inputs
+def load_input_image(image: ImageInput, *, name: str | None = None) -> LoadedImage:
+    """A :class:`LoadedImage` from a path, bytes, 2D array or LoadedImage."""
+    if isinstance(image, LoadedImage):
+        return image
+    if isinstance(image, np.ndarray):
+        from eusgist.preprocess import as_gray
+
+        return LoadedImage(as_gray(image), None, {"source": name or "<array>"})
+    return read_image(image, name=name)
+
+
+def box_mask(box: Sequence[float], shape: tuple[int, ...]) -> np.ndarray:
+    """Boolean mask of the rectangle ``(x0, y0, x1, y1)`` (pixels, end exclusive)."""
+    if len(box) != 4:
+        raise ValueError(f"a box is four numbers x0,y0,x1,y1; got {list(box)}")
+    x0, y0, x1, y1 = (int(round(float(v))) for v in box)
+    height, width = shape[:2]
+    if not (0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height):
+        raise ValueError(f"box ({x0}, {y0}, {x1}, {y1}) is not a non-empty rectangle inside "
+                         f"the {width}x{height} image (x0 < x1 <= width, y0 < y1 <= height)")
+    mask = np.zeros(shape[:2], dtype=bool)
+    mask[y0:y1, x0:x1] = True
+    return mask
+
+
+def resolve_roi(image: LoadedImage, mask: MaskInput, box: Box | None) -> np.ndarray | None:
+    """The lesion mask from a mask (array, path or bytes) or a box; None when neither."""
+    if mask is not None and box is not None:
+        raise ValueError("give a mask or a box, not both")
+    if box is not None:
+        return box_mask(box, image.array.shape)
+    if mask is None:
+        return None
+    if isinstance(mask, np.ndarray):
+        return binarise_mask(mask, image.array.shape)
+    return read_mask(mask, like=image)
+
+
+# ---------------------------------------------------------------------------- prediction
+@dataclass(frozen=True)
+class Contribution:
+    """One feature's signed SHAP contribution (towards the positive class when > 0)."""
+
+    feature: str
+    value: float
+    shap: float
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One image's prediction with its explanation and the model card's context."""
+
+    model: str
+    kind: Kind
+    classes: tuple[str, str]
+    probabilities: dict[str, float]
+    threshold: float
+    decision: str
+    contributions: list[Contribution]
+    gradcam: np.ndarray | None
+    intended_use: str
+    training_data: str
+    test_metrics: str
+    synthetic: bool
+    timings_ms: dict[str, float]
+    device: str
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def positive_probability(self) -> float:
+        """Probability of ``classes[1]``."""
+        return self.probabilities[self.classes[1]]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (the Grad-CAM overlay as its shape only)."""
+        return {
+            "model": self.model, "kind": self.kind, "classes": list(self.classes),
+            "probabilities": self.probabilities, "threshold": self.threshold,
+            "decision": self.decision,
+            "contributions": [{"feature": c.feature, "value": c.value, "shap": c.shap}
+                              for c in self.contributions],
+            "gradcam_shape": None if self.gradcam is None else list(self.gradcam.shape),
+            "intended_use": self.intended_use, "training_data": self.training_data,
+            "test_metrics": self.test_metrics, "synthetic": self.synthetic,
+            "timings_ms": self.timings_ms, "device": self.device, "notes": self.notes,
+        }
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.ms: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.ms[stage] = self.ms.get(stage, 0.0) + 1000 * (time.perf_counter() - start)
+
+
+def predict(
+    model: LoadedModel | str | os.PathLike[str],
+    image: ImageInput,
+    mask: MaskInput = None,
+    *,
+    box: Box | None = None,
+    spacing_mm: float | None = None,
+    explain: bool = True,
+) -> Prediction:
+    """Predict one image.
+
+    Parameters
+    ----------
+    model : LoadedModel, bundle folder or model name
+    image : path, bytes, 2D array or LoadedImage
+    mask : bool/0-1/0-255 array, path or bytes, optional
+        Lesion mask of the image's size.
+    box : (x0, y0, x1, y1), optional
+        Rectangular lesion ROI in pixels (end exclusive), instead of a mask.
+    spacing_mm : float, optional
+        Pixel spacing when the file does not state it (radiomics shape features are in mm).
+    explain : bool
+        Compute SHAP contributions (tabular) or Grad-CAM (CNN).
+
+    Raises
+    ------
+    ValueError
+        Not an image; the model needs a lesion ROI and none was given; an empty or
+        wrongly sized mask; a box outside the image; an unusable bundle.
+    """
+    loaded = model if isinstance(model, LoadedModel) else load_model(model)
+    timer = _Timer()
+    notes: list[str] = []
+    with timer("decode"):
+        img = load_input_image(image)
+        if img.array.ndim != 2:
+            raise ValueError(f"expected a 2D image, got shape {img.array.shape}")
+        roi = resolve_roi(img, mask, box)
+    if roi is None and loaded.needs_mask:
+        raise ValueError(f"model {loaded.name} was trained on lesion ROIs: give a lesion mask "
+                         "or a box around the lesion")
+    if roi is not None and not loaded.needs_mask:
+        notes.append("This model looks at the whole frame; the ROI given was not used.")
+        roi = None
+    with loaded.lock:
+        if loaded.kind == "cnn":
+            p, gradcam = _predict_cnn(loaded, img.array, roi, timer, explain)
+            contributions: list[Contribution] = []
+        else:
+            p, contributions = _predict_tabular(loaded, img, roi, spacing_mm, timer, explain,
+                                                notes)
+            gradcam = None
+    neg, pos = loaded.classes
+    card = loaded.card
+    return Prediction(
+        model=loaded.name, kind=loaded.kind, classes=(neg, pos),
+        probabilities={neg: 1.0 - p, pos: p}, threshold=loaded.threshold,
+        decision=pos if p >= loaded.threshold else neg, contributions=contributions,
+        gradcam=gradcam, intended_use=intended_use(card), training_data=training_statement(card),
+        test_metrics=metrics_statement(card), synthetic=loaded.synthetic,
+        timings_ms={k: round(v, 2) for k, v in timer.ms.items()}, device=loaded.device,
+        notes=notes,
+    )
+
+
+def _predict_cnn(loaded: LoadedModel, array: np.ndarray, roi: np.ndarray | None, timer: _Timer,
+                 explain: bool) -> tuple[float, np.ndarray | None]:
+    from eusgist.models.cnn_bundle import CNNBundle
+
+    bundle = loaded.bundle
+    assert isinstance(bundle, CNNBundle)  # noqa: S101 - narrowing for the type checker
+    with timer("preprocess"):
+        x = bundle.preprocess(array, roi)
+    with timer("classifier"):
+        import torch
+
+        with torch.inference_mode():
+            logit = bundle.model(x[None].to(bundle.device))[0, 0].float()
+        p = float(torch.sigmoid(logit))
+    if not explain:
+        return p, None
+    with timer("explain"):
+        from eusgist.explain_cnn import grad_cam, overlay
+
+        expects = bundle.card["expects"]
+        crop = (x[0] * expects["std"][0] + expects["mean"][0]).clamp(0, 1).numpy()
+        cam = overlay(crop, grad_cam(bundle.model, x))
+    return p, cam
+
+
+def tabular_features(
+    loaded: LoadedModel,
+    image: LoadedImage,
+    roi: np.ndarray | None,
+    spacing_mm: float | None = None,
+    timer: _Timer | None = None,
+) -> dict[str, float]:
+    """The features `loaded`'s classifier reads, extracted as for training."""
+    timer = timer or _Timer()
+    expects = loaded.card.get("expects") or {}
+    features: dict[str, float] = {}
+    if loaded.deep:
+        with timer("preprocess"):
+            if expects.get("supervision") == "weak" or roi is None:
+                crop = whole_image(image.array)
+            else:
+                margin = expects.get("crop_margin")
+                crop = crop_roi(image.array, roi, margin=0.1 if margin is None else margin)
+        with timer("deep_features"):
+            for extractor in loaded.deep:
+                features.update(zip(extractor.feature_names, extractor.extract([crop])[0].tolist()))
+    if loaded.radiomics is not None:
+        if roi is None:
+            raise ValueError(f"model {loaded.name} needs a lesion ROI for its radiomics features")
+        spacing = image.spacing or (None if spacing_mm is None else (spacing_mm, spacing_mm))
+        with timer("radiomics"):
+            features.update(loaded.radiomics.extract(image.array, roi, spacing,
+                                                     only=loaded.rad_features))
+    required: tuple[str, ...] = loaded.bundle.required_features  # type: ignore[union-attr]
+    return {name: features[name] for name in required}
+
+
+def _predict_tabular(loaded: LoadedModel, image: LoadedImage, roi: np.ndarray | None,
+                     spacing_mm: float | None, timer: _Timer, explain: bool,
+                     notes: list[str]) -> tuple[float, list[Contribution]]:
+    import pandas as pd
+
+    if (loaded.radiomics is not None and image.spacing is None and spacing_mm is None
+            and any("_shape2D_" in f for f in loaded.rad_features)):
+        notes.append("Pixel spacing unknown (not in the file, none given): 1 mm per pixel "
+                     "assumed for shape features.")
+    features = tabular_features(loaded, image, roi, spacing_mm, timer)
+    frame = pd.DataFrame([features])
+    with timer("classifier"):
+        p = float(loaded.bundle.predict_proba(frame)[0])
+    contributions: list[Contribution] = []
+    if explain:
+        with timer("explain"):
+            top = loaded.bundle.explain(frame)[:TOP_CONTRIBUTIONS]  # type: ignore[union-attr]
+            contributions = [Contribution(f, v, s) for f, v, s in top]
+    return p, contributions
