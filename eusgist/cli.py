@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "eusgist.commands.train",
     "eusgist.commands.train_cnn",
     "eusgist.commands.evaluate",
+    "eusgist.commands.predict",
     "eusgist.commands.import_images",
     "eusgist.commands.export_annotations",
     "eusgist.commands.serve",
