@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "eusgist.commands.train_cnn",
     "eusgist.commands.evaluate",
     "eusgist.commands.predict",
+    "eusgist.commands.report",
     "eusgist.commands.import_images",
     "eusgist.commands.export_annotations",
     "eusgist.commands.serve",

@@ -114,6 +114,7 @@ def panel_figure(
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for k, (ax, (caption, draw)) in enumerate(zip(axes, panels, strict=False)):
         draw(ax)
+        ax.set_title("")  # the panel's own title gives way to the lettered caption
         ax.set_title(f"{chr(ord('A') + k)}  {caption}", fontsize=9, loc="left")
     for ax in axes[len(panels):]:
         ax.set_axis_off()
