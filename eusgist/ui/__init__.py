@@ -11,7 +11,7 @@ import os
 import gradio as gr
 
 from eusgist import __version__
-from eusgist.ui import about, annotate, evaluate
+from eusgist.ui import about, annotate, evaluate, predict
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +23,7 @@ def build_app() -> gr.Blocks:
     with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
         gr.Markdown(f"# {TITLE}\n*Research software, version {__version__}. Not for clinical use.*")
         with gr.Tabs():
+            predict.build()
             annotate.build()
             evaluate.build()
             about.build()

@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -44,6 +45,21 @@ def annotation_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+@pytest.fixture(scope="session", autouse=True)
+def model_weights(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """An empty weights folder for the session (never weights/); prediction tests fill it."""
+    folder = tmp_path_factory.mktemp("weights")
+    saved = os.environ.get("EUSGIST_WEIGHTS_DIR")
+    os.environ["EUSGIST_WEIGHTS_DIR"] = str(folder)
+    try:
+        yield folder
+    finally:
+        if saved is None:
+            os.environ.pop("EUSGIST_WEIGHTS_DIR", None)
+        else:
+            os.environ["EUSGIST_WEIGHTS_DIR"] = saved
 
 
 @pytest.fixture(scope="session")

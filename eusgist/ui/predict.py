@@ -1,0 +1,233 @@
+"""Predict tab: one EUS image and its lesion ROI through a model bundle.
+
+The work is :func:`eusgist.inference.predict`, the same call as ``python -m eusgist
+predict``; this module reads the uploads, turns a drawn, uploaded or boxed ROI into a mask
+and shows the result. Every prediction comes with the model card: intended use (not for
+clinical use), training data and test metrics; synthetic demo models say so everywhere.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import numpy as np
+
+from eusgist import inference
+from eusgist.io import read_image, to_uint8
+from eusgist.masks import mask_from_layers
+from eusgist.ui.errors import user_errors
+
+log = logging.getLogger(__name__)
+
+#: Example images: ``examples/<model name>/*.png`` with optional ``*_mask.png`` masks.
+EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
+SYNTHETIC_NOTE = ("**SYNTHETIC demo model**: trained on computer-generated phantom images; "
+                  "its output says nothing about real patients.")
+
+
+def model_choices() -> list[tuple[str, str]]:
+    """``(label, name)`` for the selector: available models first, then unavailable ones."""
+    models = sorted(inference.list_models(), key=lambda m: (not m.available, m.name))
+    return [(f"{m.label} — {m.summary if m.available else m.error}", m.path.name)
+            for m in models]
+
+
+def list_models() -> list[dict[str, Any]]:
+    """The bundles in the weights folder: name, kind, availability, synthetic, data statement."""
+    return [{"name": m.path.name, "label": m.label, "kind": m.kind, "available": m.available,
+             "synthetic": m.synthetic, "training_data": m.summary, "error": m.error}
+            for m in inference.list_models()]
+
+
+def refresh_models() -> dict:
+    """Selector update with the current bundles (first available one selected)."""
+    choices = model_choices()
+    available = [name for label, name in choices if "(unavailable)" not in label]
+    return gr.update(choices=choices, value=available[0] if available else None)
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def card_markdown(model: inference.LoadedModel) -> str:
+    """The model card panel: intended use, training data, test metrics, threshold."""
+    neg, pos = model.classes
+    lines = [f"### Model card: {model.name} ({model.kind})"]
+    if model.synthetic:
+        lines.append(SYNTHETIC_NOTE)
+    lines += [
+        f"**Intended use.** {inference.intended_use(model.card)}",
+        f"**Training data.** {_sentence(inference.training_statement(model.card))}",
+        f"**Test performance.** {_sentence(inference.metrics_statement(model.card))}",
+        f"**Decision rule.** {pos} when P({pos}) ≥ {model.threshold:.3f}, else {neg}.",
+    ]
+    return "\n\n".join(lines)
+
+
+@user_errors
+def model_card(name: str | None) -> str:
+    """The model card panel of the selected model."""
+    if not name:
+        return "No model selected: put bundles in the weights folder (`$EUSGIST_WEIGHTS_DIR`)."
+    return card_markdown(inference.load_model(name))
+
+
+@user_errors
+def show_image(path: str | None) -> dict | None:
+    """An uploaded image as the ROI editor's background (grey, 8-bit display)."""
+    if not path:
+        return None
+    gray = to_uint8(read_image(path, name=Path(path).name).array)
+    return {"background": np.stack([gray] * 3, axis=-1), "layers": [], "composite": None}
+
+
+def _box(text: str | None) -> tuple[float, float, float, float] | None:
+    if not text or not text.strip():
+        return None
+    try:
+        values = tuple(float(v) for v in text.replace(";", ",").split(","))
+    except ValueError:
+        raise ValueError(f"box must be four numbers x0,y0,x1,y1, got {text!r}") from None
+    if len(values) != 4:
+        raise ValueError(f"box must be four numbers x0,y0,x1,y1, got {text!r}")
+    return values  # type: ignore[return-value]
+
+
+def _drawn_mask(editor: dict | None, shape: tuple[int, int]) -> np.ndarray | None:
+    layers = [np.asarray(x) for x in (editor or {}).get("layers") or [] if x is not None]
+    mask = mask_from_layers(layers, shape) if layers else None
+    return mask if mask is not None and mask.any() else None
+
+
+def shap_figure(pred: inference.Prediction) -> np.ndarray | None:
+    """Horizontal bars of the signed SHAP contributions (RGB image), largest on top."""
+    if not pred.contributions:
+        return None
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    items = pred.contributions[::-1]
+    fig = Figure(figsize=(7, 0.45 * len(items) + 1.2), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    values = [c.shap for c in items]
+    ax.barh([f"{c.feature} = {c.value:.3g}" for c in items], values,
+            color=["#d62728" if v > 0 else "#1f77b4" for v in values])
+    ax.axvline(0, color="black", linewidth=0.8)
+    neg, pos = pred.classes
+    ax.set_xlabel(f"SHAP value (> 0: towards {pos}; < 0: towards {neg})")
+    ax.tick_params(axis="y", labelsize=8)
+    fig.tight_layout()
+    fig.canvas.draw()
+    return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+
+
+def decision_markdown(pred: inference.Prediction) -> str:
+    """Decision, threshold, notes and timings of one prediction."""
+    pos = pred.classes[1]
+    tag = " (SYNTHETIC demo model)" if pred.synthetic else ""
+    lines = [f"### Model output: **{pred.decision}**{tag}",
+             f"P({pos}) = {pred.positive_probability:.3f}; threshold {pred.threshold:.3f}. "
+             "Research output, not a diagnosis."]
+    lines += [f"*{note}*" for note in pred.notes]
+    timings = ", ".join(f"{k} {v:.0f} ms" for k, v in pred.timings_ms.items())
+    lines.append(f"<small>{timings} on {pred.device}</small>")
+    return "\n\n".join(lines)
+
+
+@user_errors
+def predict_image(
+    name: str | None,
+    image_path: str | None,
+    editor: dict | None,
+    mask_path: str | None,
+    box_text: str | None,
+    spacing_mm: float | None,
+) -> tuple[dict[str, float], str, np.ndarray | None, np.ndarray | None, str]:
+    """Predict an upload; return probabilities, decision, SHAP bars, Grad-CAM and the card.
+
+    The ROI is the uploaded mask, else the box, else what was painted in the editor.
+    """
+    if not name:
+        raise ValueError("choose a model first")
+    if not image_path:
+        raise ValueError("upload an image first")
+    model = inference.load_model(name)
+    image = read_image(image_path, name=Path(image_path).name)
+    box = _box(box_text)
+    mask: Any = mask_path or None
+    if mask is None and box is None:
+        mask = _drawn_mask(editor, image.array.shape[:2])
+    pred = inference.predict(model, image, mask, box=box,
+                             spacing_mm=spacing_mm if spacing_mm and spacing_mm > 0 else None)
+    return (pred.probabilities, decision_markdown(pred), shap_figure(pred), pred.gradcam,
+            card_markdown(model))
+
+
+def examples() -> list[list[str | None]]:
+    """``[model name, image, mask or None]`` for every ``examples/<model>/*.png``."""
+    rows: list[list[str | None]] = []
+    for folder in sorted(p for p in EXAMPLES_DIR.glob("*") if p.is_dir()):
+        for image in sorted(folder.glob("*.png")):
+            if image.stem.endswith("_mask"):
+                continue
+            mask = image.with_name(f"{image.stem}_mask.png")
+            rows.append([folder.name, str(image), str(mask) if mask.is_file() else None])
+    return rows
+
+
+def build() -> None:
+    """Add the Predict tab to the enclosing Blocks."""
+    with gr.Tab("Predict", id="predict", elem_id="predict"):
+        gr.Markdown(
+            "Score one EUS image with a trained model. **Research and teaching only; not for "
+            "clinical use.** Every result shows what the model was trained on and how it "
+            "performed on its test split. Give the lesion ROI as a mask file, a box, or by "
+            "painting it on the image."
+        )
+        with gr.Row():
+            with gr.Column(scale=3):
+                model = gr.Dropdown(label="Model", choices=[], allow_custom_value=True,
+                                    elem_id="predict-model")
+                image = gr.File(label="EUS image (PNG, JPEG, DICOM, ...)", type="filepath",
+                                elem_id="predict-image")
+                editor = gr.ImageEditor(
+                    label="Lesion ROI: paint it (or give a mask file or a box below)",
+                    type="numpy", image_mode="RGBA", format="png", sources=[], transforms=(),
+                    brush=gr.Brush(colors=["#ff4040"], color_mode="fixed"),
+                    layers=gr.LayerOptions(allow_additional_layers=False, layers=["lesion"]),
+                    elem_id="predict-editor", height=420,
+                )
+                with gr.Row():
+                    mask = gr.File(label="Lesion mask (optional)", type="filepath",
+                                   elem_id="predict-mask")
+                    with gr.Column():
+                        box = gr.Textbox(label="Box x0,y0,x1,y1 (pixels, optional)")
+                        spacing = gr.Number(label="Pixel spacing, mm (if not in the file)",
+                                            value=None, minimum=0)
+                run = gr.Button("Predict", variant="primary", elem_id="predict-run")
+                rows = examples()
+                if rows:
+                    gr.Examples(rows, inputs=[model, image, mask], label="Examples")
+            with gr.Column(scale=2):
+                probabilities = gr.Label(label="Class probabilities", num_top_classes=2,
+                                         elem_id="predict-probabilities")
+                decision = gr.Markdown(elem_id="predict-decision")
+                shap = gr.Image(label="Top SHAP contributions (tabular models)", type="numpy",
+                                interactive=False)
+                gradcam = gr.Image(label="Grad-CAM on the model input (CNN models)",
+                                   type="numpy", interactive=False)
+                card = gr.Markdown(elem_id="predict-card")
+        gr.api(list_models, api_name="list_models")
+        gr.on(triggers=None, fn=refresh_models, inputs=None, outputs=model,
+              api_name="refresh_models", show_progress="hidden")
+        model.change(model_card, inputs=model, outputs=card, api_name="model_card",
+                     show_progress="hidden")
+        image.change(show_image, inputs=image, outputs=editor, api_name="predict_show_image",
+                     show_progress="hidden")
+        run.click(predict_image, inputs=[model, image, editor, mask, box, spacing],
+                  outputs=[probabilities, decision, shap, gradcam, card], api_name="predict")
