@@ -576,3 +576,117 @@ def _predict_tabular(loaded: LoadedModel, image: LoadedImage, roi: np.ndarray | 
             top = loaded.bundle.explain(frame)[:TOP_CONTRIBUTIONS]  # type: ignore[union-attr]
             contributions = [Contribution(f, v, s) for f, v, s in top]
     return p, contributions
+
+
+# ---------------------------------------------------------------------------- batches
+@lru_cache(maxsize=4)
+def _worker_radiomics(params_json: str) -> RadiomicsExtractor:
+    from eusgist.features.radiomics import RadiomicsExtractor
+
+    return RadiomicsExtractor(json.loads(params_json))
+
+
+def _prepare_one(
+    image: ImageInput, mask: MaskInput, spacing_mm: float | None, params_json: str | None,
+    only: tuple[str, ...], crop: Literal["roi", "whole"] | None, margin: float,
+) -> tuple[dict[str, float], np.ndarray | None]:
+    """Worker: one image's radiomics features and deep-model crop (either may be empty)."""
+    import SimpleITK as sitk
+
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)  # workers already fill the cores
+    img = load_input_image(image)
+    roi = resolve_roi(img, mask, None)
+    features: dict[str, float] = {}
+    if params_json is not None:
+        if roi is None:
+            raise ValueError("radiomics features need a lesion mask")
+        spacing = img.spacing or (None if spacing_mm is None else (spacing_mm, spacing_mm))
+        features = _worker_radiomics(params_json).extract(img.array, roi, spacing, only=only)
+    if crop is None:
+        return features, None
+    if crop == "whole" or roi is None:
+        return features, whole_image(img.array)
+    return features, crop_roi(img.array, roi, margin=margin)
+
+
+def score_images(
+    model: LoadedModel | str | os.PathLike[str],
+    images: Sequence[ImageInput],
+    masks: Sequence[MaskInput] | None = None,
+    *,
+    spacing_mm: Sequence[float | None] | None = None,
+    n_jobs: int = -1,
+    batch_size: int = 32,
+) -> np.ndarray:
+    """Positive-class probabilities of many images (the evaluation path; no explanations).
+
+    Decoding, cropping and the model's radiomics features run in parallel (joblib
+    processes); deep features and CNNs run batched in this process (on the GPU when there
+    is one).
+    """
+    from joblib import Parallel, delayed
+
+    loaded = model if isinstance(model, LoadedModel) else load_model(model)
+    masks = list(masks) if masks is not None else [None] * len(images)
+    spacings = list(spacing_mm) if spacing_mm is not None else [None] * len(images)
+    if not len(masks) == len(spacings) == len(images):
+        raise ValueError(f"{len(images)} images but {len(masks)} masks, {len(spacings)} spacings")
+    if loaded.needs_mask and any(m is None for m in masks):
+        raise ValueError(f"model {loaded.name} was trained on lesion ROIs: every image needs "
+                         "a mask")
+    if not loaded.needs_mask:
+        masks = [None] * len(images)
+    expects = loaded.card.get("expects") or {}
+    if loaded.kind == "cnn":
+        weak = expects.get("supervision") == "weak"
+        crop: Literal["roi", "whole"] | None = "whole" if weak else "roi"
+    else:
+        crop = None if not loaded.deep else ("whole" if expects.get("supervision") == "weak"
+                                             else "roi")
+    margin = expects.get("crop_margin")
+    margin = 0.1 if margin is None else float(margin)
+    params_json = (None if loaded.radiomics is None
+                   else json.dumps(loaded.radiomics.settings, sort_keys=True))
+    prepared = Parallel(n_jobs=n_jobs)(
+        delayed(_prepare_one)(im, m, s, params_json, loaded.rad_features, crop, margin)
+        for im, m, s in zip(images, masks, spacings)
+    )
+    crops = [c for _, c in prepared]
+    with loaded.lock:
+        if loaded.kind == "cnn":
+            return _score_cnn(loaded, crops, batch_size)
+        return _score_tabular(loaded, prepared, batch_size)
+
+
+def _score_cnn(loaded: LoadedModel, crops: list[np.ndarray | None], batch_size: int) -> np.ndarray:
+    import torch
+
+    from eusgist.models.cnn_bundle import CNNBundle
+    from eusgist.preprocess import to_model_input
+
+    bundle = loaded.bundle
+    assert isinstance(bundle, CNNBundle)  # noqa: S101 - narrowing for the type checker
+    scale = bundle.card["expects"]["intensity_scale"]
+    out = [np.zeros(0)]
+    with torch.inference_mode():
+        for start in range(0, len(crops), batch_size):
+            x = torch.stack([to_model_input(c, bundle.data_config, scale=scale)
+                             for c in crops[start:start + batch_size]])
+            logits = bundle.model(x.to(bundle.device))[:, 0].float()
+            out.append(torch.sigmoid(logits).cpu().numpy().astype(np.float64))
+    return np.concatenate(out)
+
+
+def _score_tabular(loaded: LoadedModel, prepared: list[tuple[dict[str, float],
+                   np.ndarray | None]], batch_size: int) -> np.ndarray:
+    import pandas as pd
+
+    columns: dict[str, np.ndarray] = {}
+    for extractor in loaded.deep:
+        extractor.batch_size = batch_size
+        embedding = extractor.extract([c for _, c in prepared])
+        columns.update(zip(extractor.feature_names, embedding.T))
+    frame = pd.DataFrame([features for features, _ in prepared])
+    required = loaded.bundle.required_features  # type: ignore[union-attr]
+    frame = frame.assign(**{k: v for k, v in columns.items() if k in required})
+    return loaded.bundle.predict_proba(frame)  # type: ignore[union-attr]

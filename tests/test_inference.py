@@ -187,3 +187,16 @@ def test_load_model_is_cached_and_names_are_resolved(built, monkeypatch):
     assert inference.load_model(built.cnn.name) is inference.load_model(built.cnn)
     with pytest.raises(ValueError, match="no model bundle 'nope'"):
         inference.load_model("nope")
+
+
+@pytest.mark.parametrize("which", ["tabular", "deep", "cnn"])
+def test_batch_scores_equal_single_predictions(built, which):
+    rows = built.rows().iloc[:5]
+    model = inference.load_model(getattr(built, which))
+    scores = inference.score_images(model, list(rows["image"]), list(rows["mask"]),
+                                    spacing_mm=list(rows["spacing_mm"]), n_jobs=2)
+    single = [inference.predict(model, r["image"], r["mask"], spacing_mm=r["spacing_mm"],
+                                explain=False).positive_probability for _, r in rows.iterrows()]
+    np.testing.assert_allclose(scores, single, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="every image needs a mask"):
+        inference.score_images(model, list(rows["image"]))
