@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from eusgist import report, stats
+from eusgist import __version__, report, stats
 from eusgist.models.tabular import CLASSIFIERS, MODALITIES, FittedModel, feature_columns
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,7 @@ TRAIN_SET = "train (resubstitution)"
 TEST_SET = "test"
 #: Models explained in Figure 2 (zhao2026 explains its SVMs).
 SHAP_CLASSIFIER = "svm"
+FIGURE1 = "figure1_calibration_dca.png"
 _COLORS = {c: f"C{k}" for k, c in enumerate(CLASSIFIERS)}
 
 
@@ -290,8 +291,6 @@ def paper_report(
         log.info("%s: test AUC %.3f (%.3f-%.3f), train %.3f, CV %.3f", name, m.auc.auc,
                  m.auc.lo, m.auc.hi, train_ev.models[name].auc.auc, cv_auc[name])
 
-    from eusgist import __version__
-
     settings = {
         **dict(context or {}),
         "Classes": f"{classes[0]} (0) vs {classes[1]} (1, positive)",
@@ -317,9 +316,9 @@ def paper_report(
                        for n, m in models.items()},
         })
         figures = {"ROC curves (test split)": tmp / "roc_test.png",
-                   "Figure 1: calibration and decision curves": tmp / "figure1_calibration_dca.png"}
+                   "Figure 1: calibration and decision curves": tmp / FIGURE1}
         _roc_figure(test_ev).savefig(tmp / "roc_test.png")
-        _figure1(test_ev).savefig(tmp / "figure1_calibration_dca.png")
+        _figure1(test_ev).savefig(tmp / FIGURE1)
         for path in _shap(models, train, test, tmp, options):
             if path.suffix == ".png":
                 figures[f"Figure 2: SHAP, {path.stem.removeprefix('figure2_shap_')}"] = path
