@@ -114,6 +114,14 @@ def _background(store: AnnotationStore, image_id: int, contrast: float) -> np.nd
     return adjust_contrast(to_uint8(store.load_image(image_id).array), contrast)
 
 
+def _editor_value(background: np.ndarray, mask: np.ndarray) -> dict:
+    """ImageEditor value: the mask as the editable layer, and a composite picture with the
+    mask outlined (the editor shows a layer set from the server only through the
+    composite; strokes painted afterwards show as usual)."""
+    picture = overlay(background, [mask], opacity=0.25) if mask.any() else None
+    return {"background": background, "layers": [mask_layer(mask)], "composite": picture}
+
+
 def _form_value(name: str, value: object) -> MetadataValue:
     if value is None:
         return None
@@ -174,6 +182,11 @@ def worklist_table(
     return pd.DataFrame(rows, columns=columns)
 
 
+def unannotated_table() -> pd.DataFrame:
+    """The unannotated worklist (shown when the page opens)."""
+    return worklist_table("unannotated", "", None)
+
+
 @user_errors
 def load_image(
     image_id: float | None,
@@ -208,9 +221,8 @@ def load_image(
         f"lesion {info.lesion}) — {who}: {text}"
         + (f"; also annotated by {', '.join(others)}" if others else "")
     )
-    editor = {"background": background, "layers": [mask_layer(mask)], "composite": None}
-    return (editor, loaded, description, info.label, info.pathology_confirmed,
-            *metadata.values())
+    return (_editor_value(background, mask), loaded, description, info.label,
+            info.pathology_confirmed, *metadata.values())
 
 
 def _require_loaded(loaded: Loaded | None) -> Loaded:
@@ -229,12 +241,12 @@ def change_contrast(editor: dict | None, loaded: Loaded | None, contrast: float)
     (the stored image never changes)."""
     loaded = _require_loaded(loaded)
     background = _background(current_store(), loaded.image_id, contrast)
-    return {"background": background, "layers": _layers(editor), "composite": None}
+    return _editor_value(background, mask_from_layers(_layers(editor), background.shape))
 
 
 @user_errors
 def add_shape(
-    editor: dict | None, loaded: Loaded | None, points: str
+    editor: dict | None, loaded: Loaded | None, points: str, contrast: float
 ) -> tuple[dict, Loaded]:
     """Paint a box (two corners ``x0,y0 x1,y1``) or a polygon (three or more points) into
     the lesion layer."""
@@ -242,11 +254,8 @@ def add_shape(
     info = current_store().get_image(loaded.image_id)
     shape = (info.height, info.width)
     mask = mask_from_layers(_layers(editor), shape) | points_mask(parse_points(points), shape)
-    value = {"background": (editor or {}).get("background"), "layers": [mask_layer(mask)],
-             "composite": None}
-    if value["background"] is None:
-        value["background"] = _background(current_store(), loaded.image_id, 1.0)
-    return value, replace(loaded, tool="polygon")
+    return _editor_value(_background(current_store(), loaded.image_id, contrast), mask), replace(
+        loaded, tool="polygon")
 
 
 @user_errors
@@ -444,8 +453,8 @@ def build() -> None:
                     kind = gr.Radio(list(WORKLISTS), value="unannotated", label="Worklist",
                                     scale=3)
                     refresh_btn = gr.Button("Refresh", scale=1, size="sm")
-                worklist = gr.Dataframe(label="Images (click a row to open)", interactive=False,
-                                        max_height=260)
+                worklist = gr.Dataframe(unannotated_table, label="Images (click a row to open)",
+                                        interactive=False, max_height=260)
                 with gr.Row():
                     image_id = gr.Number(label="Image id", precision=0, minimum=1,
                                          elem_id="annotate-image-id")
@@ -530,7 +539,7 @@ def build() -> None:
                        api_name="annotate_load")
         contrast.release(change_contrast, [editor, loaded, contrast], editor,
                          api_name="annotate_contrast")
-        shape_btn.click(add_shape, [editor, loaded, points], [editor, loaded],
+        shape_btn.click(add_shape, [editor, loaded, points, contrast], [editor, loaded],
                         api_name="annotate_shape")
         gr.on([save_btn.click, note.submit], save_annotation, save_inputs, [status, loaded],
               api_name="annotate_save").success(**refresh)

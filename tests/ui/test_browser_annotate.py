@@ -1,0 +1,91 @@
+"""The Annotate tab in a real browser: upload, paint with the mouse, save, reload, reopen."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from eusgist.masks import PALETTE
+from eusgist.store import open_store
+
+
+def _eus_like(path: Path) -> Path:
+    """A speckled 320×240 frame with a dark oval lesion."""
+    rng = np.random.default_rng(7)
+    yy, xx = np.mgrid[:240, :320]
+    frame = 90 + 60 * rng.rayleigh(0.6, (240, 320))
+    frame[((xx - 170) / 70) ** 2 + ((yy - 120) / 45) ** 2 < 1] *= 0.35
+    Image.fromarray(np.clip(frame, 0, 255).astype(np.uint8)).save(path)
+    return path
+
+
+def _open(page, image_id: int, *, outlined: bool = False) -> None:
+    """Open the image and wait until the editor canvas shows it (it draws asynchronously),
+    with the saved mask outlined in the first overlay colour when ``outlined``."""
+    tab = page.locator("#annotate")
+    tab.locator("#annotate-image-id input").fill(str(image_id))
+    page.locator("#annotate-open").click()
+    page.wait_for_function(
+        f"() => document.querySelector('#annotate').innerText.includes('Image {image_id}:')",
+        timeout=30_000,
+    )
+    canvas = tab.locator("#annotate-editor canvas").first
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        rgb = np.asarray(Image.open(io.BytesIO(canvas.screenshot())).convert("RGB"), float)
+        h, w, _ = rgb.shape
+        speckle = rgb[h // 3 : 2 * h // 3, w // 3 : 2 * w // 3].std() > 10  # not blank
+        outline = (np.abs(rgb - PALETTE[0]).max(axis=2) < 40).sum() > 50
+        if speckle and (outline or not outlined):
+            return
+        page.wait_for_timeout(250)
+    raise AssertionError("the editor did not show the image")
+
+
+def test_paint_save_reload_and_reopen(page, tmp_path: Path, annotation_database: str) -> None:
+    page.get_by_role("tab", name="Annotate").click()
+    tab = page.locator("#annotate")
+    tab.get_by_text("Upload images").click()
+    tab.locator("#annotate-files input[type=file]").set_input_files(
+        str(_eus_like(tmp_path / "browser_eus.png")))
+    tab.get_by_role("button", name="Upload", exact=True).click()
+    page.wait_for_function(
+        "() => document.querySelector('#annotate').innerText.includes('1 added')", timeout=30_000
+    )
+    image_id = int(re.search(r"image (\d+): browser_eus", tab.inner_text()).group(1))
+    tab.locator("#annotate-name input, #annotate-name textarea").first.fill("dana")
+    _open(page, image_id)
+
+    canvas = tab.locator("#annotate-editor canvas").first
+    box = canvas.bounding_box()
+    assert box is not None
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(cx - 30, cy - 10)
+    page.mouse.down()
+    for step in range(1, 21):
+        page.mouse.move(cx - 30 + 3 * step, cy - 10 + step, steps=2)
+    page.mouse.up()
+    page.locator("#annotate-save").click()
+    page.wait_for_function(
+        "() => document.querySelector('#annotate-status').innerText.includes('Saved revision 1')",
+        timeout=30_000,
+    )
+
+    page.reload(wait_until="load")
+    page.get_by_role("tab", name="Annotate").click()
+    page.locator("#annotate-name input, #annotate-name textarea").first.fill("dana")
+    _open(page, image_id, outlined=True)  # the saved mask is drawn on the picture
+    assert "your revision 1" in tab.inner_text()
+    if shot := os.environ.get("EUSGIST_SCREENSHOTS"):
+        page.screenshot(path=str(Path(shot) / "app_annotate.png"), full_page=False)
+
+    store = open_store(annotation_database)
+    own = next(a for a in store.annotations(image_id) if a.owner == "dana")
+    mask = store.mask(own.id)
+    assert mask.shape == (240, 320) and 50 < mask.sum() < 240 * 320 // 4
