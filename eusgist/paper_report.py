@@ -178,8 +178,9 @@ def _shap(models: Mapping[str, FittedModel], train: pd.DataFrame, test: pd.DataF
         portable = PortableModel.from_pipeline(model.pipeline, model.classifier)
         background = background_sample(portable, train, seed=options.seed)
         scratch = folder / f".shap-{name}"
+        top = min(20, len(model.selected_features))
         png, csv = shap_summary(explain(portable, shown, background, seed=options.seed),
-                                scratch, title=f"Figure 2: {name}, top 20 features (test)")
+                                scratch, title=f"Figure 2: {name}, top {top} features (test)")
         for path in (png, csv):
             target = folder / f"figure2_shap_{name}{path.suffix}"
             path.rename(target)
