@@ -146,3 +146,23 @@ def test_bad_input_gives_clear_errors_and_loses_nothing(
     assert np.array_equal(store.mask(own.id), second)
     assert np.array_equal(store.mask(own.id, 1), first)
     assert store.get_image(iid).metadata["long_diameter_mm"] is None
+
+
+def test_box_tool_and_contrast(client: Client, tmp_path: Path) -> None:
+    iid = _upload(client, _image(tmp_path, 3), "erin")
+    client.predict(iid, 1.0, "erin", api_name="/annotate_load")
+    with pytest.raises(Exception, match="covers no pixel"):
+        client.predict(None, "500,500 600,600", 1.0, api_name="/annotate_shape")
+    editor = client.predict(None, "10,10 30,20", 1.0, api_name="/annotate_shape")
+    editor = {"background": handle_file(editor["background"]),
+              "layers": [handle_file(x) for x in editor["layers"]], "composite": None}
+    brighter = client.predict(editor, 2.0, api_name="/annotate_contrast")
+    assert np.asarray(Image.open(brighter["composite"])).shape[:2] == (48, 64)
+    layer = np.asarray(Image.open(brighter["layers"][0]))
+    assert (layer[..., 3] > 0).sum() == 21 * 11  # corners inclusive
+    payload = {"background": None, "layers": [handle_file(brighter["layers"][0])],
+               "composite": None}
+    client.predict(payload, "erin", None, False, *BLANK_FORM, False, "box",
+                   api_name="/annotate_save")
+    history = client.predict("erin", api_name="/annotate_history")
+    assert history["data"][0][:4] == [1, "polygon", 21 * 11, "box"]
