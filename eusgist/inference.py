@@ -622,7 +622,7 @@ def score_images(
 
     Decoding, cropping and the model's radiomics features run in parallel (joblib
     processes); deep features and CNNs run batched in this process (on the GPU when there
-    is one).
+    is one). `batch_size` is the CNN batch (deep features use their extractor's).
     """
     from joblib import Parallel, delayed
 
@@ -655,7 +655,7 @@ def score_images(
     with loaded.lock:
         if loaded.kind == "cnn":
             return _score_cnn(loaded, crops, batch_size)
-        return _score_tabular(loaded, prepared, batch_size)
+        return _score_tabular(loaded, prepared)
 
 
 def _score_cnn(loaded: LoadedModel, crops: list[np.ndarray | None], batch_size: int) -> np.ndarray:
@@ -677,13 +677,13 @@ def _score_cnn(loaded: LoadedModel, crops: list[np.ndarray | None], batch_size: 
     return np.concatenate(out)
 
 
-def _score_tabular(loaded: LoadedModel, prepared: list[tuple[dict[str, float],
-                   np.ndarray | None]], batch_size: int) -> np.ndarray:
+def _score_tabular(
+    loaded: LoadedModel, prepared: list[tuple[dict[str, float], np.ndarray | None]]
+) -> np.ndarray:
     import pandas as pd
 
     columns: dict[str, np.ndarray] = {}
     for extractor in loaded.deep:
-        extractor.batch_size = batch_size
         embedding = extractor.extract([c for _, c in prepared])
         columns.update(zip(extractor.feature_names, embedding.T))
     frame = pd.DataFrame([features for features, _ in prepared])

@@ -75,3 +75,17 @@ def test_bad_upload_gives_a_clear_error(client: Client, models, tmp_path, case, 
     with pytest.raises(Exception, match=message):
         client.predict(models.tabular.name, handle_file(image), None, mask, box, None,
                        api_name="/predict")
+
+
+def test_examples_pair_images_with_their_masks(tmp_path, monkeypatch) -> None:
+    from eusgist.ui import predict
+
+    monkeypatch.setattr(predict, "EXAMPLES_DIR", tmp_path / "missing")
+    assert predict.examples() == []
+    folder = tmp_path / "examples" / "demo"
+    folder.mkdir(parents=True)
+    for name in ("a.png", "a_mask.png", "b.png"):
+        (folder / name).write_bytes(b"")
+    monkeypatch.setattr(predict, "EXAMPLES_DIR", tmp_path / "examples")
+    assert predict.examples() == [["demo", str(folder / "a.png"), str(folder / "a_mask.png")],
+                                  ["demo", str(folder / "b.png"), None]]
