@@ -51,7 +51,7 @@ MaskInput = np.ndarray | str | os.PathLike[str] | bytes | None
 Box = tuple[float, float, float, float]
 
 
-def weights_dir() -> Path:
+def default_weights_dir() -> Path:
     """``$EUSGIST_WEIGHTS_DIR``, else ``weights/`` beside the package."""
     env = os.environ.get(WEIGHTS_ENV)
     return Path(env) if env else Path(__file__).resolve().parents[1] / "weights"
@@ -153,13 +153,13 @@ class ModelInfo:
         return f"{self.name}{tag}{state}"
 
 
-def list_models(weights_dir_: str | os.PathLike[str] | None = None) -> list[ModelInfo]:
+def list_models(weights_dir: str | os.PathLike[str] | None = None) -> list[ModelInfo]:
     """Every bundle in the weights folder (sorted by name), each loaded once to check it.
 
     A corrupt or partial bundle is listed with ``available=False`` and its error; it never
     hides the others.
     """
-    root = Path(weights_dir_) if weights_dir_ is not None else weights_dir()
+    root = Path(weights_dir) if weights_dir is not None else default_weights_dir()
     out = []
     for card_path in sorted(root.glob("*/model_card.json")):
         folder = card_path.parent
@@ -175,7 +175,7 @@ def list_models(weights_dir_: str | os.PathLike[str] | None = None) -> list[Mode
                     synthetic=is_synthetic(card), summary=training_statement(card))
         try:
             load_model(folder)
-        except (ValueError, OSError, KeyError, TypeError) as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure makes this one unavailable only
             log.warning("model %s unavailable: %s", folder, exc)
             out.append(ModelInfo(**info, available=False, error=str(exc)))
         else:
@@ -230,16 +230,17 @@ def _device() -> str:
 
 
 def resolve_model_path(name_or_path: str | os.PathLike[str]) -> Path:
-    """A bundle folder: the path itself when it is a folder, else ``weights_dir()/name``."""
+    """A bundle folder: the path itself when it is a folder, else ``default_weights_dir()/name``."""
     path = Path(name_or_path)
     if path.is_dir():
         return path.resolve()
-    candidate = weights_dir() / str(name_or_path)
+    root = default_weights_dir()
+    candidate = root / str(name_or_path)
     if candidate.is_dir():
         return candidate.resolve()
-    known = [p.parent.name for p in weights_dir().glob("*/model_card.json")]
+    known = [p.parent.name for p in root.glob("*/model_card.json")]
     raise ValueError(f"no model bundle {str(name_or_path)!r} (folder or name in "
-                     f"{weights_dir()}: {known or 'none'})")
+                     f"{root}: {known or 'none'})")
 
 
 def load_model(name_or_path: str | os.PathLike[str]) -> LoadedModel:

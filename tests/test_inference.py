@@ -166,15 +166,17 @@ def test_corrupt_bundle_is_listed_unavailable_and_the_others_still_predict(built
     shutil.copytree(built.tabular, weights / "good")
     shutil.copytree(built.tabular, weights / "broken")
     (weights / "broken" / "classifier.safetensors").write_bytes(b"garbage")
+    shutil.copytree(built.cnn, weights / "broken-cnn")
+    (weights / "broken-cnn" / "model.safetensors").write_bytes(b"\x00" * 16)
     (weights / "partial").mkdir()
     (weights / "partial" / "model_card.json").write_text("{not json")
     monkeypatch.setenv(inference.WEIGHTS_ENV, str(weights))
     models = {m.path.name: m for m in inference.list_models()}
-    assert set(models) == {"broken", "good", "partial"}
+    assert set(models) == {"broken", "broken-cnn", "good", "partial"}
     assert models["good"].available and models["good"].error is None
     assert models["good"].kind == "tabular" and models["good"].synthetic
     assert "SYNTHETIC" in models["good"].label and "synthetic EUS phantom" in models["good"].summary
-    for name in ("broken", "partial"):
+    for name in ("broken", "broken-cnn", "partial"):
         assert not models[name].available and models[name].error
         assert "unavailable" in models[name].label
     assert "classifier.safetensors" in models["broken"].error
