@@ -14,6 +14,7 @@ from typing import Any
 
 import gradio as gr
 import numpy as np
+import pandas as pd
 
 from eusgist import inference
 from eusgist.io import read_image, to_uint8
@@ -168,15 +169,29 @@ def predict_image(
             card_markdown(model))
 
 
-def examples() -> list[list[str | None]]:
-    """``[model name, image, mask or None]`` for every ``examples/<model>/*.png``."""
-    rows: list[list[str | None]] = []
+def examples() -> list[list[object]]:
+    """``[model name, image, mask or None, spacing in mm or None]`` for every example.
+
+    Examples live in ``examples/<model name>/``: listed in ``examples.csv`` (columns
+    ``image``, ``mask``, ``spacing_mm``; paths relative to the folder) when there is one,
+    else every ``*.png`` with its optional ``*_mask.png``.
+    """
+    rows: list[list[object]] = []
     for folder in sorted(p for p in EXAMPLES_DIR.glob("*") if p.is_dir()):
+        listing = folder / "examples.csv"
+        if listing.is_file():
+            table = pd.read_csv(listing, keep_default_na=False)
+            for rec in table.to_dict("records"):
+                mask = str(folder / rec["mask"]) if rec.get("mask") else None
+                spacing = rec.get("spacing_mm")
+                spacing = float(spacing) if spacing not in (None, "") else None
+                rows.append([folder.name, str(folder / rec["image"]), mask, spacing])
+            continue
         for image in sorted(folder.glob("*.png")):
             if image.stem.endswith("_mask"):
                 continue
             mask = image.with_name(f"{image.stem}_mask.png")
-            rows.append([folder.name, str(image), str(mask) if mask.is_file() else None])
+            rows.append([folder.name, str(image), str(mask) if mask.is_file() else None, None])
     return rows
 
 
@@ -212,7 +227,7 @@ def build() -> None:
                 run = gr.Button("Predict", variant="primary", elem_id="predict-run")
                 rows = examples()
                 if rows:
-                    gr.Examples(rows, inputs=[model, image, mask], label="Examples")
+                    gr.Examples(rows, inputs=[model, image, mask, spacing], label="Examples")
             with gr.Column(scale=2):
                 probabilities = gr.Label(label="Class probabilities", num_top_classes=2,
                                          elem_id="predict-probabilities")

@@ -87,5 +87,10 @@ def test_examples_pair_images_with_their_masks(tmp_path, monkeypatch) -> None:
     for name in ("a.png", "a_mask.png", "b.png"):
         (folder / name).write_bytes(b"")
     monkeypatch.setattr(predict, "EXAMPLES_DIR", tmp_path / "examples")
-    assert predict.examples() == [["demo", str(folder / "a.png"), str(folder / "a_mask.png")],
-                                  ["demo", str(folder / "b.png"), None]]
+    assert predict.examples() == [["demo", str(folder / "a.png"), str(folder / "a_mask.png"), None],
+                                  ["demo", str(folder / "b.png"), None, None]]
+    listed = tmp_path / "examples" / "listed"
+    listed.mkdir()
+    (listed / "examples.csv").write_text("image,mask,spacing_mm\nb.png,,0.25\nc.png,c_m.png,\n")
+    assert predict.examples()[2:] == [["listed", str(listed / "b.png"), None, 0.25],
+                                      ["listed", str(listed / "c.png"), str(listed / "c_m.png"), None]]
