@@ -69,3 +69,14 @@ def test_split_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["split", "--manifest", str(src), "--out", str(other / "o.csv")]) == 2
     assert "--out must be in the manifest's folder" in capsys.readouterr().err
     assert not (other / "o.csv").exists()
+
+
+def test_building_the_parser_stays_light() -> None:
+    """Command modules keep heavy imports inside ``run()``: help and errors answer at once."""
+    code = (
+        "import sys, eusgist.cli as c; c.build_parser(); "
+        "print(','.join(m for m in ('torch', 'timm', 'shap', 'gradio', 'radiomics', 'xgboost', "
+        "'matplotlib') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

@@ -9,7 +9,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from eusgist.data import read_manifest
-from eusgist.models.cnn import CNNConfig, compare_runs, train_cnn
+from eusgist.models.cnn_config import CNNConfig
 
 NAME = "train-cnn"
 HELP = ("Train a CNN (timm backbone) on a manifest with early stopping on validation AUC; "
@@ -58,6 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Train, test, write the bundle, optionally compare with another run."""
+    from eusgist.models.cnn import compare_runs, train_cnn  # torch only when training
+
     manifest = read_manifest(args.manifest)
     config = CNNConfig(**{f.name: getattr(args, f.name) for f in fields(CNNConfig)})
     result = train_cnn(manifest, args.out, config, manifest_path=args.manifest, resume=args.resume)

@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -48,59 +48,17 @@ from eusgist.augment import Transform, expand_offline, standard_augmentation
 from eusgist.data import Manifest, train_test_split
 from eusgist.io import read_image, read_mask
 from eusgist.models.cnn_bundle import create_backbone, round_to_fp16, save_cnn_bundle
+from eusgist.models.cnn_config import CNNConfig, Supervision
 from eusgist.preprocess import DEFAULT_MARGIN, DEFAULT_SCALE, crop_roi, to_model_input, whole_image
 from eusgist.stats import delong_test, roc_auc_ci, threshold_metrics, youden_threshold
 
 log = logging.getLogger(__name__)
 
-Supervision = Literal["strong", "weak"]
 CHECKPOINT_NAME = "checkpoint.pt"
 CURVES_NAME = "training_curves"
 PREDICTIONS_NAME = "test_predictions.csv"
 #: Config fields that may differ between a run and its resumption.
 RESUMABLE_CHANGES = frozenset({"epochs", "patience", "num_workers", "device"})
-
-
-@dataclass(frozen=True)
-class CNNConfig:
-    """Settings of one training run (stored in the checkpoint and the model card).
-
-    ``balance``: ``"loss"`` weights the positive class by n_neg/n_pos in the BCE loss,
-    ``"sampler"`` draws training images with probability inversely proportional to their
-    class frequency, ``"none"`` does neither. ``augment``: ``"standard"`` (on-the-fly flips,
-    rotation ±15°, brightness/contrast) or ``"none"``; ``expand`` adds guo2024's offline 5×
-    expansion of the training set (:func:`eusgist.augment.expand_offline`).
-    """
-
-    arch: str = "resnet34"
-    supervision: Supervision = "strong"
-    input_size: int = 224
-    margin: float = DEFAULT_MARGIN
-    pretrained: bool = True
-    epochs: int = 100
-    patience: int = 15
-    batch_size: int = 32
-    lr: float = 3e-4
-    weight_decay: float = 1e-4
-    val_size: float = 0.2
-    test_size: float = 0.2
-    balance: Literal["none", "loss", "sampler"] = "loss"
-    augment: Literal["none", "standard"] = "standard"
-    expand: bool = False
-    seed: int = 0
-    num_workers: int = 0
-    device: str = "auto"
-
-    def __post_init__(self) -> None:
-        if self.supervision not in ("strong", "weak"):
-            raise ValueError(f"supervision must be 'strong' or 'weak', got {self.supervision!r}")
-        if self.balance not in ("none", "loss", "sampler"):
-            raise ValueError(f"balance must be none, loss or sampler, got {self.balance!r}")
-        if self.augment not in ("none", "standard"):
-            raise ValueError(f"augment must be none or standard, got {self.augment!r}")
-        for name in ("input_size", "epochs", "patience", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
 
 
 @dataclass
