@@ -74,7 +74,10 @@ def _training_source(card: Mapping[str, Any]) -> str:
     data = card.get("training_data") or {}
     if data.get("source"):
         return str(data["source"])
-    manifest = (card.get("training") or {}).get("manifest")
+    training = card.get("training") or {}
+    if training.get("source"):
+        return str(training["source"])
+    manifest = training.get("manifest")
     return Path(str(manifest)).parent.name or str(manifest) if manifest else "unrecorded data"
 
 

@@ -52,6 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--device", default=_DEFAULTS.device, help="auto (CUDA when present), cpu, cuda, cuda:1")
     add("--resume", action="store_true",
         help="continue from OUT/checkpoint.pt (a smaller --epochs finishes the run now)")
+    add("--source", default=None,
+        help="one line on the training data for the model card (default: the manifest's folder)")
     add("--compare-with", type=Path, default=None,
         help="bundle tested on the same split: paired DeLong test, to OUT/comparison.json")
 
@@ -62,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
 
     manifest = read_manifest(args.manifest)
     config = CNNConfig(**{f.name: getattr(args, f.name) for f in fields(CNNConfig)})
-    result = train_cnn(manifest, args.out, config, manifest_path=args.manifest, resume=args.resume)
+    result = train_cnn(manifest, args.out, config, manifest_path=args.manifest, source=args.source,
+                       resume=args.resume)
     if args.compare_with is not None:
         cmp = compare_runs(args.out, args.compare_with)
         (args.out / "comparison.json").write_text(json.dumps(cmp, indent=2) + "\n")

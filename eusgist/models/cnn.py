@@ -235,6 +235,7 @@ def train_cnn(
     *,
     manifest_path: str | os.PathLike[str] | None = None,
     name: str | None = None,
+    source: str | None = None,
     resume: bool = False,
 ) -> CNNResult:
     """Train, early-stop on validation AUC, test, and write a bundle to ``out``.
@@ -246,6 +247,7 @@ def train_cnn(
     config : training settings
     manifest_path : the manifest CSV, hashed into the model card
     name : bundle name (default: the folder's name)
+    source : one line on the training data for the model card (default: the manifest's folder)
     resume : continue from ``out/checkpoint.pt``; settings other than
         :data:`RESUMABLE_CHANGES` must match the checkpoint's
 
@@ -273,8 +275,8 @@ def train_cnn(
 
     train_x, train_y = load_crops(manifest, train_rows, config), y_all[train_rows]
     if config.expand:
-        train_x, source = expand_offline(train_x, seed=config.seed)
-        train_y = train_y[source]
+        train_x, origin = expand_offline(train_x, seed=config.seed)
+        train_y = train_y[origin]
     val_x, val_y = load_crops(manifest, val_rows, config), y_all[val_rows]
     test_x, test_y = load_crops(manifest, test_rows, config), y_all[test_rows]
     transform = standard_augmentation() if config.augment == "standard" else None
@@ -353,7 +355,7 @@ def train_cnn(
     result = CNNResult(out=out, history=history, best_epoch=best["epoch"], test=test)
     if rank == 0:
         card = _model_card(manifest, manifest_path, config, name or out.name, data_config,
-                           (train_rows, val_rows, test_rows), result, pretrained)
+                           (train_rows, val_rows, test_rows), result, pretrained, source)
         save_cnn_bundle(out, model, card)
         _write_curves(out, history)
         table = manifest.table.iloc[test_rows]
@@ -446,7 +448,8 @@ def _test_summary(val_y: np.ndarray, val_score: np.ndarray, y: np.ndarray,
 def _model_card(manifest: Manifest, manifest_path: str | os.PathLike[str] | None, config: CNNConfig,
                 name: str, data_config: dict[str, Any],
                 rows: tuple[np.ndarray, np.ndarray, np.ndarray],
-                result: CNNResult, pretrained_loaded: bool) -> dict[str, Any]:
+                result: CNNResult, pretrained_loaded: bool,
+                source: str | None = None) -> dict[str, Any]:
     train_rows, val_rows, test_rows = rows
     y = manifest.y
 
@@ -465,7 +468,8 @@ def _model_card(manifest: Manifest, manifest_path: str | os.PathLike[str] | None
                     "std": list(data_config["std"]), "intensity_scale": DEFAULT_SCALE,
                     "channels": "grayscale repeated to 3 channels"},
         "training": {
-            "manifest": str(manifest_path) if manifest_path else None,
+            "source": source or (Path(manifest_path).parent.name if manifest_path else None),
+            "manifest": Path(manifest_path).name if manifest_path else None,
             "manifest_sha256": _sha256(Path(manifest_path)) if manifest_path else None,
             "images": {"train": counts(train_rows), "validation": counts(val_rows),
                        "test": counts(test_rows)},

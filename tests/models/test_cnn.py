@@ -59,6 +59,8 @@ def test_training_loss_falls_and_bundle_reloads(manifest_path: Path, tmp_path: P
     assert card["arch"] == "test_resnet" and card["positive_class"] == "GIST"
     assert card["expects"]["supervision"] == "strong"
     assert len(card["training"]["manifest_sha256"]) == 64
+    assert card["training"]["manifest"] == manifest_path.name  # no local absolute paths
+    assert card["training"]["source"] == manifest_path.parent.name
     assert "research only" in card["intended_use"].lower()
     assert {"auc", "auc_ci", "threshold", "metrics"} <= set(card["test_metrics"])
     curves = pd.read_csv(tmp_path / "run/training_curves.csv")
