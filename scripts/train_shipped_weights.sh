@@ -28,10 +28,9 @@ train() {  # NAME MANIFEST SOURCE-DESCRIPTION
 "$py" -m eusgist phantom --out "$work/phantom" --n-patients 120 --seed 2026 --overwrite
 train phantom-demo-combined-svm "$work/phantom/manifest.csv" \
   "SYNTHETIC EUS phantom (eusgist phantom, 120 simulated patients, seed 2026): demonstration only, no real patient data"
-train busi-combined-svm "$busi" \
-  "BUSI breast ultrasound subset (Al-Dhabyani et al. 2020, CC0): 374 real images, benign vs malignant breast lesions; not EUS, not GIST/leiomyoma"
-
 busi_source="BUSI breast ultrasound subset (Al-Dhabyani et al. 2020, CC0): 374 real images, benign vs malignant breast lesions; not EUS, not GIST/leiomyoma"
+train busi-combined-svm "$busi" "$busi_source"
+
 "$py" -m eusgist train-cnn --manifest "$busi" --arch resnet18 --no-pretrained --supervision strong \
   --input-size 128 --epochs 40 --patience 10 --batch-size 32 --lr 1e-3 --seed 0 \
   --source "$busi_source. ResNet18 from random init (no pretrained weights offline), 128 px ROI crops" \
