@@ -28,12 +28,12 @@ for done in "$stamp" "$dev_stamp"; do
 done
 
 echo "setup: installing $req into $venv" >&2
-"$py" -m pip install --quiet --upgrade pip setuptools wheel
+"$py" -m pip install -qq --upgrade pip setuptools wheel
 # pyradiomics 3.0.1 ships only an sdist whose build needs numpy present and no build isolation.
-"$py" -m pip install --quiet "$(grep -E '^numpy==' requirements.txt)"
+"$py" -m pip install -qq "$(grep -E '^numpy==' requirements.txt)"
 if ! "$py" -c "import radiomics" 2>/dev/null; then
-  "$py" -m pip install --quiet --no-build-isolation "$(grep -E '^pyradiomics==' requirements.txt)"
+  "$py" -m pip install -qq --no-build-isolation "$(grep -E '^pyradiomics==' requirements.txt)"
 fi
-"$py" -m pip install --quiet -r "$req"
-"$py" -m pip install --quiet --no-deps -e .
+"$py" -m pip install -qq -r "$req"
+"$py" -m pip install -qq --no-deps -e .
 echo "$want" > "$stamp"
