@@ -16,7 +16,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from eusgist import report
+from eusgist import inference, report, scoring
 from eusgist.stats import CI_METHODS
 from eusgist.ui.errors import user_errors
 
@@ -81,6 +81,26 @@ def column_choices(path: str | None) -> tuple[dict, dict, dict]:
     )
 
 
+def _report_outputs(ev: report.Evaluation, out: Path) -> tuple[str, pd.DataFrame, pd.DataFrame,
+                                                                str, str, str, str, str]:
+    """What the tab shows of a written report folder."""
+    archive = shutil.make_archive(str(out.parent / "eusgist-report"), "zip", out)
+    models = ", ".join(f"{n}: AUC {m.auc.auc:.3f} ({m.auc.lo:.3f}–{m.auc.hi:.3f})"
+                       for n, m in ev.models.items())
+    summary = (f"**{ev.n} cases, {ev.n_positive} positive.** {models}. "
+               "AUC intervals: DeLong 95%. Thresholds chosen on these same cases are optimistic.")
+    return (
+        summary,
+        pd.read_csv(out / "performance.csv").round(DISPLAY_DECIMALS),
+        pd.read_csv(out / "delong.csv").round(DISPLAY_DECIMALS),
+        str(out / "roc.png"),
+        str(out / "calibration.png"),
+        str(out / "dca.png"),
+        archive,
+        str(out / "report.html"),
+    )
+
+
 def _threshold(text: str) -> report.Threshold:
     text = (text or "youden").strip().lower()
     if text == "youden":
@@ -127,21 +147,43 @@ def evaluate_upload(
     ev, out = report.report_from_table(
         frame, score_cols, work / "report", options, source=Path(path).name
     )
-    archive = shutil.make_archive(str(work / "eusgist-report"), "zip", out)
-    models = ", ".join(f"{n}: AUC {m.auc.auc:.3f} ({m.auc.lo:.3f}–{m.auc.hi:.3f})"
-                       for n, m in ev.models.items())
-    summary = (f"**{ev.n} cases, {ev.n_positive} positive.** {models}. "
-               "AUC intervals: DeLong 95%. Thresholds chosen on these same cases are optimistic.")
-    return (
-        summary,
-        pd.read_csv(out / "performance.csv").round(DISPLAY_DECIMALS),
-        pd.read_csv(out / "delong.csv").round(DISPLAY_DECIMALS),
-        str(out / "roc.png"),
-        str(out / "calibration.png"),
-        str(out / "dca.png"),
-        archive,
-        str(out / "report.html"),
+    return _report_outputs(ev, out)
+
+
+def model_choices() -> dict:
+    """The loadable bundles in the weights folder, for the image-scoring selector."""
+    names = [m.name for m in inference.list_models() if m.available]
+    return gr.update(choices=names, value=names[:1])
+
+
+@user_errors
+def evaluate_images(
+    path: str | None,
+    models: list[str] | None,
+    threshold: str,
+    ci: str,
+    progress: gr.Progress = gr.Progress(),
+) -> tuple[str, pd.DataFrame, pd.DataFrame, str, str, str, str, str]:
+    """Score a labelled image set (ZIP with manifest.csv, images, masks) with the chosen
+    bundles, then evaluate them per lesion; return what the tab shows."""
+    if not path:
+        raise ValueError("upload a ZIP with manifest.csv, images and masks first")
+    if not models:
+        raise ValueError("choose at least one model")
+    work = Path(tempfile.mkdtemp(prefix="eusgist-evaluate-images-"))
+
+    def step(k: int, name: str) -> None:
+        progress(k / len(models), desc=f"scoring with {name}")
+
+    table, manifest = scoring.score_dataset(path, models, work / "data", progress=step)
+    options = report.EvaluationOptions(
+        positive_label=manifest.positive_label, lesion_col="lesion_id",
+        threshold=_threshold(threshold), ci=ci, n_bootstrap=200,
     )
+    progress(1.0, desc="statistics")
+    ev, out = report.report_from_table(table, list(models), work / "report", options,
+                                       source=f"{Path(path).name} scored by {', '.join(models)}")
+    return _report_outputs(ev, out)
 
 
 def build() -> None:
@@ -165,6 +207,16 @@ def build() -> None:
                 ci = gr.Dropdown(label="Proportion CI", choices=list(CI_METHODS), value="wilson")
                 subgroups = gr.Textbox(label="Subgroups", placeholder="size_mm:20; location")
         run = gr.Button("Evaluate", variant="primary")
+        with gr.Accordion("Or score a labelled image set with the models", open=False):
+            gr.Markdown("A ZIP holding `manifest.csv` (image, mask, label, patient_id, "
+                        "lesion_id) with its images and masks, e.g. from Annotate's export. "
+                        "Threshold and proportion CI are taken from the options above.")
+            with gr.Row():
+                images_zip = gr.File(label="Image set (ZIP)", file_types=[".zip"],
+                                     type="filepath")
+                models = gr.Dropdown(label="Models", choices=[], multiselect=True,
+                                     allow_custom_value=True)
+            run_images = gr.Button("Score and evaluate")
         summary = gr.Markdown()
         performance = gr.Dataframe(label="Performance at the threshold", interactive=False)
         delong = gr.Dataframe(label="Pairwise DeLong tests", interactive=False)
@@ -183,3 +235,8 @@ def build() -> None:
             outputs=[summary, performance, delong, roc, calibration, dca, archive, html],
             api_name="evaluate_csv",
         )
+        outputs = [summary, performance, delong, roc, calibration, dca, archive, html]
+        gr.on(triggers=None, fn=model_choices, inputs=None, outputs=models,
+              api_name="evaluate_models", show_progress="hidden")
+        run_images.click(evaluate_images, inputs=[images_zip, models, threshold, ci],
+                         outputs=outputs, api_name="evaluate_images")

@@ -61,3 +61,25 @@ def test_bad_csv_gives_a_clear_error(client: Client, tmp_path: Path) -> None:
     with pytest.raises(Exception, match="choose at least one score column"):
         client.predict(handle_file(str(EXAMPLE)), "label", [], "(none)", "", "youden", "wilson",
                        "", api_name="/evaluate_csv")
+
+
+def test_evaluate_images_scores_a_zip_with_a_bundle(client: Client, model_weights: Path,
+                                                     tmp_path: Path) -> None:
+    import shutil
+
+    from scoring_data import BUSI_BUNDLE, busi_examples_zip
+
+    shutil.copytree(BUSI_BUNDLE, model_weights / BUSI_BUNDLE.name, dirs_exist_ok=True)
+    assert BUSI_BUNDLE.name in client.predict(api_name="/evaluate_models")["choices"][0]
+    archive = busi_examples_zip(tmp_path / "set.zip")
+    summary, performance, *_rest, report_zip, _html = client.predict(
+        handle_file(str(archive)), [BUSI_BUNDLE.name], "youden", "wilson",
+        api_name="/evaluate_images",
+    )
+    assert summary.startswith("**4 cases, 2 positive.**")
+    assert performance["data"][0][0] == BUSI_BUNDLE.name
+    with zipfile.ZipFile(report_zip) as zf:
+        assert json.loads(zf.read("report.json"))["n_positive"] == 2
+    with pytest.raises(Exception, match="choose at least one model"):
+        client.predict(handle_file(str(archive)), [], "youden", "wilson",
+                       api_name="/evaluate_images")

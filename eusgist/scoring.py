@@ -1,0 +1,106 @@
+"""Score a labelled image set with model bundles, ready for :mod:`eusgist.report`.
+
+A labelled set is a manifest dataset (DESIGN.md), given as a folder or as a ZIP archive
+holding ``manifest.csv`` with its images and masks. ZIPs are unpacked safely: entries with
+absolute or ``..`` paths, symbolic links, encrypted or oversized entries are skipped, and
+the archive's entry count and size are bounded (the limits of :mod:`eusgist.store.importing`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path, PurePosixPath
+
+import pandas as pd
+
+from eusgist import inference
+from eusgist.data import Manifest, read_manifest
+from eusgist.store.importing import ImportLimits, ImportReport, iter_zip
+
+log = logging.getLogger(__name__)
+
+MANIFEST_NAME = "manifest.csv"
+
+
+def unpack_dataset_zip(
+    path: str | os.PathLike[str], dest: str | os.PathLike[str], *,
+    limits: ImportLimits = ImportLimits(),
+) -> Path:
+    """Unpack a manifest dataset ZIP into ``dest``; return the path of its manifest.
+
+    The manifest may sit at the archive's top level or in one folder. Unsafe entries are
+    skipped with a warning and never written outside ``dest``.
+
+    Raises
+    ------
+    ValueError
+        Not a ZIP, over the limits, or no single ``manifest.csv`` inside.
+    """
+    path, dest = Path(path), Path(dest)
+    report = ImportReport()
+    manifests = []
+    for name, data in iter_zip(path, limits, report):
+        rel = PurePosixPath(name.replace("\\", "/"))
+        target = dest.joinpath(*rel.parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        if rel.name == MANIFEST_NAME:
+            manifests.append(target)
+    if report.skipped:
+        log.warning("%s: %d unsafe entries skipped", path.name, len(report.skipped))
+    if len(manifests) != 1:
+        found = "no" if not manifests else f"{len(manifests)}"
+        raise ValueError(f"{path.name}: {found} {MANIFEST_NAME} inside; exactly one is needed "
+                         "(columns image, mask, label, patient_id, lesion_id)")
+    return manifests[0]
+
+
+def score_manifest(
+    manifest: Manifest,
+    models: Sequence[str],
+    *,
+    progress: Callable[[int, str], None] | None = None,
+) -> pd.DataFrame:
+    """The manifest's table with one positive-class probability column per model.
+
+    Every model must score the manifest's positive class. ``progress(k, name)`` is called
+    before the k-th model runs.
+    """
+    if not models:
+        raise ValueError("choose at least one model")
+    table = manifest.table.copy()
+    images = [manifest.image_path(i) for i in range(len(manifest))]
+    masks = [manifest.mask_path(i) for i in range(len(manifest))]
+    spacing = (pd.to_numeric(table["spacing_mm"], errors="coerce").tolist()
+               if "spacing_mm" in table.columns else None)
+    for k, name in enumerate(models):
+        if progress is not None:
+            progress(k, name)
+        loaded = inference.load_model(name)
+        positive = loaded.classes[1]
+        if positive != manifest.positive_label:
+            raise ValueError(f"model {loaded.name!r} scores {positive!r}, but the data's positive "
+                             f"class is {manifest.positive_label!r}")
+        if name in table.columns:
+            raise ValueError(f"model name {name!r} clashes with a manifest column")
+        spacings = None if spacing is None else [None if pd.isna(s) else s for s in spacing]
+        table[name] = inference.score_images(loaded, images, masks, spacing_mm=spacings)
+        log.info("scored %d images with %s", len(table), name)
+    return table
+
+
+def score_dataset(
+    source: str | os.PathLike[str], models: Sequence[str], workdir: str | os.PathLike[str], *,
+    positive_label: str | None = None,
+    progress: Callable[[int, str], None] | None = None,
+) -> tuple[pd.DataFrame, Manifest]:
+    """Score a manifest CSV, a dataset folder or a dataset ZIP; see :func:`score_manifest`."""
+    source = Path(source)
+    if source.is_dir():
+        source = source / MANIFEST_NAME
+    elif source.suffix.lower() != ".csv":
+        source = unpack_dataset_zip(source, workdir)
+    manifest = read_manifest(source, positive_label=positive_label)
+    return score_manifest(manifest, models, progress=progress), manifest
