@@ -235,6 +235,48 @@ def _roi_checks(mask: np.ndarray, setting: Mapping[str, Any]) -> None:
         )
 
 
+def _per_image_type(features: Iterable[str]) -> dict[str, dict[str, list[str]]]:
+    """``{filtered-image name: {class: [feature, ...]}}`` of feature names."""
+    wanted: dict[str, dict[str, set[str]]] = {}
+    for feature in features:
+        type_name, cls, feat = _split_name(feature)
+        wanted.setdefault(type_name, {}).setdefault(cls, set()).add(feat)
+    return {t: {c: sorted(f) for c, f in classes.items()} for t, classes in wanted.items()}
+
+
+def _selective_extractor(params: Mapping[str, Any], features: Sequence[str]) -> Any:
+    """A pyradiomics extractor computing exactly `features` (with :func:`minimal_params`).
+
+    pyradiomics enables feature classes for every image type and every wavelet sub-band;
+    this one computes, on each filtered image, only the classes and features asked of
+    that image and skips the others (e.g. 7 of 8 wavelet sub-bands), so the values are
+    the same as a full extraction's.
+    """
+    from radiomics import featureextractor, getFeatureClasses
+
+    wanted = _per_image_type(features)
+
+    class _Selective(featureextractor.RadiomicsFeatureExtractor):  # type: ignore[misc]
+        def computeFeatures(  # noqa: N802 (pyradiomics' name)
+            self, image: Any, mask: Any, imageTypeName: str, **kwargs: Any  # noqa: N803
+        ) -> dict[str, Any]:
+            out: dict[str, Any] = {}
+            classes = getFeatureClasses()
+            for cls, names in wanted.get(imageTypeName, {}).items():
+                if cls.startswith("shape"):
+                    continue  # computed once by execute()
+                computer = classes[cls](image, mask, **kwargs)
+                for name in names:
+                    computer.enableFeatureByName(name)
+                for name, value in computer.execute().items():
+                    out[f"{imageTypeName}_{cls}_{name}"] = value
+            return out
+
+    with warnings.catch_warnings():  # its pykwalify validation warns on import style
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return _Selective(copy.deepcopy(minimal_params(params, features)))
+
+
 class RadiomicsExtractor:
     """pyradiomics on one 2D image and its lesion mask.
 
@@ -282,10 +324,13 @@ class RadiomicsExtractor:
             from radiomics import featureextractor
 
             _quiet_pyradiomics()
-            params = self._params if only is None else minimal_params(self._params, only)
-            with warnings.catch_warnings():  # its pykwalify validation warns on import style
-                warnings.simplefilter("ignore", DeprecationWarning)
-                extractor = featureextractor.RadiomicsFeatureExtractor(copy.deepcopy(params))
+            if only is None:
+                with warnings.catch_warnings():  # its pykwalify validation warns on import style
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    extractor = featureextractor.RadiomicsFeatureExtractor(
+                        copy.deepcopy(self._params))
+            else:
+                extractor = _selective_extractor(self._params, sorted(only))
             extractor.settings["additionalInfo"] = False
             self._extractors[only] = extractor
         return self._extractors[only]
