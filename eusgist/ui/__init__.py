@@ -16,6 +16,8 @@ from eusgist.ui import about, annotate, evaluate, predict
 log = logging.getLogger(__name__)
 
 TITLE = "eusgist: GIST vs leiomyoma on endoscopic ultrasound"
+#: Largest upload the server accepts (``EUSGIST_MAX_UPLOAD``, Gradio size syntax).
+DEFAULT_MAX_UPLOAD = "512mb"
 
 
 def build_app() -> gr.Blocks:
@@ -41,8 +43,13 @@ def default_port() -> int:
 
 
 def launch(host: str | None = None, port: int | None = None, **kwargs: object) -> gr.Blocks:
-    """Build the app and serve it; extra keyword arguments go to ``Blocks.launch``."""
+    """Build the app and serve it; extra keyword arguments go to ``Blocks.launch``.
+
+    Uploads are capped at ``EUSGIST_MAX_UPLOAD`` (default 512 MB); at most two events run at
+    once and the rest wait in Gradio's queue.
+    """
     app = build_app()
     app.queue(default_concurrency_limit=2)
+    kwargs.setdefault("max_file_size", os.environ.get("EUSGIST_MAX_UPLOAD", DEFAULT_MAX_UPLOAD))
     app.launch(server_name=host or default_host(), server_port=port or default_port(), **kwargs)
     return app

@@ -22,3 +22,15 @@ def test_default_host(monkeypatch: pytest.MonkeyPatch) -> None:
     assert default_host() == "127.0.0.1"
     monkeypatch.setenv("SPACE_ID", "user/eusgist")
     assert default_host() == "0.0.0.0"
+
+
+def test_launch_caps_uploads(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gradio as gr
+
+    from eusgist import ui
+
+    seen: dict[str, object] = {}
+    monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kw: seen.update(kw))
+    monkeypatch.setenv("EUSGIST_MAX_UPLOAD", "5mb")
+    ui.launch("127.0.0.1", 1)
+    assert seen["max_file_size"] == "5mb" and seen["server_port"] == 1
