@@ -27,6 +27,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--arch", default=_DEFAULTS.arch, help="timm model (resnet18/34/50, vit_*, swin_*)")
     add("--supervision", choices=("strong", "weak"), default=_DEFAULTS.supervision,
         help="strong: lesion ROI cropped from the mask; weak: whole image, label only")
+    add("--dims", choices=("2d", "3d", "2d-slice"), default=_DEFAULTS.dims,
+        help="2d images (timm); 3d volumes (3D ResNet-18); 2d-slice: one slice per volume")
+    add("--volume-size", type=_sizes, default=_DEFAULTS.volume_size,
+        help="3d: input D,H,W (default %(default)s)")
+    add("--phases", type=_names, default=_DEFAULTS.phases,
+        help="3d: comma-separated phases, read from the manifest's image_<phase> columns and "
+             "stacked as channels (e.g. arterial,venous); default: the image column")
     add("--input-size", type=int, default=_DEFAULTS.input_size, help="square input side, pixels")
     add("--margin", type=float, default=_DEFAULTS.margin,
         help="ROI margin, fraction of the lesion's size")
@@ -56,6 +63,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="one line on the training data for the model card (default: the manifest's folder)")
     add("--compare-with", type=Path, default=None,
         help="bundle tested on the same split: paired DeLong test, to OUT/comparison.json")
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected D,H,W integers, got {text!r}") from None
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(p.strip() for p in text.split(",") if p.strip())
 
 
 def run(args: argparse.Namespace) -> int:

@@ -47,6 +47,7 @@ from tqdm import tqdm
 from eusgist.augment import Transform, expand_offline, standard_augmentation
 from eusgist.data import Manifest, train_test_split
 from eusgist.io import read_image, read_mask
+from eusgist.models.cnn3d import VolumeDataset, build_resnet3d, load_volumes, pick_slice
 from eusgist.models.cnn_bundle import create_backbone, round_to_fp16, save_cnn_bundle
 from eusgist.models.cnn_config import CNNConfig, Supervision
 from eusgist.preprocess import DEFAULT_MARGIN, DEFAULT_SCALE, crop_roi, to_model_input, whole_image
@@ -92,7 +93,8 @@ def resolve_device(name: str = "auto") -> torch.device:
 def load_crops(manifest: Manifest, rows: np.ndarray, config: CNNConfig) -> np.ndarray:
     """Model-sized crops in ``[0, 1]``, shape ``(N, 1, S, S)``.
 
-    The lesion ROI (strong supervision) or the whole frame (weak).
+    The lesion ROI (strong supervision) or the whole frame (weak); with
+    ``dims="2d-slice"``, of the volume's :func:`~eusgist.models.cnn3d.pick_slice`.
 
     Resizing is :func:`eusgist.preprocess.to_model_input` itself (with mean 0, std 1), so
     training sees exactly what inference sees before augmentation.
@@ -101,16 +103,20 @@ def load_crops(manifest: Manifest, rows: np.ndarray, config: CNNConfig) -> np.nd
     plain = {"input_size": (3, size, size), "mean": (0.0,) * 3, "std": (1.0,) * 3}
     out = np.empty((len(rows), 1, config.input_size, config.input_size), np.float32)
     for j, i in enumerate(tqdm(rows, desc="loading images", unit="img", leave=False, disable=None)):
-        image = read_image(manifest.image_path(int(i))).array
+        volume = config.dims == "2d-slice"
+        image = read_image(manifest.image_path(int(i)), allow_volume=volume).array
         if config.supervision == "strong":
             mask_path = manifest.mask_path(int(i))
             if mask_path is None:
                 raise ValueError(
                     f"row {int(i) + 2} ({manifest.table['image'].iat[int(i)]}) has no mask; strong "
                     "supervision needs one for every image (or use --supervision weak)")
-            crop = crop_roi(image, read_mask(mask_path, like=image.shape), margin=config.margin)
+            mask = read_mask(mask_path, like=image.shape)
+            if config.dims == "2d-slice":
+                image, mask = pick_slice(image, mask)
+            crop = crop_roi(image, mask, margin=config.margin)
         else:
-            crop = whole_image(image)
+            crop = whole_image(pick_slice(image)[0] if config.dims == "2d-slice" else image)
         out[j, 0] = to_model_input(crop, plain, scale=DEFAULT_SCALE)[0].numpy()
     return out
 
@@ -163,6 +169,32 @@ class EpochSampler(Sampler[int]):
             order = rng.permutation(n) if self.shuffle else np.arange(n)
         order = np.resize(order, len(self) * self.world)  # pad to a multiple of the world size
         return iter(order[self.rank::self.world].tolist())
+
+
+def _create_model(config: CNNConfig, *,
+                  pretrained: bool) -> tuple[nn.Module, bool, dict[str, Any]]:
+    """The model for ``config.dims``, whether pretrained weights loaded, its data config."""
+    if config.dims == "3d":
+        model, loaded = build_resnet3d(max(len(config.phases), 1), pretrained=pretrained)
+        return model, loaded, {"mean": (0.0,), "std": (1.0,)}
+    model, loaded = create_backbone(config.arch, input_size=config.input_size,
+                                    pretrained=pretrained)
+    return model, loaded, timm.data.resolve_model_data_config(model)
+
+
+def _load_inputs(manifest: Manifest, rows: np.ndarray, config: CNNConfig) -> np.ndarray:
+    """Prepared crops (2D, 2d-slice) or volumes (3D) of the given rows."""
+    return (load_volumes if config.dims == "3d" else load_crops)(manifest, rows, config)
+
+
+def _dataset(x: np.ndarray, y: np.ndarray, config: CNNConfig, data_config: dict[str, Any], *,
+             train: bool = False) -> CropDataset | VolumeDataset:
+    """Training (augmented when configured) or evaluation dataset for ``config.dims``."""
+    augment = train and config.augment == "standard"
+    if config.dims == "3d":
+        return VolumeDataset(x, y, flip=augment, seed=config.seed)
+    mean, std = tuple(data_config["mean"]), tuple(data_config["std"])
+    return CropDataset(x, y, mean, std, standard_augmentation() if augment else None, config.seed)
 
 
 def _splits(manifest: Manifest, config: CNNConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -268,27 +300,24 @@ def train_cnn(
     log.info("%d train / %d validation / %d test images (%s supervision, %s)",
              len(train_rows), len(val_rows), len(test_rows), config.supervision, device)
     # a resumed run takes its weights from the checkpoint: no download attempt
-    model, pretrained = create_backbone(config.arch, input_size=config.input_size,
-                                        pretrained=config.pretrained and not resume)
-    data_config = timm.data.resolve_model_data_config(model)
-    mean, std = tuple(data_config["mean"]), tuple(data_config["std"])
+    model, pretrained, data_config = _create_model(config,
+                                                   pretrained=config.pretrained and not resume)
 
-    train_x, train_y = load_crops(manifest, train_rows, config), y_all[train_rows]
+    train_x, train_y = _load_inputs(manifest, train_rows, config), y_all[train_rows]
     if config.expand:
         train_x, origin = expand_offline(train_x, seed=config.seed)
         train_y = train_y[origin]
-    val_x, val_y = load_crops(manifest, val_rows, config), y_all[val_rows]
-    test_x, test_y = load_crops(manifest, test_rows, config), y_all[test_rows]
-    transform = standard_augmentation() if config.augment == "standard" else None
-    train_set = CropDataset(train_x, train_y, mean, std, transform, config.seed)
+    val_x, val_y = _load_inputs(manifest, val_rows, config), y_all[val_rows]
+    test_x, test_y = _load_inputs(manifest, test_rows, config), y_all[test_rows]
+    train_set = _dataset(train_x, train_y, config, data_config, train=True)
     sampler = EpochSampler(train_y, seed=config.seed, balanced=config.balance == "sampler",
                            rank=rank, world=world)
     loader_kw = {"batch_size": config.batch_size, "num_workers": config.num_workers,
                  "pin_memory": device.type == "cuda"}
     train_loader = DataLoader(train_set, sampler=sampler,
                               drop_last=len(sampler) > config.batch_size, **loader_kw)
-    val_loader = DataLoader(CropDataset(val_x, val_y, mean, std), **loader_kw)
-    test_loader = DataLoader(CropDataset(test_x, test_y, mean, std), **loader_kw)
+    val_loader = DataLoader(_dataset(val_x, val_y, config, data_config), **loader_kw)
+    test_loader = DataLoader(_dataset(test_x, test_y, config, data_config), **loader_kw)
 
     model.to(device)
     net = model
@@ -457,16 +486,21 @@ def _model_card(manifest: Manifest, manifest_path: str | os.PathLike[str] | None
         n_pos = int(y[part].sum())
         return {manifest.classes[1]: n_pos, manifest.classes[0]: len(part) - n_pos}
 
+    expects = {"input_size": config.input_size, "supervision": config.supervision,
+               "crop_margin": config.margin, "mean": list(data_config["mean"]),
+               "std": list(data_config["std"]), "intensity_scale": DEFAULT_SCALE,
+               "channels": "grayscale repeated to 3 channels", "dims": config.dims}
+    if config.dims == "3d":
+        expects.update(volume_size=list(config.volume_size), phases=list(config.phases),
+                       channels="phases stacked (manifest image_<phase> columns)",
+                       normalisation="per channel, 0.5-99.5 percentiles to [0, 1]")
     return {
         "name": name,
         "kind": "cnn",
-        "arch": config.arch,
+        "arch": "r3d_18" if config.dims == "3d" else config.arch,
         "classes": list(manifest.classes),
         "positive_class": manifest.classes[1],
-        "expects": {"input_size": config.input_size, "supervision": config.supervision,
-                    "crop_margin": config.margin, "mean": list(data_config["mean"]),
-                    "std": list(data_config["std"]), "intensity_scale": DEFAULT_SCALE,
-                    "channels": "grayscale repeated to 3 channels"},
+        "expects": expects,
         "training": {
             "source": source or (Path(manifest_path).parent.name if manifest_path else None),
             "manifest": Path(manifest_path).name if manifest_path else None,

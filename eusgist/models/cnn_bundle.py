@@ -23,6 +23,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from eusgist.models.cnn3d import build_resnet3d, pick_slice, prepare_volume
 from eusgist.preprocess import crop_roi, to_model_input, whole_image
 
 log = logging.getLogger(__name__)
@@ -143,8 +144,20 @@ class CNNBundle:
         return next(self.model.parameters()).device
 
     def preprocess(self, image: np.ndarray, mask: np.ndarray | None = None) -> torch.Tensor:
-        """The model input for one 2D image: ROI crop (strong) or whole frame (weak)."""
+        """The model input for one image: ROI crop (strong) or whole frame (weak).
+
+        By the card's ``dims``: ``"2d"`` a 2D image; ``"2d-slice"`` a ``(Z, H, W)`` volume,
+        of which :func:`~eusgist.models.cnn3d.pick_slice` is used; ``"3d"`` a ``(Z, H, W)``
+        volume or its phases stacked ``(C, Z, H, W)`` in the card's order.
+        """
         e = self.card["expects"]
+        dims = e.get("dims", "2d")
+        if dims == "3d":
+            x = prepare_volume(image, mask, size=e["volume_size"], margin=e["crop_margin"],
+                               supervision=e["supervision"])
+            return torch.from_numpy(x)
+        if dims == "2d-slice":
+            image, mask = pick_slice(image, mask)
         if e["supervision"] == "strong":
             if mask is None:
                 raise ValueError("this model was trained on lesion ROIs (strong supervision): "
@@ -189,7 +202,10 @@ def load_cnn_bundle(path: str | os.PathLike[str], *,
         saved = card.get("versions", {}).get(lib)
         if lib in VERSIONED and saved and saved.split(".")[:2] != version.split(".")[:2]:
             log.warning("%s was saved with %s %s, running %s", folder, lib, saved, version)
-    model, _ = create_backbone(card["arch"], input_size=card["expects"]["input_size"])
+    if card["expects"].get("dims") == "3d":
+        model, _ = build_resnet3d(max(len(card["expects"]["phases"]), 1))
+    else:
+        model, _ = create_backbone(card["arch"], input_size=card["expects"]["input_size"])
     expected = model.state_dict()
     weights = load_file(str(weights_path))
     problems = [f"missing {k}" for k in expected if k not in weights]

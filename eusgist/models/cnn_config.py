@@ -8,6 +8,7 @@ from typing import Literal
 from eusgist.preprocess import DEFAULT_MARGIN
 
 Supervision = Literal["strong", "weak"]
+Dims = Literal["2d", "3d", "2d-slice"]
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,11 @@ class CNNConfig:
     class frequency, ``"none"`` does neither. ``augment``: ``"standard"`` (on-the-fly flips,
     rotation ±15°, brightness/contrast) or ``"none"``; ``expand`` adds guo2024's offline 5×
     expansion of the training set (:func:`eusgist.augment.expand_offline`).
+
+    ``dims`` (gao2026): ``"2d"`` images with a timm backbone; ``"3d"`` volumes resampled to
+    ``volume_size`` (D, H, W) for a 3D ResNet-18, the manifest's ``image_<phase>`` columns
+    stacked as channels when ``phases`` is given (augmentation: random flips); ``"2d-slice"``
+    one slice per volume for the 2D backbone (:mod:`eusgist.models.cnn3d`).
     """
 
     arch: str = "resnet34"
@@ -39,6 +45,9 @@ class CNNConfig:
     seed: int = 0
     num_workers: int = 0
     device: str = "auto"
+    dims: Dims = "2d"
+    volume_size: tuple[int, int, int] = (16, 64, 64)
+    phases: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.supervision not in ("strong", "weak"):
@@ -47,6 +56,16 @@ class CNNConfig:
             raise ValueError(f"balance must be none, loss or sampler, got {self.balance!r}")
         if self.augment not in ("none", "standard"):
             raise ValueError(f"augment must be none or standard, got {self.augment!r}")
+        if self.dims not in ("2d", "3d", "2d-slice"):
+            raise ValueError(f"dims must be 2d, 3d or 2d-slice, got {self.dims!r}")
+        if len(self.volume_size) != 3 or min(self.volume_size) < 1:
+            raise ValueError(f"volume_size must be 3 positive sizes, got {self.volume_size}")
+        if self.phases and self.dims != "3d":
+            raise ValueError("phases are stacked as channels of a 3D model: use dims='3d'")
+        if self.expand and self.dims == "3d":
+            raise ValueError("offline expansion is for 2D images, not dims='3d'")
+        object.__setattr__(self, "volume_size", tuple(int(v) for v in self.volume_size))
+        object.__setattr__(self, "phases", tuple(self.phases))
         for name in ("input_size", "epochs", "patience", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
