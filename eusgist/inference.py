@@ -12,12 +12,14 @@ so nobody sees a probability without knowing where it came from.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -529,6 +531,51 @@ def _predict_cnn(loaded: LoadedModel, array: np.ndarray, roi: np.ndarray | None,
     return p, cam
 
 
+class _FeatureCache:
+    """Thread-safe LRU of features by image content: a re-run of the same image (and mask),
+    or the same image under another model with the same extractor settings, reuses them."""
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self._items: OrderedDict[Hashable, dict[str, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> dict[str, float]:
+        """A copy of the features stored under `key` (empty if none)."""
+        with self._lock:
+            if key not in self._items:
+                return {}
+            self._items.move_to_end(key)
+            return dict(self._items[key])
+
+    def add(self, key: Hashable, features: Mapping[str, float]) -> None:
+        """Store (merge) `features` under `key`, evicting the least recently used."""
+        with self._lock:
+            self._items.setdefault(key, {}).update(features)
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget everything."""
+        with self._lock:
+            self._items.clear()
+
+
+#: Features of recently predicted images (see :class:`_FeatureCache`).
+FEATURE_CACHE = _FeatureCache()
+
+
+def _digest(array: np.ndarray | None) -> str:
+    """Content hash of an array (shape and dtype included)."""
+    if array is None:
+        return "-"
+    a = np.ascontiguousarray(array)
+    h = hashlib.blake2b(f"{a.shape}{a.dtype}".encode(), digest_size=16)
+    h.update(a.data)
+    return h.hexdigest()
+
+
 def tabular_features(
     loaded: LoadedModel,
     image: LoadedImage,
@@ -547,16 +594,32 @@ def tabular_features(
             else:
                 margin = expects.get("crop_margin")
                 crop = crop_roi(image.array, roi, margin=0.1 if margin is None else margin)
+            crop_id = _digest(crop)
         with timer("deep_features"):
             for extractor in loaded.deep:
-                features.update(zip(extractor.feature_names, extractor.extract([crop])[0].tolist()))
+                key = ("deep", crop_id, extractor.backbone, str(extractor.checkpoint),
+                       extractor.pretrained, tuple(extractor.data_config["input_size"]))
+                cached = FEATURE_CACHE.get(key)
+                if not cached:
+                    cached = dict(zip(extractor.feature_names,
+                                      extractor.extract([crop])[0].tolist()))
+                    FEATURE_CACHE.add(key, cached)
+                features.update(cached)
     if loaded.radiomics is not None:
         if roi is None:
             raise ValueError(f"model {loaded.name} needs a lesion ROI for its radiomics features")
         spacing = image.spacing or (None if spacing_mm is None else (spacing_mm, spacing_mm))
         with timer("radiomics"):
-            features.update(loaded.radiomics.extract(image.array, roi, spacing,
-                                                     only=loaded.rad_features))
+            key = ("radiomics", _digest(image.array), _digest(roi),
+                   None if spacing is None else tuple(map(float, spacing)),
+                   loaded.radiomics.settings_hash)
+            cached = FEATURE_CACHE.get(key)
+            missing = [f for f in loaded.rad_features if f not in cached]
+            if missing:
+                new = loaded.radiomics.extract(image.array, roi, spacing, only=missing)
+                FEATURE_CACHE.add(key, new)
+                cached.update(new)
+            features.update({f: cached[f] for f in loaded.rad_features})
     required: tuple[str, ...] = loaded.bundle.required_features  # type: ignore[union-attr]
     return {name: features[name] for name in required}
 

@@ -98,10 +98,17 @@ def test_only_the_required_radiomics_features_are_computed(built, row, monkeypat
         return out
 
     monkeypatch.setattr(RadiomicsExtractor, "extract", spy)
+    inference.FEATURE_CACHE.clear()
     model = inference.load_model(built.tabular)
-    inference.predict(model, row["image"], row["mask"])
+    first = inference.predict(model, row["image"], row["mask"])
     needed = sorted(f for f in model.bundle.required_features if f.startswith("rad_"))
-    assert calls == [(model.rad_features, needed)]
+    assert calls == [(list(model.rad_features), needed)]
+    again = inference.predict(model, row["image"], row["mask"])  # features from the cache
+    assert len(calls) == 1 and again.probabilities == first.probabilities
+    inference.FEATURE_CACHE.clear()
+    assert inference.predict(model, row["image"], row["mask"]).probabilities == first.probabilities
+    assert len(calls) == 2
+    calls.pop()
     deep = inference.load_model(built.deep)
     assert deep.radiomics is None and deep.deep
     inference.predict(deep, row["image"], row["mask"])
