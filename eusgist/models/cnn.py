@@ -444,6 +444,7 @@ def _restore(path: Path, config: CNNConfig, device: torch.device,
     if not path.is_file():
         raise ValueError(f"cannot resume: {path} does not exist")
     ckpt = torch.load(path, map_location=device, weights_only=False)
+    ckpt["config"] = {**asdict(CNNConfig()), **ckpt["config"]}  # fields added since: defaults
     changed = {k for k, v in asdict(config).items() if ckpt["config"].get(k) != v}
     changed -= RESUMABLE_CHANGES
     if changed:
