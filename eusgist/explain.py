@@ -258,24 +258,19 @@ def _permutation_shapley(
     """Shapley values averaged over random feature orders and their reverses.
 
     Each order adds the features one by one and credits each with the change it makes,
-    so every order's contributions sum to ``v(all) - v(none)`` (additive exactly). All
-    orders' coalitions of a row are evaluated in one game call.
+    so every order's contributions sum to ``v(all) - v(none)`` (additive exactly).
     """
     n, k = x.shape
     values = np.zeros((n, k))
     steps = np.arange(k + 1)[:, None]
     for i in range(n):
-        perms = []
         for _ in range(N_PERMUTATIONS):
             order = rng.permutation(k)
-            perms += [order, order[::-1]]
-        ranks = np.empty((len(perms), k), dtype=np.int64)
-        for p, perm in enumerate(perms):
-            ranks[p, perm] = np.arange(k)
-        masks = (ranks[:, None, :] < steps[None, :, :]).reshape(-1, k)  # (perms * (k+1), k)
-        v = game(x[i], masks).reshape(len(perms), k + 1)
-        for p, perm in enumerate(perms):
-            values[i, perm] += np.diff(v[p])
+            for perm in (order, order[::-1]):
+                rank = np.empty(k, dtype=np.int64)
+                rank[perm] = np.arange(k)
+                v = game(x[i], rank[None, :] < steps)
+                values[i, perm] += np.diff(v)
     return values / (2 * N_PERMUTATIONS)
 
 
