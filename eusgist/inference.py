@@ -688,8 +688,8 @@ def score_images(
     """Positive-class probabilities of many images (the evaluation path; no explanations).
 
     Decoding, cropping and the model's radiomics features run in parallel (joblib
-    processes); deep features and CNNs run batched in this process (on the GPU when there
-    is one). `batch_size` is the CNN batch (deep features use their extractor's).
+    processes); deep features and CNNs then run batched in this process on every core
+    (or on the GPU when there is one). `batch_size` is the CNN batch (deep features use their extractor's).
     """
     from joblib import Parallel, delayed
 
@@ -719,10 +719,26 @@ def score_images(
         for im, m, s in zip(images, masks, spacings)
     )
     crops = [c for _, c in prepared]
-    with loaded.lock:
+    with loaded.lock, _torch_on_all_cores():
         if loaded.kind == "cnn":
             return _score_cnn(loaded, crops, batch_size)
         return _score_tabular(loaded, prepared)
+
+
+@contextmanager
+def _torch_on_all_cores() -> Iterator[None]:
+    """Torch intra-op threads on every usable core for a batched phase (joblib's workers
+    have finished by then), restored afterwards."""
+    import torch
+
+    affinity = getattr(os, "sched_getaffinity", None)
+    cores = len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(before, cores))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _score_cnn(loaded: LoadedModel, crops: list[np.ndarray | None], batch_size: int) -> np.ndarray:

@@ -9,6 +9,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from PIL import Image
 
 from eusgist import inference
@@ -202,8 +203,14 @@ def test_load_model_is_cached_and_names_are_resolved(built, monkeypatch):
 def test_batch_scores_equal_single_predictions(built, which):
     rows = built.rows().iloc[:5]
     model = inference.load_model(getattr(built, which))
-    scores = inference.score_images(model, list(rows["image"]), list(rows["mask"]),
-                                    spacing_mm=list(rows["spacing_mm"]), n_jobs=2)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        scores = inference.score_images(model, list(rows["image"]), list(rows["mask"]),
+                                        spacing_mm=list(rows["spacing_mm"]), n_jobs=2)
+        assert torch.get_num_threads() == 1  # the batched phase's all-core setting is undone
+    finally:
+        torch.set_num_threads(threads)
     single = [inference.predict(model, r["image"], r["mask"], spacing_mm=r["spacing_mm"],
                                 explain=False).positive_probability for _, r in rows.iterrows()]
     np.testing.assert_allclose(scores, single, rtol=1e-5, atol=1e-6)
