@@ -63,13 +63,15 @@ def test_bad_csv_gives_a_clear_error(client: Client, tmp_path: Path) -> None:
                        "", api_name="/evaluate_csv")
 
 
-def test_evaluate_images_scores_a_zip_with_a_bundle(client: Client, model_weights: Path,
-                                                     tmp_path: Path) -> None:
+def test_evaluate_images_scores_a_zip_with_a_bundle(client: Client, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     import shutil
 
     from scoring_data import BUSI_BUNDLE, busi_examples_zip
 
-    shutil.copytree(BUSI_BUNDLE, model_weights / BUSI_BUNDLE.name, dirs_exist_ok=True)
+    weights = tmp_path / "weights"  # this test's own folder: others expect theirs unchanged
+    shutil.copytree(BUSI_BUNDLE, weights / BUSI_BUNDLE.name)
+    monkeypatch.setenv("EUSGIST_WEIGHTS_DIR", str(weights))
     assert BUSI_BUNDLE.name in client.predict(api_name="/evaluate_models")["choices"][0]
     archive = busi_examples_zip(tmp_path / "set.zip")
     summary, performance, *_rest, report_zip, _html = client.predict(
