@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
+from eusgist.commands._options import add_database_option
 from eusgist.store import open_store
 from eusgist.store.export import DEFAULT_LABELS, export_annotations
 
@@ -19,12 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out", required=True, metavar="DIR", help="folder for manifest.csv, images/, masks/"
     )
-    parser.add_argument(
-        "--database",
-        default=None,
-        metavar="URL",
-        help="SQLAlchemy URL (default: $EUSGIST_DATABASE_URL, else annotations/eusgist.sqlite)",
-    )
+    add_database_option(parser)
     parser.add_argument(
         "--include-drafts",
         action="store_true",

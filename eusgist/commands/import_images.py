@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
+from eusgist.commands._options import add_database_option
 from eusgist.store import Redaction, open_store
 from eusgist.store.deid import redaction_boxes
 from eusgist.store.importing import import_paths
@@ -21,12 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "paths", nargs="+", metavar="PATH", help="image file, folder or ZIP archive"
     )
     parser.add_argument("--annotator", default=None, help="name recorded as the importer")
-    parser.add_argument(
-        "--database",
-        default=None,
-        metavar="URL",
-        help="SQLAlchemy URL (default: $EUSGIST_DATABASE_URL, else annotations/eusgist.sqlite)",
-    )
+    add_database_option(parser)
     parser.add_argument(
         "--patient", default=None, help="study code of the patient all images belong to"
     )

@@ -1,0 +1,15 @@
+"""Options shared by several commands."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_database_option(parser: argparse.ArgumentParser) -> None:
+    """``--database URL``: the annotation database (default: EUSGIST_DATABASE_URL, else SQLite)."""
+    parser.add_argument(
+        "--database",
+        default=None,
+        metavar="URL",
+        help="SQLAlchemy URL (default: $EUSGIST_DATABASE_URL, else annotations/eusgist.sqlite)",
+    )
