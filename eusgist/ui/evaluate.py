@@ -19,6 +19,7 @@ import pandas as pd
 from eusgist import inference, report, scoring
 from eusgist.stats import CI_METHODS
 from eusgist.ui.errors import user_errors
+from eusgist.ui.gpu import EVALUATE_SECONDS, on_gpu
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +157,7 @@ def model_choices() -> dict:
     return gr.update(choices=names, value=names[:1])
 
 
+@on_gpu(EVALUATE_SECONDS)
 @user_errors
 def evaluate_images(
     path: str | None,

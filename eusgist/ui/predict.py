@@ -20,6 +20,7 @@ from eusgist import inference
 from eusgist.io import read_image, to_uint8
 from eusgist.masks import mask_from_layers
 from eusgist.ui.errors import user_errors
+from eusgist.ui.gpu import PREDICT_SECONDS, on_gpu
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +141,7 @@ def decision_markdown(pred: inference.Prediction) -> str:
     return "\n\n".join(lines)
 
 
+@on_gpu(PREDICT_SECONDS)
 @user_errors
 def predict_image(
     name: str | None,
