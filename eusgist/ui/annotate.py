@@ -521,20 +521,26 @@ def build() -> None:
 
         load_outputs = [editor, loaded, description, label, confirmed, *metadata]
         save_inputs = [editor, loaded, name, label, confirmed, *metadata, submit, note]
-        refresh = {"fn": worklist_table, "inputs": [kind, name], "outputs": worklist}
+        # The worklist refresh and review redraw that follow an action are UI plumbing: their
+        # public endpoints are annotate_worklist and annotate_review.
+        refresh = {"fn": worklist_table, "inputs": [kind, name], "outputs": worklist,
+                   "api_visibility": "private"}
         review = {"fn": review_view, "inputs": [image_id, contrast],
                   "outputs": [picture, agreement, annotations, choice, seen]}
 
         upload_btn.click(upload_images, [files, patient, lesion, redact, name], upload_log,
                          api_name="annotate_upload").success(**refresh)
-        gr.on([kind.change, name.submit, refresh_btn.click], **refresh,
-              api_name="annotate_worklist")
+        gr.on([kind.change, name.submit, refresh_btn.click], worklist_table, [kind, name],
+              worklist, api_name="annotate_worklist")
 
         def pick(table: pd.DataFrame, evt: gr.SelectData) -> int:
             return int(table.iloc[evt.index[0]]["image_id"])
 
-        worklist.select(pick, worklist, image_id, api_name="annotate_pick").success(
-            load_image, [image_id, contrast, name], load_outputs, api_name="annotate_open")
+        # A row click needs the browser's selection; API clients call annotate_load directly.
+        worklist.select(pick, worklist, image_id, api_name="annotate_pick",
+                        api_visibility="private").success(
+            load_image, [image_id, contrast, name], load_outputs, api_name="annotate_open",
+            api_visibility="private")
         open_btn.click(load_image, [image_id, contrast, name], load_outputs,
                        api_name="annotate_load")
         contrast.release(change_contrast, [editor, loaded, contrast], editor,
@@ -547,12 +553,12 @@ def build() -> None:
                        api_name="annotate_save_next").success(
             next_image, [kind, loaded, name], image_id, api_name="annotate_next").success(
             load_image, [image_id, contrast, name], load_outputs,
-            api_name="annotate_load_next").success(**refresh)
+            api_name="annotate_load_next", api_visibility="private").success(**refresh)
         history_btn.click(history_table, [loaded, name], history, api_name="annotate_history")
         review_btn.click(**review, api_name="annotate_review")
         decide_btn.click(decide, [choice, decision, review_note, seen, name], review_status,
-                         api_name="annotate_decide").success(**review)
+                         api_name="annotate_decide").success(**review, api_visibility="private")
         merge_btn.click(merge, [image_id, method, name], review_status,
-                        api_name="annotate_merge").success(**review)
+                        api_name="annotate_merge").success(**review, api_visibility="private")
         export_btn.click(export_zip, [drafts, confirmed_only], [export_log, archive],
                          api_name="annotate_export")
