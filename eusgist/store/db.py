@@ -2,7 +2,9 @@
 
 SQLite connections get WAL journaling, foreign keys, a busy timeout and ``BEGIN IMMEDIATE``
 transactions (a writer takes the lock up front, so concurrent writers queue instead of
-failing half-way). The schema is created and upgraded by the Alembic scripts in
+failing half-way). A read-only SQLite URI (``sqlite:///file:PATH?mode=ro&uri=true``) opens
+the file for reading only. :func:`storage_error` turns the database's own failures (disk
+full, read-only, unreachable) into :class:`~eusgist.store.records.StorageError` messages. The schema is created and upgraded by the Alembic scripts in
 ``eusgist/store/migrations``; :func:`migrate` applies them under a lock.
 """
 
@@ -15,6 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from eusgist.store.records import DatabaseFullError, ReadOnlyDatabaseError, StorageError
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -48,19 +53,36 @@ def default_database_url() -> str:
     return f"sqlite:///{folder / DATABASE_FILE}"
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, *, read_only: bool = False) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself (below)
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        if not read_only:  # switching the journal mode writes to the file
+            cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # IMMEDIATE takes the write lock, which a read-only connection can never get.
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def _sqlite_file(url: str) -> tuple[str, bool]:
+    """The file of a SQLite URL and whether it is opened read-only; in-memory refused."""
+    parsed = make_url(url)
+    database = parsed.database or ""
+    if parsed.query.get("uri") in ("true", "1") and database.startswith("file:"):
+        path, _, options = database[len("file:"):].partition("?")
+        params = dict(p.partition("=")[::2] for p in options.split("&") if p)
+        params.update({k: v for k, v in parsed.query.items() if isinstance(v, str)})
+        if path and path != ":memory:" and params.get("mode") != "memory":
+            return path, params.get("mode") == "ro"
+    elif database not in ("", ":memory:") and not database.startswith("file:"):
+        return database, False
+    raise ValueError(f"{url}: use a SQLite file, not an in-memory database")
 
 
 def make_engine(url: str) -> Engine:
@@ -68,13 +90,51 @@ def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
-    database = parsed.database or ""
-    if database in ("", ":memory:") or database.startswith("file:"):
-        raise ValueError(f"{url}: use a SQLite file, not an in-memory database")
-    Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    database, read_only = _sqlite_file(url)
+    if read_only:
+        if not Path(database).expanduser().is_file():
+            raise ReadOnlyDatabaseError(f"{url}: no such database file to open read-only")
+    else:
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S})
-    _configure_sqlite(engine)
+    _configure_sqlite(engine, read_only=read_only)
     return engine
+
+
+#: SQLSTATE codes (PostgreSQL) and message fragments (SQLite) of the failures told apart.
+_READ_ONLY_STATES = ("25006",)  # read_only_sql_transaction
+_FULL_STATE_CLASS = "53"  # insufficient resources: disk_full, out_of_memory, ...
+_READ_ONLY_WORDS = ("readonly database", "read-only", "read only")
+_FULL_WORDS = ("database or disk is full", "no space left")
+
+
+def storage_error(exc: DBAPIError, url: str, *, writing: bool) -> StorageError | None:
+    """The clear :class:`StorageError` for a database failure, or None for errors that are
+    bugs rather than the database's state (constraint violations, bad SQL)."""
+    if isinstance(exc, IntegrityError):
+        return None
+    orig = exc.orig
+    state = str(getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None) or "")
+    message = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+    lowered = message.lower()
+    outcome = "nothing was saved" if writing else "nothing was read"
+    if state in _READ_ONLY_STATES or any(w in lowered for w in _READ_ONLY_WORDS):
+        return ReadOnlyDatabaseError(
+            f"the annotation database {url} is read-only ({message}); {outcome}. "
+            "Ask the administrator to make it writable, or point EUSGIST_DATABASE_URL at a "
+            "writable database."
+        )
+    if state.startswith(_FULL_STATE_CLASS) or any(w in lowered for w in _FULL_WORDS):
+        return DatabaseFullError(
+            f"the annotation database {url} is full: no space left on its disk or its size "
+            f"limit reached ({message}); {outcome}. Earlier saves are intact; free space and "
+            "try again."
+        )
+    if isinstance(exc.orig, Exception) and exc.__class__.__name__ in (
+        "OperationalError", "InternalError", "InterfaceError"
+    ):
+        return StorageError(f"the annotation database {url} failed ({message}); {outcome}.")
+    return None
 
 
 def alembic_config() -> Config:

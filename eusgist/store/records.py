@@ -27,6 +27,19 @@ class NotAllowedError(StoreError):
     """The annotator's role does not allow the action."""
 
 
+class StorageError(StoreError, OSError):
+    """The database itself failed (unreachable, locked, I/O error): the message says which
+    database and why. The transaction was rolled back, so nothing was half-saved."""
+
+
+class DatabaseFullError(StorageError):
+    """The disk holding the database (or the database's size limit) is full."""
+
+
+class ReadOnlyDatabaseError(StorageError):
+    """The database (file, connection or server) only allows reading."""
+
+
 @dataclass(frozen=True)
 class ImageInfo:
     """An image with its patient, lesion, label and metadata (``None`` = not set)."""

@@ -11,6 +11,8 @@ Rules the methods enforce:
 - Only reviewers accept, reject or merge; accepting one annotation of an image demotes any
   other accepted one of that image to submitted, so an image has at most one accepted ROI.
 - A save is one transaction: a bad input or a crash leaves the previous state intact.
+- The database's own failures (disk full, read-only, unreachable) raise a
+  :class:`StorageError` naming the database and the cause, never a raw driver error.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Literal, TypeVar
 
 import numpy as np
 from sqlalchemy import Engine, exists, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from eusgist.io import LoadedImage, read_image, read_mask
@@ -174,14 +176,26 @@ class AnnotationStore:
         """Release the connection pool."""
         self.engine.dispose()
 
+    def _storage_error(self, exc: DBAPIError, *, writing: bool) -> None:
+        """Raise the clear :class:`StorageError` for a failure of the database itself."""
+        clear = db.storage_error(exc, self.url, writing=writing)
+        if clear is not None:
+            log.warning("%s", clear)
+            raise clear from exc
+
     @contextmanager
     def _read(self) -> Iterator[Session]:
-        with self._sessions.begin() as session:
-            yield session
+        try:
+            with self._sessions.begin() as session:
+                yield session
+        except DBAPIError as exc:
+            self._storage_error(exc, writing=False)
+            raise
 
     def _write(self, work: Callable[[Session], T]) -> T:
         """Run ``work`` in one transaction, retrying when a concurrent insert of the same
-        unique key won (the retry then finds the other row)."""
+        unique key won (the retry then finds the other row). A failure of the database
+        (full, read-only, ...) rolls the transaction back and raises :class:`StorageError`."""
         for attempt in range(1, _RETRIES + 1):
             try:
                 with self._sessions.begin() as session:
@@ -190,6 +204,9 @@ class AnnotationStore:
                 if attempt == _RETRIES:
                     raise
                 log.debug("unique-key race, retrying (attempt %d)", attempt)
+            except DBAPIError as exc:
+                self._storage_error(exc, writing=True)
+                raise
         raise AssertionError("unreachable")
 
     # -- annotators ---------------------------------------------------------------------
@@ -832,5 +849,13 @@ def open_store(url: str | None = None, *, migrate: bool = True) -> AnnotationSto
     """
     engine = db.make_engine(url or db.default_database_url())
     if migrate:
-        db.migrate(engine)
+        try:
+            db.migrate(engine)
+        except DBAPIError as exc:
+            engine.dispose()
+            clear = db.storage_error(exc, engine.url.render_as_string(hide_password=True),
+                                     writing=True)
+            if clear is None:
+                raise
+            raise clear from exc
     return AnnotationStore(engine)
