@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import shutil
 import warnings
@@ -55,6 +56,7 @@ __all__ = [
     "file_sha256",
     "library_versions",
     "load_bundle",
+    "read_json_object",
     "save_bundle",
 ]
 
@@ -70,6 +72,8 @@ BACKBONE = "backbone.safetensors"
 SAFE_SUFFIXES = (".json", ".safetensors", ".ubj", ".yaml")
 #: Suffixes of formats that run code when loaded (pickle and its relatives): refused.
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".pt", ".pth", ".npy", ".npz", ".sav", ".dill")
+#: Largest JSON file of a bundle that is read, in bytes.
+MAX_JSON_BYTES = 32 * 2**20
 #: Libraries whose versions a bundle records and a loader compares.
 VERSIONED = ("numpy", "scikit-learn", "xgboost", "shap")
 INTENDED_USE = (
@@ -316,7 +320,7 @@ def load_bundle(path: str | os.PathLike[str]) -> Bundle:
     card = _read_card(folder)
     files = _check_files(folder, card)
     _check_versions(card["library_versions"], needs_xgboost=card.get("classifier") == "xgboost")
-    meta = _read_json(folder / CLASSIFIER_JSON)
+    meta = read_json_object(folder / CLASSIFIER_JSON)
     if meta.get("format") != BUNDLE_FORMAT:
         raise BundleError(
             f"{CLASSIFIER_JSON}: format {meta.get('format')!r}, expected {BUNDLE_FORMAT!r}"
@@ -350,11 +354,26 @@ def load_bundle(path: str | os.PathLike[str]) -> Bundle:
     return Bundle(folder, card, model, background.astype(np.float64))
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def read_json_object(path: Path) -> dict[str, Any]:
+    """A bundle's JSON file as a dict.
+
+    Raises
+    ------
+    BundleError
+        The file is missing, a symbolic link, over :data:`MAX_JSON_BYTES`, not UTF-8 JSON,
+        nested too deeply to parse, or not a JSON object.
+    """
     try:
+        if path.is_symlink():
+            raise BundleError(f"{path.name}: a symbolic link; bundles hold plain files only")
+        size = path.stat().st_size
+        if size > MAX_JSON_BYTES:
+            raise BundleError(f"{path.name}: {size:,} bytes; the limit is {MAX_JSON_BYTES:,}")
         value = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise BundleError(f"{path.name}: missing from {path.parent}") from exc
+    except RecursionError:
+        raise BundleError(f"{path.name}: not valid JSON (nested too deeply)") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BundleError(f"{path.name}: not valid JSON ({exc})") from exc
     if not isinstance(value, dict):
@@ -363,7 +382,7 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def _read_card(folder: Path) -> dict[str, Any]:
-    card = _read_json(folder / CARD)
+    card = read_json_object(folder / CARD)
     fmt = card.get("bundle_format")
     if isinstance(fmt, str) and fmt.startswith("eusgist-cnn/"):
         raise BundleError(
@@ -378,6 +397,13 @@ def _read_card(folder: Path) -> dict[str, Any]:
         raise BundleError(f"{CARD}: missing field(s) {missing}")
     if not isinstance(card["files"], dict) or not isinstance(card["library_versions"], dict):
         raise BundleError(f"{CARD}: 'files' and 'library_versions' must be objects")
+    classes, threshold = card["class_names"], card["threshold"]
+    if not (isinstance(classes, list) and len(classes) == 2
+            and all(isinstance(c, str) for c in classes) and card["positive_class"] == classes[1]):
+        raise BundleError(f"{CARD}: 'class_names' must be two names, the positive class second")
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float) \
+            or not math.isfinite(threshold):
+        raise BundleError(f"{CARD}: 'threshold' must be a finite number, got {threshold!r}")
     return card
 
 
@@ -399,6 +425,8 @@ def _check_files(folder: Path, card: Mapping[str, Any]) -> dict[str, str]:
         raise BundleError(f"{CARD}: does not list required file(s) {unlisted}")
     for name, digest in files.items():
         file = folder / name
+        if file.is_symlink():
+            raise BundleError(f"{name}: a symbolic link; bundles hold plain files only")
         if not file.is_file():
             raise BundleError(f"{name}: missing from {folder} (listed in {CARD})")
         if file_sha256(file) != digest:

@@ -9,7 +9,9 @@ with ``group="patient"``, of a patient) on one side.
 from __future__ import annotations
 
 import logging
+import math
 import os
+import posixpath
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
+from eusgist.csvsafe import write_csv
+
 log = logging.getLogger(__name__)
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("image", "mask", "label", "patient_id", "lesion_id")
@@ -26,6 +30,10 @@ REQUIRED_COLUMNS: tuple[str, ...] = ("image", "mask", "label", "patient_id", "le
 DEFAULT_POSITIVE_LABELS: tuple[str, ...] = ("GIST", "malignant", "positive", "1")
 #: How many offending rows an error message lists before it says "and N more".
 MAX_ROWS_SHOWN = 5
+#: Largest manifest CSV read, in bytes (about half a million rows).
+MAX_MANIFEST_BYTES = 64 * 2**20
+#: Pixel-spacing columns: a positive number of millimetres, or empty when unknown.
+SPACING_COLUMNS: tuple[str, ...] = ("spacing_mm", "spacing_y_mm", "spacing_x_mm")
 
 GroupBy = Literal["lesion", "patient"]
 
@@ -93,6 +101,24 @@ def _rows(frame: pd.DataFrame, mask: pd.Series | np.ndarray) -> str:
     return f"row{'s' if len(rows) > 1 else ''} {shown}{more}"
 
 
+def _leaves_root(path: str) -> bool:
+    """True when a relative path climbs out of its folder (``../x``, ``a/../../x``)."""
+    return posixpath.normpath(path.replace("\\", "/")).split("/")[0] == ".."
+
+
+def _bad_spacing(value: object) -> bool:
+    """True unless ``value`` is a positive finite number, or missing (blank, None, NaN)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return False
+    if isinstance(value, float) and math.isnan(value):
+        return False
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return True
+    return not (math.isfinite(number) and number > 0)
+
+
 def _resolve_classes(
     labels: pd.Series, positive_label: str | None, allowed: Sequence[str] | None, name: str
 ) -> tuple[str, str]:
@@ -135,13 +161,18 @@ def validate_manifest(
     labels: Sequence[str] | None = None,
     check_files: bool = True,
     require_masks: bool = False,
+    allow_outside_root: bool = False,
 ) -> Manifest:
     """Check a manifest table and return it as a :class:`Manifest`.
+
+    Paths must stay inside ``root`` (no ``..`` climbing out of it) unless
+    ``allow_outside_root``; absolute paths are always refused.
 
     Raises
     ------
     ManifestError
-        Missing columns, empty table, blank or missing files, duplicate images,
+        Missing columns, empty table, blank or missing files, absolute paths or paths
+        leaving ``root``, duplicate images, a spacing that is not a positive number,
         unknown labels, a single class, a lesion with two labels or two patients,
         or (with ``require_masks``) rows without a mask. The message lists the rows.
     """
@@ -162,6 +193,17 @@ def validate_manifest(
         raise ManifestError(
             f"{name}: absolute path in {_rows(table, absolute)}; paths must be relative to the CSV"
         )
+    outside = table["image"].map(_leaves_root) | table["mask"].map(_leaves_root)
+    if outside.any() and not allow_outside_root:
+        raise ManifestError(
+            f"{name}: path outside the manifest's folder (..) in {_rows(table, outside)}; "
+            "move the files under it or allow paths outside explicitly"
+        )
+    for col in (c for c in SPACING_COLUMNS if c in table.columns):
+        bad = table[col].map(_bad_spacing)
+        if bad.any():
+            raise ManifestError(f"{name}: {col} must be a positive number of mm or empty, in "
+                                f"{_rows(table, bad)}")
     dup = table.duplicated("image", keep="first")
     if dup.any():
         raise ManifestError(f"{name}: duplicate image in {_rows(table, dup)}")
@@ -187,22 +229,34 @@ def validate_manifest(
 def read_manifest(path: str | os.PathLike[str], **kwargs: object) -> Manifest:
     """Read and validate a manifest CSV; keyword arguments as :func:`validate_manifest`.
 
-    Identifier and label columns are read as text, so ``007`` stays ``007``.
+    Identifier and label columns are read as text, so ``007`` stays ``007``. The file must
+    be UTF-8 (a BOM is allowed) and at most :data:`MAX_MANIFEST_BYTES`.
     """
     path = Path(path)
     if not path.is_file():
         raise ManifestError(f"{path}: manifest not found")
+    if path.stat().st_size > MAX_MANIFEST_BYTES:
+        raise ManifestError(f"{path.name}: {path.stat().st_size:,} bytes; the limit for a "
+                            f"manifest is {MAX_MANIFEST_BYTES:,}")
     try:
-        table = pd.read_csv(path, dtype={c: str for c in REQUIRED_COLUMNS}, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise ManifestError(f"{path.name}: not a readable CSV ({exc})") from exc
+        table = pd.read_csv(path, dtype={c: str for c in REQUIRED_COLUMNS}, keep_default_na=False,
+                            encoding="utf-8-sig")
+    except pd.errors.EmptyDataError:
+        raise ManifestError(f"{path.name}: empty file, not a manifest CSV") from None
+    except UnicodeDecodeError as exc:
+        raise ManifestError(f"{path.name}: not a readable CSV, not UTF-8 text ({exc.reason} "
+                            f"at byte {exc.start}); save it as CSV UTF-8") from None
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise ManifestError(f"{path.name}: not a readable CSV ({str(exc)[:200]})") from None
     return validate_manifest(table, path.parent, name=path.name, **kwargs)  # type: ignore[arg-type]
 
 
 def write_manifest(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     """Write a manifest CSV with the required columns first; return its path.
 
-    The table's paths must already be relative to ``path``'s folder.
+    The table's paths must already be relative to ``path``'s folder. Text that a
+    spreadsheet would run as a formula is neutralised (:mod:`eusgist.csvsafe`) except in
+    the ``image`` and ``mask`` paths, which are written verbatim.
     """
     path = Path(path)
     missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
@@ -210,8 +264,7 @@ def write_manifest(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
         raise ManifestError(f"{path.name}: missing column(s) {missing}")
     extra = [c for c in table.columns if c not in REQUIRED_COLUMNS]
     path.parent.mkdir(parents=True, exist_ok=True)
-    table[list(REQUIRED_COLUMNS) + extra].to_csv(path, index=False)
-    return path
+    return write_csv(table[list(REQUIRED_COLUMNS) + extra], path, keep=("image", "mask"))
 
 
 def _groups(manifest: Manifest, group: GroupBy) -> np.ndarray:

@@ -32,15 +32,76 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from eusgist import stats
+from eusgist.csvsafe import write_csv
 from eusgist.data import DEFAULT_POSITIVE_LABELS
 
 log = logging.getLogger(__name__)
 
 METRICS: tuple[str, ...] = ("sensitivity", "specificity", "ppv", "npv", "accuracy")
 Threshold = Literal["youden"] | float
+#: Largest scores CSV read (bytes) and most data rows in it (a paper's test set is far smaller).
+MAX_SCORES_BYTES = 100 * 2**20
+MAX_SCORES_ROWS = 1_000_000
+#: Characters of a cell value quoted in an error message.
+MAX_SHOWN_CHARS = 60
+_SNIFF_BYTES = 64 * 2**10
+_DELIMITERS = (",", ";", "\t")
 
 
 # --- 1. scores from a table ----------------------------------------------------------------
+
+def _short(text: str) -> str:
+    """``text`` cut to :data:`MAX_SHOWN_CHARS` for an error message."""
+    return text if len(text) <= MAX_SHOWN_CHARS else text[:MAX_SHOWN_CHARS] + "..."
+
+
+def _sniff(head: bytes, name: str) -> tuple[str, str]:
+    """Encoding and delimiter of a CSV from its first bytes."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encoding = "utf-16"
+    elif b"\x00" in head:
+        raise ValueError(f"{name}: a binary file, not CSV text")
+    else:
+        encoding = "utf-8-sig"
+    first = head.decode(encoding, errors="replace").lstrip("\ufeff").split("\n", 1)[0]
+    return encoding, max(_DELIMITERS, key=first.count)
+
+
+def read_scores_csv(path: str | os.PathLike[str], *, max_rows: int = MAX_SCORES_ROWS,
+                    max_bytes: int = MAX_SCORES_BYTES) -> pd.DataFrame:
+    """Read a scores CSV (UTF-8 or UTF-16; comma, semicolon or tab separated), bounded.
+
+    Raises
+    ------
+    ValueError
+        Not CSV text, not UTF-8/UTF-16, malformed, no rows, or over ``max_bytes`` /
+        ``max_rows``.
+    OSError
+        The file cannot be read.
+    """
+    path = Path(path)
+    name = path.name
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise ValueError(f"{name}: {size:,} bytes; the limit for a scores CSV is {max_bytes:,}")
+    with path.open("rb") as fh:
+        encoding, sep = _sniff(fh.read(_SNIFF_BYTES), name)
+    try:
+        frame = pd.read_csv(path, sep=sep, encoding=encoding, nrows=max_rows + 1)
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{name}: empty file, not a CSV of scores") from None
+    except UnicodeError as exc:
+        raise ValueError(f"{name}: not a readable CSV, not UTF-8 text ({_short(str(exc))}); "
+                         "save it as CSV UTF-8") from None
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise ValueError(f"{name}: not a readable CSV ({_short(str(exc))})") from None
+    if len(frame) > max_rows:
+        raise ValueError(f"{name}: more than {max_rows:,} rows (the limit); evaluate a "
+                         "smaller table")
+    if frame.empty:
+        raise ValueError(f"{name}: the table has no rows")
+    return frame
+
 
 @dataclass(frozen=True)
 class ScoreTable:
@@ -78,7 +139,7 @@ def _numeric_column(frame: pd.DataFrame, col: str) -> NDArray[np.float64]:
     text = values.isna()
     if text.any():
         first = raw[text].iloc[0]
-        raise ValueError(f"score column {col!r} has non-numeric values, e.g. {first!r} "
+        raise ValueError(f"score column {col!r} has non-numeric values, e.g. {_short(repr(first))} "
                          f"(CSV line {_csv_lines(text)})")
     arr = values.to_numpy(dtype=np.float64)
     if not np.isfinite(arr).all():
@@ -94,14 +155,14 @@ def _labels(raw: pd.Series, positive_label: Hashable | None, col: str) -> tuple[
                          f"(CSV line {_csv_lines(raw.isna())})")
     present = sorted({str(v) for v in raw.unique()})
     if len(present) > 2:
-        shown = ", ".join(present[:5]) + (", ..." if len(present) > 5 else "")
+        shown = ", ".join(map(_short, present[:5])) + (", ..." if len(present) > 5 else "")
         raise ValueError(f"label column {col!r} has {len(present)} distinct values ({shown}); "
                          "need two classes")
     if positive_label is None and not set(raw.unique().tolist()) <= {0, 1}:
         positive_label = next((p for p in DEFAULT_POSITIVE_LABELS if p in present), None)
         if positive_label is None:
             raise ValueError(f"label column {col!r} is not 0/1 (values: "
-                             f"{', '.join(present)}); name the positive label")
+                             f"{', '.join(map(_short, present))}); name the positive label")
     y = stats.to_binary(raw.to_numpy(), positive_label=positive_label)
     return y, "1" if positive_label is None else str(positive_label)
 
@@ -673,7 +734,7 @@ def write_report(
             tables["subgroups.csv"] = subgroup_table(subgroups)
             _write_json(tmp / "subgroups.json", subgroups_dict(subgroups))
         for name, table in tables.items():
-            table.to_csv(tmp / name, index=False)
+            write_csv(table, tmp / name)
         _write_json(tmp / "report.json", report_dict(ev))
         figures = report_figures.write_figures(ev, tmp)
         report_html.write_html(tmp / "report.html", ev, figures=figures, subgroups=subgroups,

@@ -24,29 +24,46 @@ log = logging.getLogger(__name__)
 MANIFEST_NAME = "manifest.csv"
 
 
+def _write_entry(target: Path, data: bytes, dest: Path, label: str) -> None:
+    """Write one archive entry under ``dest``, naming the entry when that fails."""
+    if not target.resolve().is_relative_to(dest.resolve()):
+        raise ValueError(f"{label}: leaves the destination folder")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    except OSError as exc:
+        raise ValueError(f"{label}: cannot be unpacked ({exc.strerror or exc}); a file and a "
+                         "folder of the same name?") from exc
+
+
 def unpack_dataset_zip(
     path: str | os.PathLike[str], dest: str | os.PathLike[str], *,
     limits: ImportLimits = ImportLimits(),
 ) -> Path:
     """Unpack a manifest dataset ZIP into ``dest``; return the path of its manifest.
 
-    The manifest may sit at the archive's top level or in one folder. Unsafe entries are
-    skipped with a warning and never written outside ``dest``.
+    The manifest may sit at the archive's top level or in one folder. Unsafe entries and
+    repeated names (the first is kept) are skipped with a warning and never written outside
+    ``dest``.
 
     Raises
     ------
     ValueError
-        Not a ZIP, over the limits, or no single ``manifest.csv`` inside.
+        Not a ZIP, over the limits, an entry that cannot be written, or no single
+        ``manifest.csv`` inside.
     """
     path, dest = Path(path), Path(dest)
     report = ImportReport()
     manifests = []
+    written: set[Path] = set()
     for name, data in iter_zip(path, limits, report):
-        rel = PurePosixPath(name.replace("\\", "/"))
-        target = dest.joinpath(*rel.parts)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-        if rel.name == MANIFEST_NAME:
+        target = dest.joinpath(*PurePosixPath(name.replace("\\", "/")).parts)
+        if target in written:
+            report.skipped.append((name, "duplicate name"))
+            continue
+        _write_entry(target, data, dest, f"{path.name}:{name}")
+        written.add(target)
+        if target.name == MANIFEST_NAME:
             manifests.append(target)
     if report.skipped:
         log.warning("%s: %d unsafe entries skipped", path.name, len(report.skipped))

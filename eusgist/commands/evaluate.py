@@ -159,7 +159,7 @@ def _load_scores(args: argparse.Namespace) -> _Scores:
         raise ValueError("--score-cols is required with --csv (e.g. --score-cols deep,combined)")
     cols = [c.strip() for c in args.score_cols.split(",") if c.strip()]
     log.info("reading %s", args.csv)
-    return _Scores(pd.read_csv(args.csv), cols, args.label_col, args.positive_label,
+    return _Scores(report.read_scores_csv(args.csv), cols, args.label_col, args.positive_label,
                    args.lesion_col, str(args.csv))
 
 

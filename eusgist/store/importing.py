@@ -4,7 +4,8 @@ Each file goes through :meth:`AnnotationStore.add_image` (DICOM de-identified, d
 found by content hash). A file that fails is reported and the import goes on. ZIP archives
 (recognised by content, not extension) are read in memory, never extracted: entries with
 absolute or ``..`` paths, symbolic links, encrypted entries and nested archives are skipped,
-and the entry count and sizes are bounded (:class:`ImportLimits`) before and while reading.
+and the entry count (read from the end record before the directory is parsed), sizes and
+compression ratios are bounded (:class:`ImportLimits`) before and while reading.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import struct
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
@@ -33,6 +35,8 @@ class ImportLimits:
     max_file_bytes: int = 256 * 2**20
     max_zip_entries: int = 20_000
     max_zip_total_bytes: int = 4 * 2**30
+    #: Uncompressed / compressed size above which an entry (over 1 MiB) is taken for a bomb.
+    max_zip_ratio: float = 200.0
 
 
 @dataclass
@@ -60,6 +64,30 @@ def _unsafe_reason(name: str) -> str | None:
     return None
 
 
+_RATIO_FLOOR_BYTES = 2**20
+
+
+def _open_zip(path: Path, limits: ImportLimits) -> zipfile.ZipFile:
+    """Open an archive after checking the entry count its end record declares."""
+    try:
+        with path.open("rb") as fh:
+            end = zipfile._EndRecData(fh)  # noqa: SLF001 - the count, before parsing entries
+        if end is None:
+            raise zipfile.BadZipFile("no end of central directory record")
+        count = end[zipfile._ECD_ENTRIES_TOTAL]  # noqa: SLF001
+        if count > limits.max_zip_entries:
+            raise ValueError(f"{path.name}: {count} entries; the limit is {limits.max_zip_entries}")
+        return zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, EOFError, struct.error) as exc:
+        raise ValueError(f"{path.name}: not a readable ZIP archive ({exc})") from exc
+
+
+def _bomb(info: zipfile.ZipInfo, limits: ImportLimits) -> bool:
+    """Whether an entry inflates suspiciously (a ZIP bomb)."""
+    return (info.file_size > _RATIO_FLOOR_BYTES
+            and info.file_size > limits.max_zip_ratio * max(info.compress_size, 1))
+
+
 def iter_zip(path: Path, limits: ImportLimits, report: ImportReport) -> Iterator[tuple[str, bytes]]:
     """Yield ``(entry name, bytes)`` of the safe regular files of a ZIP archive; unsafe or
     oversized entries are added to ``report.skipped``, unreadable ones to ``report.errors``.
@@ -67,13 +95,10 @@ def iter_zip(path: Path, limits: ImportLimits, report: ImportReport) -> Iterator
     Raises
     ------
     ValueError
-        When the archive is unreadable or has more entries or bytes than ``limits`` allow.
+        When the archive is unreadable, has more entries or bytes than ``limits`` allow or
+        an entry inflates more than ``limits.max_zip_ratio`` times (a ZIP bomb).
     """
-    try:
-        archive = zipfile.ZipFile(path)
-    except zipfile.BadZipFile as exc:
-        raise ValueError(f"{path.name}: not a readable ZIP archive ({exc})") from exc
-    with archive:
+    with _open_zip(path, limits) as archive:
         infos = archive.infolist()
         if len(infos) > limits.max_zip_entries:
             raise ValueError(
@@ -85,6 +110,10 @@ def iter_zip(path: Path, limits: ImportLimits, report: ImportReport) -> Iterator
                 f"{path.name}: {declared} bytes uncompressed; "
                 f"the limit is {limits.max_zip_total_bytes}"
             )
+        bombs = [i.filename for i in infos if _bomb(i, limits)]
+        if bombs:
+            raise ValueError(f"{path.name}: {bombs[0]!r} inflates more than "
+                             f"{limits.max_zip_ratio:g} times (a ZIP bomb?)")
         total = 0
         for info in infos:
             label = f"{path.name}:{info.filename}"
@@ -108,7 +137,8 @@ def iter_zip(path: Path, limits: ImportLimits, report: ImportReport) -> Iterator
             try:
                 with archive.open(info) as entry:
                     data = entry.read(limits.max_file_bytes + 1)
-            except (zipfile.BadZipFile, zlib.error, NotImplementedError, EOFError) as exc:
+            except (zipfile.BadZipFile, zlib.error, NotImplementedError, EOFError, OSError,
+                    ValueError) as exc:
                 report.errors.append((label, f"corrupt or unsupported archive entry ({exc})"))
                 log.warning("%s: cannot be read: %s", label, exc)
                 continue

@@ -23,8 +23,6 @@ from eusgist.ui.gpu import EVALUATE_SECONDS, on_gpu
 
 log = logging.getLogger(__name__)
 
-#: Rows read from an uploaded scores CSV at most (a paper's test set is far smaller).
-MAX_ROWS = 1_000_000
 LABEL_GUESSES = ("label", "y", "y_true", "class", "diagnosis", "pathology")
 LESION_GUESSES = ("lesion_id", "lesion")
 #: Decimals shown in the tables on the page (the report's CSVs keep full precision).
@@ -40,20 +38,6 @@ class CsvColumns:
     probabilities: list[str]
     label: str | None
     lesion: str | None
-
-
-def read_scores_csv(path: str | Path) -> pd.DataFrame:
-    """Read an uploaded scores CSV, with a clear error when it is not one."""
-    name = Path(path).name
-    try:
-        frame = pd.read_csv(path, nrows=MAX_ROWS + 1)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{name}: not a readable CSV ({exc})") from exc
-    if len(frame) > MAX_ROWS:
-        raise ValueError(f"{name}: more than {MAX_ROWS:,} rows; evaluate it with the command line")
-    if frame.empty:
-        raise ValueError(f"{name}: the table has no rows")
-    return frame
 
 
 def inspect_columns(frame: pd.DataFrame) -> CsvColumns:
@@ -74,7 +58,7 @@ def column_choices(path: str | None) -> tuple[dict, dict, dict]:
     if not path:
         return (gr.update(choices=[], value=None), gr.update(choices=[], value=[]),
                 gr.update(choices=[], value=None))
-    cols = inspect_columns(read_scores_csv(path))
+    cols = inspect_columns(report.read_scores_csv(path))
     return (
         gr.update(choices=cols.columns, value=cols.label),
         gr.update(choices=cols.numeric, value=(cols.probabilities or cols.numeric)[:4]),
@@ -134,7 +118,7 @@ def evaluate_upload(
         raise ValueError("choose the label column")
     if not score_cols:
         raise ValueError("choose at least one score column")
-    frame = read_scores_csv(path)
+    frame = report.read_scores_csv(path)
     options = report.EvaluationOptions(
         label_col=label_col,
         positive_label=positive_label.strip() or None,
