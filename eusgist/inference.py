@@ -164,17 +164,17 @@ def list_models(weights_dir: str | os.PathLike[str] | None = None) -> list[Model
     A corrupt or partial bundle is listed with ``available=False`` and its error; it never
     hides the others.
     """
+    from eusgist.bundle import read_json_object
+
     root = Path(weights_dir) if weights_dir is not None else default_weights_dir()
     out = []
     for card_path in sorted(root.glob("*/model_card.json")):
         folder = card_path.parent
         try:
-            card = json.loads(card_path.read_text(encoding="utf-8"))
-            if not isinstance(card, dict):
-                raise ValueError("model_card.json is not a JSON object")
+            card = read_json_object(card_path)
         except (OSError, ValueError) as exc:
             out.append(ModelInfo(folder.name, folder, None, False, False,
-                                 "unreadable model card", f"{card_path.name}: {exc}"))
+                                 "unreadable model card", str(exc)))
             continue
         info = dict(name=str(card.get("name") or folder.name), path=folder, kind=card_kind(card),
                     synthetic=is_synthetic(card), summary=training_statement(card))
@@ -265,13 +265,21 @@ def load_model(name_or_path: str | os.PathLike[str]) -> LoadedModel:
 
 @lru_cache(maxsize=8)
 def _load_cached(path: str, _mtime_ns: int) -> LoadedModel:
+    from safetensors import SafetensorError
+
+    from eusgist.bundle import BundleError, read_json_object
+
     folder = Path(path)
-    card = json.loads((folder / "model_card.json").read_text(encoding="utf-8"))
+    card = read_json_object(folder / "model_card.json")
     device = _device()
     if card_kind(card) == "cnn":
         from eusgist.models.cnn_bundle import load_cnn_bundle
 
-        cnn = load_cnn_bundle(folder, device=device)
+        try:
+            cnn = load_cnn_bundle(folder, device=device)
+        except (KeyError, TypeError, AttributeError, SafetensorError) as exc:
+            raise BundleError(f"{folder.name}: not a usable CNN bundle "
+                              f"({type(exc).__name__}: {exc})") from exc
         return LoadedModel(str(card.get("name") or folder.name), folder, "cnn", cnn.card, device,
                            cnn)
     from eusgist.bundle import load_bundle
