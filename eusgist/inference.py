@@ -349,20 +349,44 @@ def _deep_extractors(bundle: Bundle, device: str) -> Iterator[DeepFeatureExtract
 
 # ---------------------------------------------------------------------------- inputs
 def load_input_image(image: ImageInput, *, name: str | None = None) -> LoadedImage:
-    """A :class:`LoadedImage` from a path, bytes, 2D array or LoadedImage."""
+    """A :class:`LoadedImage` from a path, bytes, 2D array or LoadedImage.
+
+    Raises
+    ------
+    ValueError
+        Not an image, or an array/LoadedImage that is not real numbers, not 2D, smaller
+        than 2×2 or holds NaN/inf (which would make the probability meaningless).
+    """
     if isinstance(image, LoadedImage):
+        _check_pixels(image.array, str(image.meta.get("source", "<image>")))
         return image
     if isinstance(image, np.ndarray):
         from eusgist.preprocess import as_gray
 
-        return LoadedImage(as_gray(image), None, {"source": name or "<array>"})
+        source = name or "<array>"
+        if image.dtype.kind not in "biuf":
+            raise ValueError(f"{source}: image must be real numbers, got dtype {image.dtype}")
+        gray = as_gray(image)
+        _check_pixels(gray, source)
+        return LoadedImage(gray, None, {"source": source})
     return read_image(image, name=name)
+
+
+def _check_pixels(array: np.ndarray, source: str) -> None:
+    """Refuse an in-memory image read_image would have refused: too small or non-finite."""
+    if array.ndim == 2 and (array.shape[0] < 2 or array.shape[1] < 2):
+        raise ValueError(f"{source}: image is too small ({array.shape[1]}×{array.shape[0]} "
+                         "pixels; at least 2×2 needed)")
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise ValueError(f"{source}: image contains NaN or infinite values")
 
 
 def box_mask(box: Sequence[float], shape: tuple[int, ...]) -> np.ndarray:
     """Boolean mask of the rectangle ``(x0, y0, x1, y1)`` (pixels, end exclusive)."""
     if len(box) != 4:
         raise ValueError(f"a box is four numbers x0,y0,x1,y1; got {list(box)}")
+    if not all(np.isfinite(float(v)) for v in box):
+        raise ValueError(f"a box is four finite numbers x0,y0,x1,y1; got {list(box)}")
     x0, y0, x1, y1 = (int(round(float(v))) for v in box)
     height, width = shape[:2]
     if not (0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height):

@@ -54,9 +54,14 @@ def binarise_mask(mask: np.ndarray, shape: tuple[int, ...] | None = None) -> np.
     Raises
     ------
     ValueError
-        If the mask is not 2D (after merging channels), does not match `shape`, or is empty.
+        If the mask is not numeric, holds NaN/inf, is not 2D (after merging channels), does
+        not match `shape`, or is empty.
     """
     arr = np.asarray(mask)
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"mask must be numeric or boolean, got dtype {arr.dtype}")
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise ValueError("mask contains NaN or infinite values")
     if arr.ndim == 3 and arr.shape[-1] in (1, 3, 4):
         arr = (arr[..., :3] != 0).any(axis=-1)
     if arr.ndim != 2:

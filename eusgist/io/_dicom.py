@@ -50,6 +50,8 @@ def read_dicom(req: Request, fmt: str) -> Decoded:
             raise ImageReadError(f"{req.name}: DICOM has no pixel data ({_sop_name(ds)})")
         decoder, syntax = _decoder(req, ds)
         n_frames = int(ds.get("NumberOfFrames") or 1)
+        if n_frames < 1:
+            raise ImageReadError(f"{req.name}: invalid DICOM Number of Frames ({n_frames})")
         index = choose_frame(req, n_frames)
         check_geometry(req, int(ds.get("Columns") or 0), int(ds.get("Rows") or 0))
         pixels, info = decoder.as_array(ds, index=index)
@@ -101,6 +103,7 @@ def _decoder(req: Request, ds: Dataset) -> tuple[Decoder, UID]:
         decoder = None
     if decoder is None or not decoder.is_available:
         label = syntax if syntax.name == syntax else f"{syntax.name} ({syntax})"
+        label = label if label.isprintable() and label.isascii() else ascii(str(syntax))
         raise ImageReadError(
             f"{req.name}: unsupported DICOM transfer syntax {label}: no decoder available"
         )
@@ -142,15 +145,15 @@ def _spacing(ds: Dataset) -> tuple[tuple[float, float] | None, str | None]:
     pixel_spacing = ds.get("PixelSpacing")
     if pixel_spacing is not None and len(pixel_spacing) == 2:
         row, col = (float(v) for v in pixel_spacing)
-        if row > 0 and col > 0:
+        if _positive(row) and _positive(col):
             return (row, col), "PixelSpacing"
     regions = [
         region
         for region in ds.get("SequenceOfUltrasoundRegions", [])
         if region.get("PhysicalUnitsXDirection") == _CENTIMETRES
         and region.get("PhysicalUnitsYDirection") == _CENTIMETRES
-        and abs(float(region.get("PhysicalDeltaX") or 0)) > 0
-        and abs(float(region.get("PhysicalDeltaY") or 0)) > 0
+        and _positive(abs(float(region.get("PhysicalDeltaX") or 0)))
+        and _positive(abs(float(region.get("PhysicalDeltaY") or 0)))
     ]
     if not regions:
         return None, None
@@ -160,6 +163,11 @@ def _spacing(ds: Dataset) -> tuple[tuple[float, float] | None, str | None]:
     )
     delta_y, delta_x = abs(float(best.PhysicalDeltaY)), abs(float(best.PhysicalDeltaX))
     return (10.0 * delta_y, 10.0 * delta_x), "SequenceOfUltrasoundRegions"
+
+
+def _positive(value: float) -> bool:
+    """A usable spacing: finite and above zero (NaN and inf are not)."""
+    return bool(np.isfinite(value)) and value > 0
 
 
 def _area(region: Dataset) -> int:

@@ -34,11 +34,14 @@ _SUFFIXES = {"nifti": (".nii",), "nifti.gz": (".nii.gz",), "nrrd": (".nrrd", ".n
 _MAX_CHANNELS = 4
 _COMPLEX = frozenset({sitk.sitkComplexFloat32, sitk.sitkComplexFloat64})
 _ITK_PREFIX = re.compile(r"^(ITK ERROR: \w+\(0x[0-9a-fA-F]+\): |\[nrrd\] \w+: )")
+_NRRD_DATA_FILE = re.compile(r"^data ?file: *(.*)$", re.IGNORECASE)
 
 
 def read_itk(req: Request, fmt: str) -> Decoded:
     """Read a NIfTI or NRRD image: 2D, one slice of a volume, or (allowed) the whole volume."""
     label = FORMAT_LABELS[fmt]
+    if fmt == "nrrd":
+        _check_nrrd_data_files(req)
     with _itk_path(req, fmt) as path, decoding(req, label), _itk_errors(req, label, path):
         reader = sitk.ImageFileReader()
         reader.SetImageIO(_IMAGE_IO[fmt])
@@ -62,7 +65,7 @@ def read_itk(req: Request, fmt: str) -> Decoded:
             _check_nifti_length(req)
         array = sitk.GetArrayFromImage(reader.Execute()).reshape(depth, height, width, channels)
     meta: dict[str, object] = {"dtype": str(array.dtype), "n_frames": depth, "frame": index}
-    spacing_zyx = tuple(float(s) for s in reversed(spacing))
+    spacing_zyx = _spacing(req, spacing)
     if index is not None:
         array, spacing_zyx = array[index], spacing_zyx[-2:]
     return Decoded(array, spacing_zyx, meta | {"spacing_source": "header"})
@@ -75,6 +78,42 @@ def _squeeze(
     while len(size) > 2 and size[-1] == 1:
         size, spacing = size[:-1], spacing[:-1]
     return size, spacing[: len(size)]
+
+
+def _spacing(req: Request, spacing: tuple[float, ...]) -> tuple[float, ...]:
+    """Header spacing in ``(Z, Y, X)`` order; a negative pixdim (a flipped axis) counts as its size."""
+    zyx = tuple(abs(float(s)) for s in reversed(spacing))
+    if not all(np.isfinite(s) and s > 0 for s in zyx):
+        raise ImageReadError(f"{req.name}: invalid pixel spacing in the header {zyx}")
+    return zyx
+
+
+def _check_nrrd_data_files(req: Request) -> None:
+    """Refuse a detached NRRD data file outside the header's folder, or with no folder.
+
+    A header may name any file (``data file: /etc/passwd``); only a plain file name beside
+    a header read from its own path is followed.
+    """
+    lines = req.data[:65536].decode("latin-1").splitlines()
+    for number, line in enumerate(lines):
+        if not line.strip():
+            return  # end of the header
+        match = _NRRD_DATA_FILE.match(line.strip())
+        if not match:
+            continue
+        value = match[1].split()
+        names = lines[number + 1 :] if value[:1] == ["LIST"] else value[:1]
+        for name in (n.strip() for n in names if n.strip()):
+            if "/" in name or "\\" in name or name in (".", "..") or ":" in name:
+                raise ImageReadError(
+                    f"{req.name}: NRRD data file {name!r} is outside the header's folder (refused)"
+                )
+            if req.path is None or not req.path.name.lower().endswith(_SUFFIXES["nrrd"]):
+                raise ImageReadError(
+                    f"{req.name}: truncated or corrupt NRRD file (its data file {name!r} is "
+                    "separate; read the header from its own folder)"
+                )
+        return
 
 
 def _slice(req: Request, label: str, depth: int) -> int | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from types import MappingProxyType
@@ -181,6 +182,7 @@ def _request(
         path = Path(source)
         default_name = path.name or str(path)
         try:
+            _check_regular(path, name or default_name)
             data = path.read_bytes()
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
@@ -196,6 +198,13 @@ def _request(
             f"source must be a path, bytes or a binary file object, not {type(source).__name__}"
         )
     return Request(data, name or default_name, path, frame, max_pixels, allow_volume)
+
+
+def _check_regular(path: Path, name: str) -> None:
+    """Refuse a FIFO, socket or device: reading one could block or never end."""
+    mode = path.stat().st_mode
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # a folder fails clearly on reading
+        raise ImageReadError(f"{name}: not a regular file (a device, pipe or socket)")
 
 
 def _luma(channels: np.ndarray) -> np.ndarray:
