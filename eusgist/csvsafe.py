@@ -45,10 +45,22 @@ def neutralise_frame(frame: pd.DataFrame, *, keep: Collection[str] = ()) -> pd.D
     return out
 
 
+def _has_carriage_return(frame: pd.DataFrame) -> bool:
+    text = frame.select_dtypes(exclude="number")
+    return any(text[c].map(lambda v: isinstance(v, str) and "\r" in v).any() for c in text)
+
+
 def write_csv(frame: pd.DataFrame, path: str | os.PathLike[str], *, keep: Collection[str] = (),
               **kwargs: Any) -> Path:
-    """Write ``frame`` as CSV (no index unless asked) with formula-like text neutralised."""
+    """Write ``frame`` as CSV (no index unless asked) with formula-like text neutralised.
+
+    pandas leaves a cell holding a lone carriage return unquoted, which splits its row when
+    read back; such a table is written with CRLF line ends (RFC 4180), which quotes it.
+    """
     path = Path(path)
+    safe = neutralise_frame(frame, keep=keep)
     kwargs.setdefault("index", False)
-    neutralise_frame(frame, keep=keep).to_csv(path, **kwargs)
+    if _has_carriage_return(safe):
+        kwargs.setdefault("lineterminator", "\r\n")
+    safe.to_csv(path, **kwargs)
     return path
