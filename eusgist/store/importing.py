@@ -78,7 +78,7 @@ def _open_zip(path: Path, limits: ImportLimits) -> zipfile.ZipFile:
         if count > limits.max_zip_entries:
             raise ValueError(f"{path.name}: {count} entries; the limit is {limits.max_zip_entries}")
         return zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, EOFError, struct.error) as exc:
+    except (zipfile.BadZipFile, EOFError, struct.error, NotImplementedError) as exc:
         raise ValueError(f"{path.name}: not a readable ZIP archive ({exc})") from exc
 
 
