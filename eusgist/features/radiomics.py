@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import platform
+import threading
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from importlib import metadata
@@ -57,6 +58,11 @@ _IMAGE_TYPES = {
 #: Smallest ROI (pixels) accepted when the settings name no ``minimumROISize``.
 MIN_ROI_PIXELS = 4
 
+#: pykwalify (pyradiomics' parameter validator) parses its schema with one module-global YAML
+#: loader, which is not thread-safe: concurrent validations (two requests loading a bundle at
+#: once) crash with random YAML errors. Every validation holds this lock.
+_VALIDATION_LOCK = threading.RLock()
+
 
 def shipped_params() -> list[Path]:
     """The parameter files shipped with the package."""
@@ -83,7 +89,7 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
     _quiet_pyradiomics()
     schema, funcs = radiomics.getParameterValidationFiles()
     try:
-        with warnings.catch_warnings():  # pykwalify loads the schema functions the old way
+        with _VALIDATION_LOCK, warnings.catch_warnings():  # pykwalify: old-style imports
             warnings.simplefilter("ignore", DeprecationWarning)
             core = pykwalify.core.Core(
                 source_data=copy.deepcopy(dict(params)), schema_files=[schema], extensions=[funcs]
@@ -272,7 +278,7 @@ def _selective_extractor(params: Mapping[str, Any], features: Sequence[str]) -> 
                     out[f"{imageTypeName}_{cls}_{name}"] = value
             return out
 
-    with warnings.catch_warnings():  # its pykwalify validation warns on import style
+    with _VALIDATION_LOCK, warnings.catch_warnings():  # its pykwalify validation warns
         warnings.simplefilter("ignore", DeprecationWarning)
         return _Selective(copy.deepcopy(minimal_params(params, features)))
 
@@ -325,7 +331,7 @@ class RadiomicsExtractor:
 
             _quiet_pyradiomics()
             if only is None:
-                with warnings.catch_warnings():  # its pykwalify validation warns on import style
+                with _VALIDATION_LOCK, warnings.catch_warnings():  # pykwalify warns
                     warnings.simplefilter("ignore", DeprecationWarning)
                     extractor = featureextractor.RadiomicsFeatureExtractor(
                         copy.deepcopy(self._params))
