@@ -38,6 +38,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from eusgist import __version__, report, stats
+from eusgist.csvsafe import write_csv
 from eusgist.models.tabular import CLASSIFIERS, MODALITIES, FittedModel, feature_columns
 
 log = logging.getLogger(__name__)
@@ -304,10 +305,10 @@ def paper_report(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     try:
-        table2.to_csv(tmp / "table2_performance.csv", index=False)
-        report.delong_table(test_ev).to_csv(tmp / "table3_delong.csv", index=False)
-        report.calibration_table(test_ev).to_csv(tmp / "table4_brier.csv", index=False)
-        report.dca_table(test_ev).to_csv(tmp / "dca.csv", index=False)
+        write_csv(table2, tmp / "table2_performance.csv")
+        write_csv(report.delong_table(test_ev), tmp / "table3_delong.csv")
+        write_csv(report.calibration_table(test_ev), tmp / "table4_brier.csv")
+        write_csv(report.dca_table(test_ev), tmp / "dca.csv")
         report._write_json(tmp / "report.json", report.report_dict(test_ev))
         report._write_json(tmp / "settings.json", {
             **settings,
