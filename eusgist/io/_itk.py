@@ -81,7 +81,7 @@ def _squeeze(
 
 
 def _spacing(req: Request, spacing: tuple[float, ...]) -> tuple[float, ...]:
-    """Header spacing in ``(Z, Y, X)`` order; a negative pixdim (a flipped axis) counts as its size."""
+    """Header spacing in ``(Z, Y, X)`` order; a negative pixdim (a flipped axis) counts by size."""
     zyx = tuple(abs(float(s)) for s in reversed(spacing))
     if not all(np.isfinite(s) and s > 0 for s in zyx):
         raise ImageReadError(f"{req.name}: invalid pixel spacing in the header {zyx}")
