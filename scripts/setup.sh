@@ -29,11 +29,9 @@ done
 
 echo "setup: installing $req into $venv" >&2
 "$py" -m pip install -qq --upgrade pip setuptools wheel
-# pyradiomics 3.0.1 ships only an sdist whose build needs numpy present and no build isolation.
+# pyradiomics ships only an sdist whose build needs numpy present and no build isolation.
 "$py" -m pip install -qq "$(grep -E '^numpy==' requirements.txt)"
-if ! "$py" -c "import radiomics" 2>/dev/null; then
-  "$py" -m pip install -qq --no-build-isolation "$(grep -E '^pyradiomics==' requirements.txt)"
-fi
+"$py" -m pip install -qq --no-build-isolation -r requirements-radiomics.txt
 "$py" -m pip install -qq -r "$req"
 "$py" -m pip install -qq --no-deps -e .
 echo "$want" > "$stamp"
