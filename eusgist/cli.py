@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "eusgist.commands.import_images",
     "eusgist.commands.export_annotations",
     "eusgist.commands.serve",
+    "eusgist.commands.add_user",
 )
 
 log = logging.getLogger("eusgist")
