@@ -233,6 +233,11 @@ def _roi_checks(mask: np.ndarray, setting: Mapping[str, Any]) -> None:
             f"mask too small for radiomics: {n} lesion pixel{'s' if n != 1 else ''}, "
             f"at least {minimum} needed"
         )
+    if mask.all():
+        raise ValueError(
+            "mask covers the whole image: outline the lesion, leaving background around it "
+            "(pyradiomics finds no lesion label in a mask without background)"
+        )
     rows = int(mask.any(axis=1).sum())
     cols = int(mask.any(axis=0).sum())
     if min(rows, cols) < 2:

@@ -101,6 +101,7 @@ def test_rgb_image_is_converted_to_luma(original):
         (slice(3, 4), slice(3, 4), r"mask too small for radiomics: 1 lesion pixel, at least 16"),
         (slice(3, 4), slice(0, 30), r"mask is a line \(1 row\(s\) x 30 column"),
         (slice(0, 20), slice(3, 4), r"mask is a line \(20 row\(s\) x 1 column"),
+        (slice(0, 30), slice(0, 30), "mask covers the whole image"),
     ],
 )
 def test_bad_masks_get_clear_messages(original, mask_rows, mask_cols, message):
