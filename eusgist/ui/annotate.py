@@ -11,6 +11,8 @@ opened. Each browser session keeps the loaded image and the revision it started 
 
 from __future__ import annotations
 
+import hashlib
+import io
 import logging
 import os
 import shutil
@@ -22,6 +24,7 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 import pandas as pd
+from PIL import Image
 
 from eusgist.io import to_uint8
 from eusgist.masks import adjust_contrast, mask_from_layers, mask_layer, overlay, parse_points
@@ -31,6 +34,7 @@ from eusgist.store import (
     METADATA_FIELDS,
     AnnotationStore,
     ConflictError,
+    ReadOnlyDatabaseError,
     Redaction,
     default_database_url,
     open_store,
@@ -70,7 +74,11 @@ def current_store() -> AnnotationStore:
             store = open_store(url)
             for name in os.environ.get(REVIEWERS_ENV, "").split(","):
                 if name.strip():
-                    store.add_annotator(name.strip(), "reviewer")
+                    try:
+                        store.add_annotator(name.strip(), "reviewer")
+                    except ReadOnlyDatabaseError as exc:  # still open it for reading
+                        log.warning("reviewers not registered: %s", exc)
+                        break
             _stores[url] = store
         return _stores[url]
 
@@ -114,12 +122,36 @@ def _background(store: AnnotationStore, image_id: int, contrast: float) -> np.nd
     return adjust_contrast(to_uint8(store.load_image(image_id).array), contrast)
 
 
+#: Pictures handed to the browser, as PNG files named by their content.
+PICTURE_DIR = Path(tempfile.gettempdir()) / "eusgist-pictures"
+
+
+def picture_file(array: np.ndarray) -> str:
+    """``array`` as a PNG file named by its content, written under a temporary name and
+    renamed into place.
+
+    Gradio caches an array output by rewriting its content-named file in place, so two
+    sessions showing the same picture at once (annotators opening the same image) could
+    serve each other a half-written file; a finished file path is copied atomically."""
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(array)).save(buf, format="PNG", compress_level=1)
+    data = buf.getvalue()
+    path = PICTURE_DIR / f"{hashlib.sha256(data).hexdigest()[:40]}.png"
+    if not path.is_file():
+        PICTURE_DIR.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}.part")
+        partial.write_bytes(data)
+        os.replace(partial, path)
+    return str(path)
+
+
 def _editor_value(background: np.ndarray, mask: np.ndarray) -> dict:
     """ImageEditor value: the mask as the editable layer, and a composite picture with the
     mask outlined (the editor shows a layer set from the server only through the
     composite; strokes painted afterwards show as usual)."""
-    picture = overlay(background, [mask], opacity=0.25) if mask.any() else None
-    return {"background": background, "layers": [mask_layer(mask)], "composite": picture}
+    picture = picture_file(overlay(background, [mask], opacity=0.25)) if mask.any() else None
+    return {"background": picture_file(background), "layers": [picture_file(mask_layer(mask))],
+            "composite": picture}
 
 
 def _form_value(name: str, value: object) -> MetadataValue:
@@ -364,14 +396,15 @@ def history_table(
 @user_errors
 def review_view(
     image_id: float | None, contrast: float
-) -> tuple[np.ndarray, pd.DataFrame, pd.DataFrame, dict, dict[int, int]]:
+) -> tuple[str, pd.DataFrame, pd.DataFrame, dict, dict[int, int]]:
     """Every annotator's latest mask of the image overlaid in its own colour, the pairwise
     Dice/IoU agreement, the annotations, and the revisions seen (guarding the decision)."""
     store, iid = current_store(), _image_id(image_id)
     annotations = [a for a in store.annotations(iid) if a.revision > 0]
     if not annotations:
         raise ValueError(f"image {iid} has no annotations to review")
-    picture = overlay(_background(store, iid, contrast), [store.mask(a.id) for a in annotations])
+    picture = picture_file(
+        overlay(_background(store, iid, contrast), [store.mask(a.id) for a in annotations]))
     agreement = pd.DataFrame(
         [(g.a, g.b, round(g.dice, 4), round(g.iou, 4)) for g in store.agreement(iid)],
         columns=["annotator_a", "annotator_b", "dice", "iou"],
