@@ -18,6 +18,13 @@ log = logging.getLogger(__name__)
 TITLE = "eusgist: GIST vs leiomyoma on endoscopic ultrasound"
 #: Largest upload the server accepts (``EUSGIST_MAX_UPLOAD``, Gradio size syntax).
 DEFAULT_MAX_UPLOAD = "512mb"
+#: Events run at once; the others wait in Gradio's queue.
+CONCURRENCY_LIMIT = 2
+#: Events that may wait in the queue (``EUSGIST_QUEUE_SIZE``); one more is refused at once
+#: with "Queue is full" (HTTP 503; gradio_client raises ``QueueError``) instead of waiting
+#: without bound.
+DEFAULT_QUEUE_SIZE = 64
+QUEUE_SIZE_ENV = "EUSGIST_QUEUE_SIZE"
 
 
 def build_app() -> gr.Blocks:
@@ -42,14 +49,35 @@ def default_port() -> int:
     return int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
 
 
+def queue_size() -> int:
+    """``EUSGIST_QUEUE_SIZE`` (a positive integer), else :data:`DEFAULT_QUEUE_SIZE`."""
+    text = os.environ.get(QUEUE_SIZE_ENV, "").strip()
+    if not text:
+        return DEFAULT_QUEUE_SIZE
+    try:
+        size = int(text)
+    except ValueError:
+        size = 0
+    if size < 1:
+        raise ValueError(f"{QUEUE_SIZE_ENV} must be a positive integer, got {text!r}")
+    return size
+
+
+def configure_queue(app: gr.Blocks, max_size: int | None = None) -> gr.Blocks:
+    """At most :data:`CONCURRENCY_LIMIT` events run at once; up to ``max_size`` (default
+    :func:`queue_size`) wait, and any more are refused with "Queue is full"."""
+    return app.queue(default_concurrency_limit=CONCURRENCY_LIMIT,
+                     max_size=max_size or queue_size())
+
+
 def launch(host: str | None = None, port: int | None = None, **kwargs: object) -> gr.Blocks:
     """Build the app and serve it; extra keyword arguments go to ``Blocks.launch``.
 
     Uploads are capped at ``EUSGIST_MAX_UPLOAD`` (default 512 MB); at most two events run at
-    once and the rest wait in Gradio's queue.
+    once and up to ``EUSGIST_QUEUE_SIZE`` (default 64) wait in Gradio's queue
+    (:func:`configure_queue`).
     """
-    app = build_app()
-    app.queue(default_concurrency_limit=2)
+    app = configure_queue(build_app())
     kwargs.setdefault("max_file_size", os.environ.get("EUSGIST_MAX_UPLOAD", DEFAULT_MAX_UPLOAD))
     app.launch(server_name=host or default_host(), server_port=port or default_port(), **kwargs)
     return app
