@@ -45,6 +45,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
 from eusgist.augment import Transform, expand_offline, standard_augmentation
+from eusgist.csvsafe import write_csv
 from eusgist.data import Manifest, train_test_split
 from eusgist.io import read_image, read_mask
 from eusgist.models.cnn3d import VolumeDataset, build_resnet3d, load_volumes, pick_slice
@@ -389,7 +390,7 @@ def train_cnn(
         _write_curves(out, history)
         table = manifest.table.iloc[test_rows]
         predictions = table[["image", "lesion_id", "label"]].assign(y=test_y, score=test_score)
-        predictions.to_csv(out / PREDICTIONS_NAME, index=False)
+        write_csv(predictions, out / PREDICTIONS_NAME, keep=("image",))
         log.info("test AUC %.3f (95%% CI %.3f-%.3f); bundle written to %s",
                  test.get("auc", math.nan), *test.get("auc_ci", (math.nan, math.nan)), out)
     if world > 1:
