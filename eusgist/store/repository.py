@@ -641,13 +641,22 @@ class AnnotationStore:
                 f"not {expected_revision}; reload it"
             )
 
-    def _reviewer(self, session: Session, name: str) -> Annotator:
-        reviewer = self._annotator(session, name, create=False)
-        if reviewer.role != "reviewer":
-            raise NotAllowedError(
-                f"{reviewer.name} is not a reviewer; only reviewers may accept, reject or merge"
-            )
+    def _reviewer(
+        self, session: Session, name: str, action: str = "accept, reject or merge"
+    ) -> Annotator:
+        try:
+            reviewer = self._annotator(session, name, create=False)
+        except NotFoundError:
+            reviewer = None
+        if reviewer is None or reviewer.role != "reviewer":
+            raise NotAllowedError(f"{name} is not a reviewer; only reviewers may {action}")
         return reviewer
+
+    def require_reviewer(self, name: str, action: str) -> None:
+        """Raise :class:`NotAllowedError` (saying what was refused: ``action``) unless
+        ``name`` is a registered reviewer. Annotators see only their own work."""
+        with self._read() as session:
+            self._reviewer(session, name, action)
 
     @staticmethod
     def _demote_accepted(session: Session, image_id: int, keep: int) -> None:
@@ -770,7 +779,7 @@ class AnnotationStore:
         """Images to work on.
 
         ``unannotated``: images nobody has annotated; ``mine``: the annotator's own
-        annotations; ``needs_review``: submitted annotations by others.
+        annotations; ``needs_review``: submitted annotations by others (reviewers only).
         """
         name = _check_name(annotator)
         with self._read() as session:
@@ -782,6 +791,7 @@ class AnnotationStore:
             if kind == "mine":
                 query = query.where(Annotator.name == name)
             elif kind == "needs_review":
+                self._reviewer(session, name, "see the annotations others submitted")
                 query = query.where(Annotation.status == "submitted", Annotator.name != name)
             else:
                 raise StoreError(

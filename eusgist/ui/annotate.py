@@ -395,11 +395,15 @@ def history_table(
 
 @user_errors
 def review_view(
-    image_id: float | None, contrast: float
+    image_id: float | None, contrast: float, name: str, request: gr.Request,
+    profile: gr.OAuthProfile | None = None,
 ) -> tuple[str, pd.DataFrame, pd.DataFrame, dict, dict[int, int]]:
     """Every annotator's latest mask of the image overlaid in its own colour, the pairwise
-    Dice/IoU agreement, the annotations, and the revisions seen (guarding the decision)."""
+    Dice/IoU agreement, the annotations, and the revisions seen (guarding the decision).
+    Reviewers only: annotators work blind to each other's masks."""
     store, iid = current_store(), _image_id(image_id)
+    store.require_reviewer(annotator_name(name, request, profile),
+                           "compare the annotations of an image")
     annotations = [a for a in store.annotations(iid) if a.revision > 0]
     if not annotations:
         raise ValueError(f"image {iid} has no annotations to review")
@@ -455,10 +459,16 @@ def merge(
 
 
 @user_errors
-def export_zip(include_drafts: bool, confirmed_only: bool) -> tuple[str, str]:
-    """Export the accepted (else submitted) annotations as a manifest dataset in a ZIP."""
+def export_zip(
+    include_drafts: bool, confirmed_only: bool, name: str, request: gr.Request,
+    profile: gr.OAuthProfile | None = None,
+) -> tuple[str, str]:
+    """Export the accepted (else submitted) annotations as a manifest dataset in a ZIP
+    (reviewers only: it holds everyone's annotations)."""
+    store = current_store()
+    store.require_reviewer(annotator_name(name, request, profile), "export everyone's annotations")
     work = Path(tempfile.mkdtemp(prefix="eusgist-export-"))
-    summary = export_annotations(current_store(), work / "dataset",
+    summary = export_annotations(store, work / "dataset",
                                  include_drafts=include_drafts, confirmed_only=confirmed_only)
     archive = shutil.make_archive(str(work / "eusgist-annotations"), "zip", work / "dataset")
     left = ", ".join(f"{n} {why}" for why, n in summary.left_out.items()) or "none"
@@ -558,7 +568,7 @@ def build() -> None:
         # public endpoints are annotate_worklist and annotate_review.
         refresh = {"fn": worklist_table, "inputs": [kind, name], "outputs": worklist,
                    "api_visibility": "private"}
-        review = {"fn": review_view, "inputs": [image_id, contrast],
+        review = {"fn": review_view, "inputs": [image_id, contrast, name],
                   "outputs": [picture, agreement, annotations, choice, seen]}
 
         upload_btn.click(upload_images, [files, patient, lesion, redact, name], upload_log,
@@ -593,5 +603,5 @@ def build() -> None:
                          api_name="annotate_decide").success(**review, api_visibility="private")
         merge_btn.click(merge, [image_id, method, name], review_status,
                         api_name="annotate_merge").success(**review, api_visibility="private")
-        export_btn.click(export_zip, [drafts, confirmed_only], [export_log, archive],
+        export_btn.click(export_zip, [drafts, confirmed_only, name], [export_log, archive],
                          api_name="annotate_export")

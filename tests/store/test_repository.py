@@ -158,8 +158,11 @@ def test_worklists(store: AnnotationStore) -> None:
         1,
         "alice",
     )
+    store.add_annotator("rita", "reviewer")
     assert [w.image_id for w in store.list_worklist("rita", "needs_review")] == [ids[0]]
-    assert store.list_worklist("alice", "needs_review") == []
+    for annotator in ("bob", "nobody"):  # others' work is for reviewers only
+        with pytest.raises(NotAllowedError, match=f"{annotator} is not a reviewer"):
+            store.list_worklist(annotator, "needs_review")
     with pytest.raises(StoreError, match="unknown worklist"):
         store.list_worklist("alice", "everything")  # type: ignore[arg-type]
 

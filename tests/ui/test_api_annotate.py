@@ -78,15 +78,20 @@ def test_annotate_review_and_export(app_url: str, client: Client, tmp_path: Path
     assert reopened[2:4] == ("GIST", True) and tuple(reopened[4:]) == FORM
 
     bob = Client(app_url, verbose=False)
-    client_worklist = bob.predict("needs_review", "bob", api_name="/annotate_worklist")
-    assert ["alice", "submitted"] in [row[3:5] for row in client_worklist["data"]]
+    # Annotators work blind: others' submissions, masks and the export are for reviewers.
+    with pytest.raises(Exception, match="bob is not a reviewer; only reviewers may see"):
+        bob.predict("needs_review", "bob", api_name="/annotate_worklist")
+    reviewer = Client(app_url, verbose=False)
+    to_review = reviewer.predict("needs_review", "reviewer", api_name="/annotate_worklist")
+    assert ["alice", "submitted"] in [row[3:5] for row in to_review["data"]]
     bob.predict(iid, 1.0, "bob", api_name="/annotate_load")
     bob_png, bob_mask = _mask(tmp_path, (20, 10, 40, 30), "bob.png")
     assert "bob's annotation" in _save(bob, bob_png, "bob", form=FORM)
 
-    reviewer = Client(app_url, verbose=False)
+    with pytest.raises(Exception, match="only reviewers may compare"):
+        bob.predict(iid, 1.0, "bob", api_name="/annotate_review")
     picture, agreement, annotations, choice = reviewer.predict(
-        iid, 1.0, api_name="/annotate_review")
+        iid, 1.0, "reviewer", api_name="/annotate_review")
     dice = 2 * (alice & bob_mask).sum() / (alice.sum() + bob_mask.sum())
     assert agreement["data"] == [["alice", "bob", round(dice, 4), round(dice / (2 - dice), 4)]]
     assert [row[1] for row in annotations["data"]] == ["alice", "bob"]
@@ -98,7 +103,9 @@ def test_annotate_review_and_export(app_url: str, client: Client, tmp_path: Path
                                 api_name="/annotate_decide")
     assert "is now accepted" in accepted
 
-    message, archive = client.predict(False, False, api_name="/annotate_export")
+    with pytest.raises(Exception, match="only reviewers may export"):
+        client.predict(False, False, "alice", api_name="/annotate_export")
+    message, archive = reviewer.predict(False, False, "reviewer", api_name="/annotate_export")
     assert "Exported" in message
     with zipfile.ZipFile(archive) as zf:
         manifest = pd.read_csv(io.BytesIO(zf.read("manifest.csv")))
