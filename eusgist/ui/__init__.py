@@ -11,6 +11,7 @@ import os
 import gradio as gr
 
 from eusgist import __version__
+from eusgist.accounts import AUTH_FILE_ENV, PasswordCheck
 from eusgist.ui import about, annotate, evaluate, predict
 
 log = logging.getLogger(__name__)
@@ -70,14 +71,26 @@ def configure_queue(app: gr.Blocks, max_size: int | None = None) -> gr.Blocks:
                      max_size=max_size or queue_size())
 
 
+def login() -> PasswordCheck | None:
+    """The password check of ``EUSGIST_AUTH_FILE`` (see :mod:`eusgist.accounts`), else None."""
+    path = os.environ.get(AUTH_FILE_ENV, "").strip()
+    return PasswordCheck(path) if path else None
+
+
 def launch(host: str | None = None, port: int | None = None, **kwargs: object) -> gr.Blocks:
     """Build the app and serve it; extra keyword arguments go to ``Blocks.launch``.
 
     Uploads are capped at ``EUSGIST_MAX_UPLOAD`` (default 512 MB); at most two events run at
     once and up to ``EUSGIST_QUEUE_SIZE`` (default 64) wait in Gradio's queue
-    (:func:`configure_queue`).
+    (:func:`configure_queue`). With ``EUSGIST_AUTH_FILE`` set, every page and API call needs
+    a login, and the signed-in name is the annotator.
     """
     app = configure_queue(build_app())
     kwargs.setdefault("max_file_size", os.environ.get("EUSGIST_MAX_UPLOAD", DEFAULT_MAX_UPLOAD))
+    auth = login()
+    if auth is not None:
+        kwargs.setdefault("auth", auth)
+        kwargs.setdefault("auth_message", "eusgist: sign in with your account "
+                          f"({len(auth.accounts)} registered). Research use only.")
     app.launch(server_name=host or default_host(), server_port=port or default_port(), **kwargs)
     return app
