@@ -218,6 +218,17 @@ def test_float_tiff_keeps_values() -> None:
     np.testing.assert_array_equal(read_image(encode(Image.fromarray(values), "TIFF")).array, values)
 
 
+@pytest.mark.parametrize("dtype", [np.uint32, np.int32])
+def test_32_bit_integer_tiff_keeps_sign(tmp_path: Path, dtype: type) -> None:
+    # Pillow reads every 32-bit integer TIFF as signed; unsigned ones must not wrap.
+    info = np.iinfo(dtype)
+    values = np.array([[info.min, 0, 1], [2**30, info.max - 1, info.max]], dtype=dtype)
+    path = tmp_path / "counts.tif"
+    sitk.WriteImage(sitk.GetImageFromArray(values), str(path))
+    got = read_image(path).array.squeeze()
+    np.testing.assert_allclose(got, values.astype(np.float64), rtol=1e-7)
+
+
 def test_screen_dpi_is_not_spacing() -> None:
     image = read_image(encode(Image.fromarray(GRAY), "PNG", dpi=(96, 96)))
     assert image.spacing is None

@@ -72,6 +72,8 @@ def read_raster(req: Request, fmt: str) -> Decoded:
                 if spacing and orientation in _TRANSPOSING_ORIENTATIONS:
                     spacing = spacing[::-1]
             array = _pixels(req, label, ImageOps.exif_transpose(image))
+            if fmt == "tiff" and _unsigned_32_bit(image):
+                array = array.view(np.uint32)  # Pillow reads these bits as signed int32
     if spacing:
         meta["spacing_source"] = "ImageJ calibration"
     return Decoded(array, spacing, meta)
@@ -84,6 +86,17 @@ def _pixels(req: Request, label: str, image: Image.Image) -> np.ndarray:
         raise ImageReadError(f"{req.name}: unsupported {label} pixel mode {image.mode}")
     array = np.asarray(image)
     return array[..., None] if array.ndim == 2 else array
+
+
+def _unsigned_32_bit(image: Image.Image) -> bool:
+    """A 32-bit integer TIFF whose SampleFormat is unsigned (the TIFF default)."""
+    if image.mode != "I":
+        return False
+    tags = image.tag_v2  # type: ignore[attr-defined]
+    bits, formats = tags.get(258, ()), tags.get(339, (1,))
+    bits = bits if isinstance(bits, tuple) else (bits,)
+    formats = formats if isinstance(formats, tuple) else (formats,)
+    return bits == (32,) and all(f == 1 for f in formats)
 
 
 def _imagej_spacing(image: Image.Image) -> tuple[float, float] | None:
