@@ -444,7 +444,10 @@ def _restore(path: Path, config: CNNConfig, device: torch.device,
     """Load a checkpoint into ``parts`` (model, optimiser, scheduler, scaler) and torch's RNG."""
     if not path.is_file():
         raise ValueError(f"cannot resume: {path} does not exist")
-    ckpt = torch.load(path, map_location=device, weights_only=False)
+    try:
+        ckpt = torch.load(path, map_location=device, weights_only=True)  # runs no pickled code
+    except Exception as exc:  # torch raises many types for a file it cannot read
+        raise ValueError(f"cannot resume: {path} is not a readable checkpoint ({exc})") from exc
     ckpt["config"] = {**asdict(CNNConfig()), **ckpt["config"]}  # fields added since: defaults
     changed = {k for k, v in asdict(config).items() if ckpt["config"].get(k) != v}
     changed -= RESUMABLE_CHANGES

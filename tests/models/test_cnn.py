@@ -91,6 +91,21 @@ def test_resume_reaches_the_same_state(manifest_path: Path, tmp_path: Path) -> N
         train_cnn(manifest, tmp_path / "part", other, resume=True)
 
 
+def test_resume_never_runs_code_from_a_checkpoint(manifest_path: Path, tmp_path: Path) -> None:
+    import pickle
+
+    class Payload:
+        def __reduce__(self):
+            return (Path.touch, (tmp_path / "pwned",))
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "checkpoint.pt").write_bytes(pickle.dumps({"config": Payload()}))
+    with pytest.raises(ValueError, match="not a readable checkpoint"):
+        train_cnn(read_manifest(manifest_path), run, TINY, resume=True)
+    assert not (tmp_path / "pwned").exists()
+
+
 @pytest.mark.filterwarnings("ignore:ppv is undefined:RuntimeWarning")
 def test_weak_supervision_needs_no_masks_and_compares_with_delong(
     manifest_path: Path, tmp_path: Path
