@@ -5,7 +5,10 @@
 card modification time) and :func:`predict` runs it. A tabular bundle's features are
 extracted exactly as for training (same radiomics parameters, crop margin, backbone and
 weights) but only those the classifier reads: the radiomics extraction is reduced to the
-needed features and a backbone runs only when deep features are required. Every
+needed features and a backbone runs only when deep features are required. A volume CNN
+(``dims`` ``"3d"`` or ``"2d-slice"``, from ``train-cnn --dims``) takes NIfTI/NRRD volumes
+prepared exactly as in training (:mod:`eusgist.models.cnn3d`); a multi-phase one a mapping
+phase → volume. Every
 :class:`Prediction` carries the model card's intended use, training data and test metrics,
 so nobody sees a probability without knowing where it came from.
 """
@@ -19,7 +22,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Hashable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -48,7 +51,11 @@ SYNTHETIC_WORDS = ("phantom", "synthetic", "demo")
 NOT_CLINICAL = "Research and teaching only; NOT for clinical use."
 
 Kind = Literal["tabular", "cnn"]
+#: What a model takes: 2D images, or volumes (one slice of each, or the whole volume).
+Dims = Literal["2d", "2d-slice", "3d"]
 ImageInput = LoadedImage | np.ndarray | str | os.PathLike[str] | bytes
+#: A volume model's input: one volume, or for a multi-phase 3D model a mapping phase → volume.
+VolumeInput = ImageInput | Mapping[str, ImageInput]
 MaskInput = np.ndarray | str | os.PathLike[str] | bytes | None
 Box = tuple[float, float, float, float]
 
@@ -227,6 +234,35 @@ class LoadedModel:
         """Trained on synthetic (phantom) data."""
         return is_synthetic(self.card)
 
+    @property
+    def dims(self) -> Dims:
+        """``"2d"`` (images), ``"2d-slice"`` (one slice of a volume) or ``"3d"`` (volumes)."""
+        if self.kind != "cnn":
+            return "2d"
+        return (self.card.get("expects") or {}).get("dims", "2d")
+
+    @property
+    def phases(self) -> tuple[str, ...]:
+        """A 3D model's phases in channel order; empty when it takes one unnamed volume."""
+        return tuple((self.card.get("expects") or {}).get("phases") or ())
+
+    @property
+    def volume_spec(self) -> VolumeSpec:
+        """What a volume model takes, without the network (sent to worker processes)."""
+        return VolumeSpec(self.name, self.dims, self.phases, self.needs_mask,
+                          dict(self.card["expects"]))
+
+
+@dataclass(frozen=True)
+class VolumeSpec:
+    """What a volume model (dims ``"2d-slice"`` or ``"3d"``) takes, from its card."""
+
+    model: str
+    dims: Dims
+    phases: tuple[str, ...]
+    needs_mask: bool
+    expects: Mapping[str, Any]
+
 
 def _device() -> str:
     import torch
@@ -349,13 +385,16 @@ def _deep_extractors(bundle: Bundle, device: str) -> Iterator[DeepFeatureExtract
 
 # ---------------------------------------------------------------------------- inputs
 def load_input_image(image: ImageInput, *, name: str | None = None) -> LoadedImage:
-    """A :class:`LoadedImage` from a path, bytes, 2D array or LoadedImage.
+    """A :class:`LoadedImage` from a path, bytes, array or LoadedImage.
+
+    A NIfTI/NRRD volume or a ``(Z, H, W)`` array (last axis not 1, 3 or 4, which are colour
+    channels) is returned whole as a volume (``is_volume``): the caller accepts or refuses it.
 
     Raises
     ------
     ValueError
-        Not an image, or an array/LoadedImage that is not real numbers, not 2D, smaller
-        than 2×2 or holds NaN/inf (which would make the probability meaningless).
+        Not an image, or an array/LoadedImage that is not real numbers, not 2D or 3D,
+        smaller than 2×2 or holds NaN/inf (which would make the probability meaningless).
     """
     if isinstance(image, LoadedImage):
         _check_pixels(image.array, str(image.meta.get("source", "<image>")))
@@ -366,10 +405,25 @@ def load_input_image(image: ImageInput, *, name: str | None = None) -> LoadedIma
         source = name or "<array>"
         if image.dtype.kind not in "biuf":
             raise ValueError(f"{source}: image must be real numbers, got dtype {image.dtype}")
-        gray = as_gray(image)
+        volume = image.ndim == 3 and image.shape[-1] not in (1, 3, 4)
+        gray = image.astype(np.float32, copy=False) if volume else as_gray(image)
         _check_pixels(gray, source)
         return LoadedImage(gray, None, {"source": source})
-    return read_image(image, name=name)
+    return read_image(image, name=name, allow_volume=True)
+
+
+def _source(image: LoadedImage) -> str:
+    return str(image.meta.get("source", "<image>"))
+
+
+def _dims_error(model: str, dims: Dims, image: LoadedImage) -> ValueError:
+    """The refusal of a volume by a 2D model, or of a 2D image by a volume model."""
+    shape = "×".join(map(str, image.shape))
+    if dims == "2d":
+        return ValueError(f"model {model} takes 2D images (dims '2d'), but {_source(image)} is "
+                          f"a 3D volume ({shape}): choose a 3D or 2d-slice model, or one slice")
+    return ValueError(f"model {model} takes 3D volumes (dims {dims!r}, NIfTI/NRRD), but "
+                      f"{_source(image)} is a 2D image ({shape})")
 
 
 def _check_pixels(array: np.ndarray, source: str) -> None:
@@ -408,6 +462,71 @@ def resolve_roi(image: LoadedImage, mask: MaskInput, box: Box | None) -> np.ndar
     if isinstance(mask, np.ndarray):
         return binarise_mask(mask, image.array.shape)
     return read_mask(mask, like=image)
+
+
+def load_volume_input(spec: VolumeSpec, image: VolumeInput) -> np.ndarray:
+    """A volume model's input as ``(C, Z, H, W)`` float32, one channel per phase.
+
+    Parameters
+    ----------
+    spec : VolumeSpec
+        The model (:attr:`LoadedModel.volume_spec`).
+    image : volume or mapping
+        One volume (path or bytes of a NIfTI/NRRD file, ``(Z, H, W)`` array or LoadedImage)
+        for a model of at most one phase; for a multi-phase model a mapping phase → volume
+        with exactly the card's phases (in any order; stacked in the card's order).
+
+    Raises
+    ------
+    ValueError
+        Other phases than the card's; a 2D image; phases of different shapes.
+    """
+    phases = spec.phases
+    if isinstance(image, Mapping):
+        if set(image) != set(phases):
+            raise ValueError(f"model {spec.model} takes phases {list(phases) or '[] (one volume)'}"
+                             f", got {sorted(map(str, image))}")
+        items = {phase: image[phase] for phase in phases}
+    elif isinstance(image, (list, tuple)):
+        raise ValueError("give a model's phases as a mapping phase → volume, not a list")
+    elif len(phases) > 1:
+        raise ValueError(f"model {spec.model} takes {len(phases)} phases ({', '.join(phases)}): "
+                         "give a mapping phase → volume, one co-registered volume each")
+    else:
+        items = {phases[0] if phases else "image": image}
+    volumes = {}
+    for phase, item in items.items():
+        loaded = load_input_image(item)
+        if not loaded.is_volume:
+            raise _dims_error(spec.model, spec.dims, loaded)
+        volumes[phase] = loaded.array
+    from eusgist.models.cnn3d import stack_phases
+
+    return stack_phases(volumes, f"model {spec.model}")
+
+
+def volume_roi(mask: MaskInput, shape: tuple[int, ...]) -> np.ndarray | None:
+    """A volume's boolean lesion mask ``(Z, H, W)`` from an array, path or bytes; None when
+    none is given.
+
+    Raises
+    ------
+    ValueError
+        Not numeric, NaN/inf, another shape than ``shape``, or no lesion voxel.
+    """
+    if mask is None:
+        return None
+    if not isinstance(mask, np.ndarray):
+        return read_mask(mask, like=tuple(shape))
+    if mask.dtype.kind not in "biuf":
+        raise ValueError(f"mask must be numeric or boolean, got dtype {mask.dtype}")
+    if mask.dtype.kind == "f" and not np.isfinite(mask).all():
+        raise ValueError("mask contains NaN or infinite values")
+    if mask.shape != tuple(shape):
+        raise ValueError(f"mask shape {mask.shape} does not match volume shape {tuple(shape)}")
+    if not mask.any():
+        raise ValueError("mask is empty: no lesion voxels")
+    return mask != 0
 
 
 # ---------------------------------------------------------------------------- prediction
@@ -475,56 +594,61 @@ class _Timer:
 
 def predict(
     model: LoadedModel | str | os.PathLike[str],
-    image: ImageInput,
+    image: VolumeInput,
     mask: MaskInput = None,
     *,
     box: Box | None = None,
     spacing_mm: float | None = None,
     explain: bool = True,
 ) -> Prediction:
-    """Predict one image.
+    """Predict one image, or one volume with a volume model (``dims`` ``"3d"``/``"2d-slice"``).
 
     Parameters
     ----------
     model : LoadedModel, bundle folder or model name
-    image : path, bytes, 2D array or LoadedImage
+    image : path, bytes, array or LoadedImage; for a multi-phase 3D model a mapping
+        phase → volume (:func:`load_volume_input`)
+        A 2D image for a 2D model; a NIfTI/NRRD volume or ``(Z, H, W)`` array for a volume
+        model (a ``"2d-slice"`` model scores the slice training would have picked,
+        :func:`~eusgist.models.cnn3d.pick_slice`).
     mask : bool/0-1/0-255 array, path or bytes, optional
-        Lesion mask of the image's size.
+        Lesion mask of the image's (or volume's) size.
     box : (x0, y0, x1, y1), optional
-        Rectangular lesion ROI in pixels (end exclusive), instead of a mask.
+        Rectangular lesion ROI in pixels (end exclusive), instead of a mask; 2D images only.
     spacing_mm : float, optional
         Pixel spacing when the file does not state it (radiomics shape features are in mm).
     explain : bool
-        Compute SHAP contributions (tabular) or Grad-CAM (CNN).
+        Compute SHAP contributions (tabular) or Grad-CAM (2D CNN; a 3D model says in
+        ``notes`` that it has none).
 
     Raises
     ------
     ValueError
-        Not an image; the model needs a lesion ROI and none was given; an empty or
-        wrongly sized mask; a box outside the image; an unusable bundle.
+        Not an image; a volume for a 2D model or a 2D image for a volume model; other
+        phases than the model's; the model needs a lesion ROI and none was given; an empty
+        or wrongly sized mask; a box outside the image; an unusable bundle.
     """
     loaded = model if isinstance(model, LoadedModel) else load_model(model)
     timer = _Timer()
     notes: list[str] = []
-    with timer("decode"):
-        img = load_input_image(image)
-        if img.array.ndim != 2:
-            raise ValueError(f"expected a 2D image, got shape {img.array.shape}")
-        roi = resolve_roi(img, mask, box)
-    if roi is None and loaded.needs_mask:
-        raise ValueError(f"model {loaded.name} was trained on lesion ROIs: give a lesion mask "
-                         "or a box around the lesion")
-    if roi is not None and not loaded.needs_mask:
-        notes.append("This model looks at the whole frame; the ROI given was not used.")
-        roi = None
-    with loaded.lock:
-        if loaded.kind == "cnn":
-            p, gradcam = _predict_cnn(loaded, img.array, roi, timer, explain)
-            contributions: list[Contribution] = []
-        else:
-            p, contributions = _predict_tabular(loaded, img, roi, spacing_mm, timer, explain,
-                                                notes)
-            gradcam = None
+    contributions: list[Contribution] = []
+    if loaded.dims != "2d":
+        p, gradcam = _predict_volume(loaded, image, mask, box, timer, explain, notes)
+    elif isinstance(image, Mapping):
+        raise ValueError(f"model {loaded.name} takes one 2D image, not phases {sorted(image)}")
+    else:
+        with timer("decode"):
+            img = load_input_image(image)
+            if img.is_volume:
+                raise _dims_error(loaded.name, "2d", img)
+            roi = _use_roi(loaded, resolve_roi(img, mask, box), notes)
+        with loaded.lock:
+            if loaded.kind == "cnn":
+                p, gradcam = _predict_cnn(loaded, img.array, roi, timer, explain)
+            else:
+                p, contributions = _predict_tabular(loaded, img, roi, spacing_mm, timer,
+                                                    explain, notes)
+                gradcam = None
     neg, pos = loaded.classes
     card = loaded.card
     return Prediction(
@@ -538,20 +662,74 @@ def predict(
     )
 
 
-def _predict_cnn(loaded: LoadedModel, array: np.ndarray, roi: np.ndarray | None, timer: _Timer,
-                 explain: bool) -> tuple[float, np.ndarray | None]:
+#: What a model that ignores the ROI looks at, by its dims.
+_WHOLE = {"2d": "whole frame", "2d-slice": "whole middle slice", "3d": "whole volume"}
+
+
+def _use_roi(loaded: LoadedModel, roi: np.ndarray | None, notes: list[str]) -> np.ndarray | None:
+    """The ROI the model uses: refused when missing but needed, dropped (with a note) when
+    the model ignores it."""
+    if roi is None and loaded.needs_mask:
+        what = ("a lesion mask or a box around the lesion" if loaded.dims == "2d"
+                else "a lesion mask volume of the image's shape")
+        raise ValueError(f"model {loaded.name} was trained on lesion ROIs: give {what}")
+    if roi is not None and not loaded.needs_mask:
+        notes.append(f"This model looks at the {_WHOLE[loaded.dims]}; the ROI given was not used.")
+        return None
+    return roi
+
+
+def _predict_volume(loaded: LoadedModel, image: VolumeInput, mask: MaskInput, box: Box | None,
+                    timer: _Timer, explain: bool,
+                    notes: list[str]) -> tuple[float, np.ndarray | None]:
+    """A volume model's probability (and Grad-CAM of a 2d-slice model's slice)."""
+    from eusgist.models.cnn3d import slice_index
+
+    if box is not None:
+        raise ValueError(f"model {loaded.name} takes volumes: give the lesion ROI as a mask "
+                         "volume, not a box")
+    with timer("decode"):
+        volume = load_volume_input(loaded.volume_spec, image)
+        roi = _use_roi(loaded, volume_roi(mask, volume.shape[1:]), notes)
+    with loaded.lock:
+        if loaded.dims == "2d-slice":
+            z = slice_index(volume.shape[1], roi)
+            how = "the largest lesion area" if roi is not None else "the middle one"
+            notes.append(f"Slice {z + 1} of {volume.shape[1]} was scored ({how}), as in training.")
+            return _predict_cnn(loaded, volume[0], roi, timer, explain)
+        with timer("preprocess"):
+            x = _cnn_bundle(loaded).preprocess(volume, roi)
+        with timer("classifier"):
+            p = _probability(loaded, x)
+    if explain:
+        notes.append("Grad-CAM is not available for 3D models: no overlay.")
+    return p, None
+
+
+def _cnn_bundle(loaded: LoadedModel) -> CNNBundle:
     from eusgist.models.cnn_bundle import CNNBundle
 
-    bundle = loaded.bundle
-    assert isinstance(bundle, CNNBundle)  # noqa: S101 - narrowing for the type checker
+    assert isinstance(loaded.bundle, CNNBundle)  # noqa: S101 - narrowing for the type checker
+    return loaded.bundle
+
+
+def _probability(loaded: LoadedModel, x: Any) -> float:
+    """The CNN's positive-class probability of one model input."""
+    import torch
+
+    bundle = _cnn_bundle(loaded)
+    with torch.inference_mode():
+        logit = bundle.model(x[None].to(bundle.device))[0, 0].float()
+    return float(torch.sigmoid(logit))
+
+
+def _predict_cnn(loaded: LoadedModel, array: np.ndarray, roi: np.ndarray | None, timer: _Timer,
+                 explain: bool) -> tuple[float, np.ndarray | None]:
+    bundle = _cnn_bundle(loaded)
     with timer("preprocess"):
         x = bundle.preprocess(array, roi)
     with timer("classifier"):
-        import torch
-
-        with torch.inference_mode():
-            logit = bundle.model(x[None].to(bundle.device))[0, 0].float()
-        p = float(torch.sigmoid(logit))
+        p = _probability(loaded, x)
     if not explain:
         return p, None
     with timer("explain"):
@@ -686,14 +864,19 @@ def _worker_radiomics(params_json: str) -> RadiomicsExtractor:
 
 
 def _prepare_one(
-    image: ImageInput, mask: MaskInput, spacing_mm: float | None, params_json: str | None,
-    only: tuple[str, ...], crop: Literal["roi", "whole"] | None, margin: float,
+    model: str, image: ImageInput, mask: MaskInput, spacing_mm: float | None,
+    params_json: str | None, only: tuple[str, ...], crop: Literal["roi", "whole"] | None,
+    margin: float,
 ) -> tuple[dict[str, float], np.ndarray | None]:
     """Worker: one image's radiomics features and deep-model crop (either may be empty)."""
     import SimpleITK as sitk
 
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)  # workers already fill the cores
+    if isinstance(image, Mapping):
+        raise ValueError(f"model {model} takes one 2D image, not phases {sorted(image)}")
     img = load_input_image(image)
+    if img.is_volume:
+        raise _dims_error(model, "2d", img)
     roi = resolve_roi(img, mask, None)
     features: dict[str, float] = {}
     if params_json is not None:
@@ -708,9 +891,22 @@ def _prepare_one(
     return features, crop_roi(img.array, roi, margin=margin)
 
 
+def _prepare_volume_one(spec: VolumeSpec, image: VolumeInput, mask: MaskInput) -> np.ndarray:
+    """Worker: one volume's model input, as :meth:`CNNBundle.preprocess` makes it."""
+    import SimpleITK as sitk
+
+    from eusgist.models.cnn_bundle import preprocess_input
+
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)  # workers already fill the cores
+    volume = load_volume_input(spec, image)
+    roi = volume_roi(mask, volume.shape[1:])
+    x = preprocess_input(spec.expects, volume if spec.dims == "3d" else volume[0], roi)
+    return x.numpy()
+
+
 def score_images(
     model: LoadedModel | str | os.PathLike[str],
-    images: Sequence[ImageInput],
+    images: Sequence[VolumeInput],
     masks: Sequence[MaskInput] | None = None,
     *,
     spacing_mm: Sequence[float | None] | None = None,
@@ -722,6 +918,9 @@ def score_images(
     Decoding, cropping and the model's radiomics features run in parallel (joblib
     processes); deep features and CNNs then run batched in this process on every core
     (or on the GPU when there is one). `batch_size` is the CNN batch (deep features use their extractor's).
+    A volume model (``dims`` ``"3d"``/``"2d-slice"``) takes volumes as :func:`predict` does
+    (a mapping phase → volume per item for a multi-phase model); its workers return the
+    prepared model inputs.
     """
     from joblib import Parallel, delayed
 
@@ -735,6 +934,12 @@ def score_images(
                          "a mask")
     if not loaded.needs_mask:
         masks = [None] * len(images)
+    if loaded.dims != "2d":
+        spec = loaded.volume_spec
+        inputs = Parallel(n_jobs=n_jobs)(delayed(_prepare_volume_one)(spec, im, m)
+                                         for im, m in zip(images, masks))
+        with loaded.lock, _torch_on_all_cores():
+            return _score_batches(loaded, inputs, batch_size, _from_numpy)
     expects = loaded.card.get("expects") or {}
     if loaded.kind == "cnn":
         weak = expects.get("supervision") == "weak"
@@ -747,7 +952,8 @@ def score_images(
     params_json = (None if loaded.radiomics is None
                    else json.dumps(loaded.radiomics.settings, sort_keys=True))
     prepared = Parallel(n_jobs=n_jobs)(
-        delayed(_prepare_one)(im, m, s, params_json, loaded.rad_features, crop, margin)
+        delayed(_prepare_one)(loaded.name, im, m, s, params_json, loaded.rad_features, crop,
+                              margin)
         for im, m, s in zip(images, masks, spacings)
     )
     crops = [c for _, c in prepared]
@@ -774,19 +980,31 @@ def _torch_on_all_cores() -> Iterator[None]:
 
 
 def _score_cnn(loaded: LoadedModel, crops: list[np.ndarray | None], batch_size: int) -> np.ndarray:
-    import torch
-
-    from eusgist.models.cnn_bundle import CNNBundle
     from eusgist.preprocess import to_model_input
 
-    bundle = loaded.bundle
-    assert isinstance(bundle, CNNBundle)  # noqa: S101 - narrowing for the type checker
+    bundle = _cnn_bundle(loaded)
     scale = bundle.card["expects"]["intensity_scale"]
+    return _score_batches(loaded, crops, batch_size,
+                          lambda c: to_model_input(c, bundle.data_config, scale=scale))
+
+
+def _from_numpy(x: np.ndarray) -> Any:
+    import torch
+
+    return torch.from_numpy(x)
+
+
+def _score_batches(loaded: LoadedModel, items: Sequence[Any], batch_size: int,
+                   to_tensor: Callable[[Any], Any]) -> np.ndarray:
+    """The CNN's probabilities of ``items``, ``batch_size`` model inputs (``to_tensor``) at
+    a time."""
+    import torch
+
+    bundle = _cnn_bundle(loaded)
     out = [np.zeros(0)]
     with torch.inference_mode():
-        for start in range(0, len(crops), batch_size):
-            x = torch.stack([to_model_input(c, bundle.data_config, scale=scale)
-                             for c in crops[start:start + batch_size]])
+        for start in range(0, len(items), batch_size):
+            x = torch.stack([to_tensor(c) for c in items[start:start + batch_size]])
             logits = bundle.model(x.to(bundle.device))[:, 0].float()
             out.append(torch.sigmoid(logits).cpu().numpy().astype(np.float64))
     return np.concatenate(out)

@@ -4,6 +4,8 @@ A labelled set is a manifest dataset (DESIGN.md), given as a folder or as a ZIP 
 holding ``manifest.csv`` with its images and masks. ZIPs are unpacked safely: entries with
 absolute or ``..`` paths, symbolic links, encrypted or oversized entries are skipped, and
 the archive's entry count and size are bounded (the limits of :mod:`eusgist.store.importing`).
+Volume models score NIfTI/NRRD volumes: the ``image`` column, or a 3D model's
+``image_<phase>`` columns, with 3D masks.
 """
 
 from __future__ import annotations
@@ -74,6 +76,19 @@ def unpack_dataset_zip(
     return manifests[0]
 
 
+def model_inputs(manifest: Manifest,
+                 model: inference.LoadedModel) -> list[Path | dict[str, Path]]:
+    """Each row's input for ``model``: the ``image`` file, or for a 3D model with phases a
+    mapping phase → file from the ``image_<phase>`` columns (as ``train-cnn --dims 3d``
+    reads them, :func:`~eusgist.models.cnn3d.read_phases`)."""
+    if not model.phases:
+        return [manifest.image_path(i) for i in range(len(manifest))]
+    from eusgist.models.cnn3d import phase_paths
+
+    return [dict(zip(model.phases, phase_paths(manifest, i, model.phases).values()))
+            for i in range(len(manifest))]
+
+
 def score_manifest(
     manifest: Manifest,
     models: Sequence[str],
@@ -88,7 +103,6 @@ def score_manifest(
     if not models:
         raise ValueError("choose at least one model")
     table = manifest.table.copy()
-    images = [manifest.image_path(i) for i in range(len(manifest))]
     masks = [manifest.mask_path(i) for i in range(len(manifest))]
     spacing = (pd.to_numeric(table["spacing_mm"], errors="coerce").tolist()
                if "spacing_mm" in table.columns else None)
@@ -103,7 +117,8 @@ def score_manifest(
         if name in table.columns:
             raise ValueError(f"model name {name!r} clashes with a manifest column")
         spacings = None if spacing is None else [None if pd.isna(s) else s for s in spacing]
-        table[name] = inference.score_images(loaded, images, masks, spacing_mm=spacings)
+        table[name] = inference.score_images(loaded, model_inputs(manifest, loaded), masks,
+                                             spacing_mm=spacings)
         log.info("scored %d images with %s", len(table), name)
     return table
 

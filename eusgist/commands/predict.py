@@ -1,4 +1,8 @@
-"""``predict``: one image through a model bundle — probabilities, decision, top SHAP, card."""
+"""``predict``: one image through a model bundle — probabilities, decision, top SHAP, card.
+
+A volume model (``train-cnn --dims 3d|2d-slice``) takes a NIfTI/NRRD volume and a mask volume;
+a multi-phase 3D model takes one ``--phase NAME=FILE`` per phase instead of IMAGE.
+"""
 
 from __future__ import annotations
 
@@ -26,13 +30,28 @@ def _box(text: str) -> tuple[float, float, float, float]:
     return values  # type: ignore[return-value]
 
 
+def _phase(text: str) -> tuple[str, Path]:
+    """``"NAME=FILE"`` → ``(name, path)``."""
+    name, sep, path = text.partition("=")
+    if not sep or not name.strip() or not path.strip():
+        raise argparse.ArgumentTypeError(f"expected PHASE=FILE, got {text!r}")
+    return name.strip(), Path(path.strip())
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Model, image, ROI (mask or box), output form."""
+    """Model, image (or phase volumes), ROI (mask or box), output form."""
     parser.add_argument("--model", required=True, metavar="weights/NAME",
                         help="model bundle folder, or a bundle name in $EUSGIST_WEIGHTS_DIR")
-    parser.add_argument("image", type=Path, help="image file (PNG, JPEG, DICOM, NIfTI, ...)")
+    parser.add_argument("image", type=Path, nargs="?",
+                        help="image file (PNG, JPEG, DICOM, ...); a NIfTI/NRRD volume for a 3D "
+                             "or 2d-slice model")
+    parser.add_argument("--phase", type=_phase, action="append", default=[],
+                        metavar="PHASE=FILE",
+                        help="one volume per phase of a multi-phase 3D model, instead of IMAGE "
+                             "(repeat for each phase the model card lists)")
     roi = parser.add_mutually_exclusive_group()
-    roi.add_argument("--mask", type=Path, help="lesion mask of the image's size")
+    roi.add_argument("--mask", type=Path,
+                     help="lesion mask of the image's size (a mask volume for a volume model)")
     roi.add_argument("--box", type=_box, metavar="x0,y0,x1,y1",
                      help="rectangular lesion ROI in pixels (end exclusive)")
     parser.add_argument("--spacing-mm", type=float, default=None,
@@ -72,17 +91,25 @@ def run(args: argparse.Namespace) -> int:
 
     from eusgist.inference import predict
 
-    if not args.image.is_file():
-        raise ValueError(f"image not found: {args.image}")
-    if args.mask is not None and not args.mask.is_file():
-        raise ValueError(f"mask not found: {args.mask}")
-    pred = predict(args.model, args.image, args.mask, box=args.box, spacing_mm=args.spacing_mm)
+    if (args.image is None) == (not args.phase):
+        raise ValueError("give IMAGE or --phase PHASE=FILE for each phase, not both or neither")
+    phases = dict(args.phase)
+    if len(phases) != len(args.phase):
+        raise ValueError(f"--phase: a phase is given twice ({[n for n, _ in args.phase]})")
+    files = {"image": args.image, "mask": args.mask, **{f"{n} phase": p for n, p in phases.items()}}
+    for what, path in files.items():
+        if path is not None and not path.is_file():
+            raise ValueError(f"{what} not found: {path}")
+    image = args.image if args.image is not None else phases
+    pred = predict(args.model, image, args.mask, box=args.box, spacing_mm=args.spacing_mm)
     if args.gradcam is not None:
         if pred.gradcam is None:
             raise ValueError(f"--gradcam: model {pred.model} is not a CNN (no Grad-CAM)")
         Image.fromarray(pred.gradcam).save(args.gradcam)
+    shown = str(args.image) if args.image is not None else ", ".join(
+        f"{name}={path}" for name, path in phases.items())
     if args.json:
-        print(json.dumps({"image": str(args.image), **pred.to_dict()}, indent=1))
+        print(json.dumps({"image": shown, **pred.to_dict()}, indent=1))
     else:
-        print(summary(pred, str(args.image)))
+        print(summary(pred, shown))
     return 0

@@ -17,7 +17,8 @@ the largest lesion area (strong) or the middle slice (weak), see :func:`pick_sli
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -128,10 +129,15 @@ def pick_slice(volume: np.ndarray,
     mask; returns ``(image slice, mask slice or None)``."""
     if volume.ndim != 3:
         raise ValueError(f"2d-slice mode needs (Z, H, W) volumes, got shape {volume.shape}")
+    z = slice_index(volume.shape[0], mask)
+    return volume[z], None if mask is None else mask[z]
+
+
+def slice_index(depth: int, mask: np.ndarray | None = None) -> int:
+    """The slice :func:`pick_slice` takes of a ``depth``-slice volume."""
     if mask is None:
-        return volume[volume.shape[0] // 2], None
-    z = int(np.argmax(mask.reshape(mask.shape[0], -1).sum(1)))
-    return volume[z], mask[z]
+        return depth // 2
+    return int(np.argmax(mask.reshape(mask.shape[0], -1).sum(1)))
 
 
 def phase_columns(phases: Sequence[str]) -> list[str]:
@@ -139,19 +145,29 @@ def phase_columns(phases: Sequence[str]) -> list[str]:
     return [f"image_{p}" for p in phases] if phases else ["image"]
 
 
-def read_phases(manifest: Manifest, i: int, phases: Sequence[str]) -> np.ndarray:
-    """Row ``i``'s phases stacked as ``(C, Z, H, W)``; they must share one shape."""
+def phase_paths(manifest: Manifest, i: int, phases: Sequence[str]) -> dict[str, Path]:
+    """Row ``i``'s volume file of each phase, keyed by its column (:func:`phase_columns`)."""
     columns = phase_columns(phases)
     missing = [c for c in columns if c not in manifest.table.columns]
     if missing:
         raise ValueError(f"the manifest has no column {', '.join(missing)} (phases {phases})")
-    arrays = [read_image(manifest.root / str(manifest.table[c].iat[i]), allow_volume=True).array
-              for c in columns]
-    shapes = {c: a.shape for c, a in zip(columns, arrays)}
-    if any(a.ndim != 3 for a in arrays) or len(set(shapes.values())) > 1:
-        raise ValueError(f"row {i + 2}: phases must be volumes of one shape (co-registered), "
+    return {c: manifest.root / str(manifest.table[c].iat[i]) for c in columns}
+
+
+def stack_phases(arrays: Mapping[str, np.ndarray], where: str) -> np.ndarray:
+    """Phase volumes stacked as ``(C, Z, H, W)``; they must be 3D and share one shape."""
+    shapes = {name: a.shape for name, a in arrays.items()}
+    if any(a.ndim != 3 for a in arrays.values()) or len(set(shapes.values())) > 1:
+        raise ValueError(f"{where}: phases must be volumes of one shape (co-registered), "
                          f"got {shapes}")
-    return np.stack(arrays)
+    return np.stack(list(arrays.values()))
+
+
+def read_phases(manifest: Manifest, i: int, phases: Sequence[str]) -> np.ndarray:
+    """Row ``i``'s phases stacked as ``(C, Z, H, W)``; they must share one shape."""
+    arrays = {column: read_image(path, allow_volume=True).array
+              for column, path in phase_paths(manifest, i, phases).items()}
+    return stack_phases(arrays, f"row {i + 2}")
 
 
 def load_volumes(manifest: Manifest, rows: np.ndarray, config: CNNConfig) -> np.ndarray:

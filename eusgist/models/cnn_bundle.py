@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -124,6 +124,39 @@ def round_to_fp16(model: nn.Module) -> nn.Module:
     return model
 
 
+def data_config(expects: Mapping[str, Any]) -> dict[str, Any]:
+    """A card's ``expects`` as :func:`to_model_input` wants them: ``input_size`` ``(3, S, S)``,
+    ``mean``, ``std``."""
+    size = expects["input_size"]
+    return {"input_size": (3, size, size), "mean": expects["mean"], "std": expects["std"]}
+
+
+def preprocess_input(expects: Mapping[str, Any], image: np.ndarray,
+                     mask: np.ndarray | None = None) -> torch.Tensor:
+    """The model input for one image, as training made it: ROI crop (strong) or whole frame
+    (weak).
+
+    By ``expects["dims"]``: ``"2d"`` a 2D image; ``"2d-slice"`` a ``(Z, H, W)`` volume, of
+    which :func:`~eusgist.models.cnn3d.pick_slice` is used; ``"3d"`` a ``(Z, H, W)`` volume
+    or its phases stacked ``(C, Z, H, W)`` in the card's order.
+    """
+    dims = expects.get("dims", "2d")
+    if dims == "3d":
+        x = prepare_volume(image, mask, size=expects["volume_size"],
+                           margin=expects["crop_margin"], supervision=expects["supervision"])
+        return torch.from_numpy(x)
+    if dims == "2d-slice":
+        image, mask = pick_slice(image, mask)
+    if expects["supervision"] == "strong":
+        if mask is None:
+            raise ValueError("this model was trained on lesion ROIs (strong supervision): "
+                             "a mask is needed")
+        crop = crop_roi(image, mask, margin=expects["crop_margin"])
+    else:
+        crop = whole_image(image)
+    return to_model_input(crop, data_config(expects), scale=expects["intensity_scale"])
+
+
 @dataclass
 class CNNBundle:
     """A loaded CNN bundle: the model (eval mode) and its card."""
@@ -134,38 +167,16 @@ class CNNBundle:
 
     @property
     def data_config(self) -> dict[str, Any]:
-        """``input_size`` ``(3, S, S)``, ``mean``, ``std`` as :func:`to_model_input` wants them."""
-        e = self.card["expects"]
-        size = e["input_size"]
-        return {"input_size": (3, size, size), "mean": e["mean"], "std": e["std"]}
+        """The card's :func:`data_config`."""
+        return data_config(self.card["expects"])
 
     @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
     def preprocess(self, image: np.ndarray, mask: np.ndarray | None = None) -> torch.Tensor:
-        """The model input for one image: ROI crop (strong) or whole frame (weak).
-
-        By the card's ``dims``: ``"2d"`` a 2D image; ``"2d-slice"`` a ``(Z, H, W)`` volume,
-        of which :func:`~eusgist.models.cnn3d.pick_slice` is used; ``"3d"`` a ``(Z, H, W)``
-        volume or its phases stacked ``(C, Z, H, W)`` in the card's order.
-        """
-        e = self.card["expects"]
-        dims = e.get("dims", "2d")
-        if dims == "3d":
-            x = prepare_volume(image, mask, size=e["volume_size"], margin=e["crop_margin"],
-                               supervision=e["supervision"])
-            return torch.from_numpy(x)
-        if dims == "2d-slice":
-            image, mask = pick_slice(image, mask)
-        if e["supervision"] == "strong":
-            if mask is None:
-                raise ValueError("this model was trained on lesion ROIs (strong supervision): "
-                                 "a mask is needed")
-            crop = crop_roi(image, mask, margin=e["crop_margin"])
-        else:
-            crop = whole_image(image)
-        return to_model_input(crop, self.data_config, scale=e["intensity_scale"])
+        """The model input for one image (:func:`preprocess_input` with this card)."""
+        return preprocess_input(self.card["expects"], image, mask)
 
     @torch.no_grad()
     def predict_proba(

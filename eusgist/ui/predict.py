@@ -4,6 +4,8 @@ The work is :func:`eusgist.inference.predict`, the same call as ``python -m eusg
 predict``; this module reads the uploads, turns a drawn, uploaded or boxed ROI into a mask
 and shows the result. Every prediction comes with the model card: intended use (not for
 clinical use), training data and test metrics; synthetic demo models say so everywhere.
+A volume model (3D or 2d-slice CNN) takes a NIfTI/NRRD volume with an uploaded mask volume;
+the editor then only previews the middle slice. Multi-phase 3D models are for the API/CLI.
 """
 
 from __future__ import annotations
@@ -55,12 +57,34 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def input_statement(model: inference.LoadedModel) -> str | None:
+    """What a volume model takes, for the card; None for a 2D model."""
+    if model.dims == "2d":
+        return None
+    if model.dims == "2d-slice":
+        return ("2D CNN on one slice of a volume: upload a NIfTI/NRRD volume and its mask "
+                "volume; the slice with the largest lesion area is scored, as in training.")
+    size = "×".join(map(str, model.card["expects"]["volume_size"]))
+    text = f"3D model (R3D-18 on volumes resampled to {size} voxels)"
+    if len(model.phases) > 1:
+        return (f"{text}; expects {len(model.phases)} co-registered phases: "
+                f"{', '.join(model.phases)}. This tab takes one volume: predict multi-phase "
+                "from the API or the CLI (`python -m eusgist predict --model "
+                f"{model.path.name} --phase {model.phases[0]}=FILE ... --mask MASK`).")
+    phase = f" (phase {model.phases[0]})" if model.phases else ""
+    return (f"{text}: upload one NIfTI/NRRD volume{phase} and its lesion mask volume; "
+            "painting is not used.")
+
+
 def card_markdown(model: inference.LoadedModel) -> str:
-    """The model card panel: intended use, training data, test metrics, threshold."""
+    """The model card panel: input, intended use, training data, test metrics, threshold."""
     neg, pos = model.classes
     lines = [f"### Model card: {model.name} ({model.kind})"]
     if model.synthetic:
         lines.append(SYNTHETIC_NOTE)
+    takes = input_statement(model)
+    if takes:
+        lines.append(f"**Input.** {takes}")
     lines += [
         f"**Intended use.** {inference.intended_use(model.card)}",
         f"**Training data.** {_sentence(inference.training_statement(model.card))}",
@@ -80,10 +104,12 @@ def model_card(name: str | None) -> str:
 
 @user_errors
 def show_image(path: str | None) -> dict | None:
-    """An uploaded image as the ROI editor's background (grey, 8-bit display)."""
+    """An uploaded image as the ROI editor's background (grey, 8-bit display); a volume's
+    middle slice."""
     if not path:
         return None
-    gray = to_uint8(read_image(path, name=Path(path).name).array)
+    array = read_image(path, name=Path(path).name, allow_volume=True).array
+    gray = to_uint8(array[len(array) // 2] if array.ndim == 3 else array)
     return {"background": np.stack([gray] * 3, axis=-1), "layers": [], "composite": None}
 
 
@@ -160,10 +186,12 @@ def predict_image(
     if not image_path:
         raise ValueError("upload an image first")
     model = inference.load_model(name)
-    image = read_image(image_path, name=Path(image_path).name)
+    if len(model.phases) > 1:
+        raise ValueError(input_statement(model))
+    image = read_image(image_path, name=Path(image_path).name, allow_volume=True)
     box = _box(box_text)
     mask: Any = mask_path or None
-    if mask is None and box is None:
+    if mask is None and box is None and not image.is_volume and model.dims == "2d":
         mask = _drawn_mask(editor, image.array.shape[:2])
     pred = inference.predict(model, image, mask, box=box,
                              spacing_mm=spacing_mm if spacing_mm and spacing_mm > 0 else None)
@@ -204,13 +232,15 @@ def build() -> None:
             "Score one EUS image with a trained model. **Research and teaching only; not for "
             "clinical use.** Every result shows what the model was trained on and how it "
             "performed on its test split. Give the lesion ROI as a mask file, a box, or by "
-            "painting it on the image."
+            "painting it on the image. A 3D (or 2d-slice) model takes a NIfTI/NRRD volume "
+            "and its mask volume as a file; the editor then shows the middle slice only."
         )
         with gr.Row():
             with gr.Column(scale=3):
                 model = gr.Dropdown(label="Model", choices=[], allow_custom_value=True,
                                     elem_id="predict-model")
-                image = gr.File(label="EUS image (PNG, JPEG, DICOM, ...)", type="filepath",
+                image = gr.File(label="EUS image (PNG, JPEG, DICOM, ...; NIfTI/NRRD volume "
+                                      "for a 3D model)", type="filepath",
                                 elem_id="predict-image")
                 editor = gr.ImageEditor(
                     label="Lesion ROI: paint it (or give a mask file or a box below)",
