@@ -8,9 +8,8 @@ weights) but only those the classifier reads: the radiomics extraction is reduce
 needed features and a backbone runs only when deep features are required. A volume CNN
 (``dims`` ``"3d"`` or ``"2d-slice"``, from ``train-cnn --dims``) takes NIfTI/NRRD volumes
 prepared exactly as in training (:mod:`eusgist.models.cnn3d`); a multi-phase one a mapping
-phase → volume. Every
-:class:`Prediction` carries the model card's intended use, training data and test metrics,
-so nobody sees a probability without knowing where it came from.
+phase → volume. Every :class:`Prediction` carries the model card's intended use, training
+data and test metrics, so nobody sees a probability without knowing where it came from.
 """
 
 from __future__ import annotations
@@ -606,11 +605,11 @@ def predict(
     Parameters
     ----------
     model : LoadedModel, bundle folder or model name
-    image : path, bytes, array or LoadedImage; for a multi-phase 3D model a mapping
-        phase → volume (:func:`load_volume_input`)
+    image : path, bytes, array, LoadedImage, or mapping phase → volume
         A 2D image for a 2D model; a NIfTI/NRRD volume or ``(Z, H, W)`` array for a volume
         model (a ``"2d-slice"`` model scores the slice training would have picked,
-        :func:`~eusgist.models.cnn3d.pick_slice`).
+        :func:`~eusgist.models.cnn3d.pick_slice`); a mapping phase → volume for a
+        multi-phase 3D model (:func:`load_volume_input`).
     mask : bool/0-1/0-255 array, path or bytes, optional
         Lesion mask of the image's (or volume's) size.
     box : (x0, y0, x1, y1), optional
@@ -917,8 +916,8 @@ def score_images(
 
     Decoding, cropping and the model's radiomics features run in parallel (joblib
     processes); deep features and CNNs then run batched in this process on every core
-    (or on the GPU when there is one). `batch_size` is the CNN batch (deep features use their extractor's).
-    A volume model (``dims`` ``"3d"``/``"2d-slice"``) takes volumes as :func:`predict` does
+    (or on the GPU when there is one). `batch_size` is the CNN batch (deep features use
+    their extractor's). A volume model (``dims`` ``"3d"``/``"2d-slice"``) takes volumes as :func:`predict` does
     (a mapping phase → volume per item for a multi-phase model); its workers return the
     prepared model inputs.
     """
