@@ -15,8 +15,9 @@ folder, then, each phase bounded in requests and time:
   race on one annotation and the stale ones are refused (optimistic concurrency: a clear
   "Not saved" error, after which the client reloads and tries again);
 * **overload** (``--overload N``): a second app with a queue of ``--overload-queue`` places
-  (``EUSGIST_QUEUE_SIZE``) gets N simultaneous Predict calls; the ones beyond the queue are refused at once with
-  "Queue is full" (the documented rejection, counted apart from failures).
+  (``EUSGIST_QUEUE_SIZE``) gets N simultaneous Predict calls; the ones beyond the queue are
+  refused at once with "Queue is full" (the documented rejection, counted apart from
+  failures).
 
 Then the store is read back: every save that returned success must be a revision with the
 same mask (a *lost* save otherwise); revisions nobody was told about are reported as

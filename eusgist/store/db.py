@@ -4,8 +4,9 @@ SQLite connections get WAL journaling, foreign keys, a busy timeout and ``BEGIN 
 transactions (a writer takes the lock up front, so concurrent writers queue instead of
 failing half-way). A read-only SQLite URI (``sqlite:///file:PATH?mode=ro&uri=true``) opens
 the file for reading only. :func:`storage_error` turns the database's own failures (disk
-full, read-only, unreachable) into :class:`~eusgist.store.records.StorageError` messages. The schema is created and upgraded by the Alembic scripts in
-``eusgist/store/migrations``; :func:`migrate` applies them under a lock.
+full, read-only, unreachable) into :class:`~eusgist.store.records.StorageError` messages.
+The schema is created and upgraded by the Alembic scripts in ``eusgist/store/migrations``;
+:func:`migrate` applies them under a lock.
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _wait_ready(url: str, proc: subprocess.Popen, timeout_s: float = 120) -> None:
+def _wait_ready(url: str, proc: subprocess.Popen, timeout_s: float = 240) -> None:
     import httpx
 
     end = time.monotonic() + timeout_s
@@ -116,13 +116,18 @@ def test_server_killed_mid_burst_loses_no_acknowledged_save(server, tmp_path: Pa
     names = [f"ann{i}" for i in range(4)]
     masks = _masks(tmp_path, 400)
     acknowledged: dict[tuple[str, int], int] = {}
-    odd: list[str] = []
-    lock, stop = threading.Lock(), threading.Event()
+    odd: list[str] = []  # replies or errors before the kill (there should be none)
+    lock, stop, killing = threading.Lock(), threading.Event(), threading.Event()
 
     def annotate(i: int) -> None:
-        client = Client(url, verbose=False)
-        client.predict(iid, 1.0, names[i], api_name="/annotate_load")
-        started.release()
+        try:
+            client = Client(url, verbose=False)
+            client.predict(iid, 1.0, names[i], api_name="/annotate_load")
+        except Exception as exc:  # noqa: BLE001 - reported by the main thread
+            odd.append(f"{names[i]} could not load: {exc!r}")
+            return
+        finally:
+            started.release()
         for k in range(100):
             if stop.is_set():
                 return
@@ -130,7 +135,9 @@ def test_server_killed_mid_burst_loses_no_acknowledged_save(server, tmp_path: Pa
             try:
                 reply = client.predict(_editor(masks[index][0]), names[i], None, False,
                                        *(None,) * 8, True, "", api_name="/annotate_save")
-            except Exception:  # noqa: BLE001 - the server died: no acknowledgement
+            except Exception as exc:  # noqa: BLE001 - the server died: no acknowledgement
+                if not killing.is_set():
+                    odd.append(f"{names[i]}: {exc!r}")
                 return
             hit = SAVED.search(reply)
             if not hit or hit.group(2) != names[i]:
@@ -144,16 +151,18 @@ def test_server_killed_mid_burst_loses_no_acknowledged_save(server, tmp_path: Pa
     for t in threads:
         t.start()
     for _ in threads:
-        assert started.acquire(timeout=60), "an annotator could not load the image"
-    end = time.monotonic() + 60
-    while len(acknowledged) < 12 and time.monotonic() < end:
+        assert started.acquire(timeout=180), f"an annotator could not load the image: {odd}"
+    end = time.monotonic() + 180  # generous: the machine may be shared and loaded
+    while len(acknowledged) < 10 and not odd and time.monotonic() < end:
         time.sleep(0.02)
+    killing.set()
     proc.send_signal(signal.SIGKILL)  # mid-burst: saves are in flight
     proc.wait(timeout=30)
     stop.set()
     for t in threads:
         t.join(timeout=60)
-    assert odd == [] and len(acknowledged) >= 12, f"the burst did not get going: {odd}"
+    assert odd == [], f"a save failed before the kill: {odd}"
+    assert len(acknowledged) >= 10, "the burst did not get going"
 
     with sqlite3.connect(server.database) as conn:  # after the crash, before the restart
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
