@@ -283,6 +283,28 @@ def resolve_model_path(name_or_path: str | os.PathLike[str]) -> Path:
                      f"{root}: {known or 'none'})")
 
 
+def load_listed_model(name: str) -> LoadedModel:
+    """A bundle of the weights folder by its folder name, as the app's users choose one.
+
+    Unlike :func:`load_model`, no path is accepted, so a web user cannot make the server open
+    folders outside ``default_weights_dir()``; errors name the bundle.
+
+    Raises
+    ------
+    ValueError
+        When ``name`` is not a bundle of the weights folder, or the bundle cannot be used.
+    """
+    root = default_weights_dir()
+    listed = sorted(p.parent.name for p in root.glob("*/model_card.json"))
+    if name not in listed:
+        raise ValueError(f"no model {name!r} in the weights folder (available: "
+                         f"{', '.join(listed) or 'none'})")
+    try:
+        return load_model(root / name)
+    except ValueError as exc:
+        raise ValueError(f"model {name!r} cannot be used: {exc}") from exc
+
+
 def load_model(name_or_path: str | os.PathLike[str]) -> LoadedModel:
     """Load a tabular or CNN bundle by folder or name; cached until its card changes.
 

@@ -161,6 +161,8 @@ def evaluate_images(
     def step(k: int, name: str) -> None:
         progress(k / len(models), desc=f"scoring with {name}")
 
+    for name in models:
+        inference.load_listed_model(name)  # only the weights folder's bundles, never a path
     table, manifest = scoring.score_dataset(path, models, work / "data", progress=step)
     options = report.EvaluationOptions(
         positive_label=manifest.positive_label, lesion_col="lesion_id",

@@ -99,7 +99,7 @@ def model_card(name: str | None) -> str:
     """The model card panel of the selected model."""
     if not name:
         return "No model selected: put bundles in the weights folder (`$EUSGIST_WEIGHTS_DIR`)."
-    return card_markdown(inference.load_model(name))
+    return card_markdown(inference.load_listed_model(name))
 
 
 @user_errors
@@ -185,7 +185,7 @@ def predict_image(
         raise ValueError("choose a model first")
     if not image_path:
         raise ValueError("upload an image first")
-    model = inference.load_model(name)
+    model = inference.load_listed_model(name)
     if len(model.phases) > 1:
         raise ValueError(input_statement(model))
     image = read_image(image_path, name=Path(image_path).name, allow_volume=True)
