@@ -65,10 +65,9 @@ def model_weights(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.fixture(scope="session")
 def app_url() -> Iterator[str]:
     """The full app, served on loopback for the whole session."""
-    from eusgist.ui import build_app
+    from eusgist.ui import build_app, configure_queue
 
-    app = build_app()
-    app.queue(default_concurrency_limit=2)
+    app = configure_queue(build_app())  # the queue limits of a real launch
     port = free_port()
     app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     try:
