@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 TITLE = "eusgist: GIST vs leiomyoma on endoscopic ultrasound"
 #: Largest upload the server accepts (``EUSGIST_MAX_UPLOAD``, Gradio size syntax).
 DEFAULT_MAX_UPLOAD = "512mb"
+#: (every, older than) seconds: how often Gradio deletes its temporary files, and their age.
+CACHE_LIFETIME = (3600, 86400)
 #: Events run at once; the others wait in Gradio's queue.
 CONCURRENCY_LIMIT = 2
 #: Events that may wait in the queue (``EUSGIST_QUEUE_SIZE``); one more is refused at once
@@ -30,7 +32,9 @@ QUEUE_SIZE_ENV = "EUSGIST_QUEUE_SIZE"
 
 def build_app() -> gr.Blocks:
     """Build the Blocks app with one tab per workflow."""
-    with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
+    # Uploaded images and results are patient data: Gradio deletes its temporary copies
+    # after a day (checked hourly) and whenever the server restarts.
+    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=CACHE_LIFETIME) as app:
         gr.Markdown(f"# {TITLE}\n*Research software, version {__version__}. Not for clinical use.*")
         with gr.Tabs():
             predict.build()

@@ -34,3 +34,10 @@ def test_launch_caps_uploads(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EUSGIST_MAX_UPLOAD", "5mb")
     ui.launch("127.0.0.1", 1)
     assert seen["max_file_size"] == "5mb" and seen["server_port"] == 1
+
+
+def test_temporary_files_expire() -> None:
+    from eusgist import ui
+
+    every, age = ui.build_app().delete_cache
+    assert 0 < every <= age <= 7 * 86400
