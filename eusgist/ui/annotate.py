@@ -6,7 +6,15 @@ annotator is the signed-in user (``gr.Request.username`` with ``auth=``, the Hug
 OAuth profile on a Space), else the name typed in the tab. Names listed in
 ``$EUSGIST_REVIEWERS`` (comma-separated) are registered as reviewers when the database is
 opened. Each browser session keeps the loaded image and the revision it started from in a
-``gr.State``, so a save based on a stale revision is refused and nothing is overwritten.
+``gr.State``, so a save or restore based on a stale revision is refused and nothing is
+overwritten.
+
+A reopened mask is the editor's filled, editable lesion layer. Gradio 6.31's ImageEditor
+draws a layer sent from the server centred in a new layer as large as everything on its
+canvas so far (the initial canvas and every image this page showed), not over the image:
+:func:`_editor_value` therefore pads the layer to that extent, tracked per session in
+:class:`Loaded`, with the mask at the top-left corner where the image is. The browser sends
+an edited layer back cropped to the image, an unedited one as it was sent (padded).
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from eusgist.masks import shape_mask as points_mask
 from eusgist.store import (
     LABELS,
     METADATA_FIELDS,
+    AnnotationInfo,
     AnnotationStore,
     ConflictError,
     ReadOnlyDatabaseError,
@@ -48,6 +57,8 @@ log = logging.getLogger(__name__)
 
 REVIEWERS_ENV = "EUSGIST_REVIEWERS"
 WORKLISTS = ("unannotated", "mine", "needs_review", "all")
+#: The editor's initial canvas (height, width): the least extent of a sent layer.
+EDITOR_CANVAS = (800, 800)
 #: Metadata fields shown in the form, in order (see :data:`eusgist.store.METADATA_FIELDS`).
 FORM_FIELDS = (
     "location",
@@ -86,7 +97,8 @@ def current_store() -> AnnotationStore:
 @dataclass(frozen=True)
 class Loaded:
     """What one browser session is editing: the image, the revision the edit started
-    from (0 = no annotation yet), the tool used and the label/metadata as loaded."""
+    from (0 = no annotation yet), the tool used, the label/metadata as loaded and the
+    editor canvas extent (height, width) this session has grown to."""
 
     image_id: int
     annotator: str
@@ -95,6 +107,7 @@ class Loaded:
     confirmed: bool = False
     metadata: dict[str, MetadataValue] = field(default_factory=dict)
     tool: str = "brush"
+    extent: tuple[int, int] = EDITOR_CANVAS
 
 
 def annotator_name(
@@ -145,13 +158,18 @@ def picture_file(array: np.ndarray) -> str:
     return str(path)
 
 
-def _editor_value(background: np.ndarray, mask: np.ndarray) -> dict:
-    """ImageEditor value: the mask as the editable layer, and a composite picture with the
-    mask outlined (the editor shows a layer set from the server only through the
-    composite; strokes painted afterwards show as usual)."""
-    picture = picture_file(overlay(background, [mask], opacity=0.25)) if mask.any() else None
-    return {"background": picture_file(background), "layers": [picture_file(mask_layer(mask))],
-            "composite": picture}
+def _editor_value(
+    background: np.ndarray, mask: np.ndarray, extent: tuple[int, int]
+) -> tuple[dict, tuple[int, int]]:
+    """ImageEditor value showing ``mask`` as the filled, editable lesion layer, padded to
+    the session's canvas ``extent`` grown to this image (see the module notes); and that
+    extent."""
+    height, width = mask.shape
+    extent = (max(extent[0], height), max(extent[1], width))
+    layer = np.zeros((*extent, 4), dtype=np.uint8)
+    layer[:height, :width] = mask_layer(mask)
+    picture = picture_file(background)
+    return {"background": picture, "layers": [picture_file(layer)], "composite": picture}, extent
 
 
 def _form_value(name: str, value: object) -> MetadataValue:
@@ -223,14 +241,16 @@ def unannotated_table() -> pd.DataFrame:
 def load_image(
     image_id: float | None,
     contrast: float,
+    previous: Loaded | None,
     name: str,
     request: gr.Request,
     profile: gr.OAuthProfile | None = None,
 ) -> tuple[object, ...]:
     """Open an image with the caller's own latest mask (if any) as the editable layer.
 
-    Returns the editor value, the session state, a Markdown description, the label, the
-    pathology-confirmed flag and the metadata form values (:data:`FORM_FIELDS`).
+    Returns the editor value, the session state (replacing ``previous``), a Markdown
+    description, the label, the pathology-confirmed flag and the metadata form values
+    (:data:`FORM_FIELDS`).
     """
     who = annotator_name(name, request, profile)
     store, iid = current_store(), _image_id(image_id)
@@ -245,16 +265,16 @@ def load_image(
         text = "no annotation of yours yet"
     others = [a.owner for a in store.annotations(iid) if a.owner != who]
     metadata = {f: _form_value(f, info.metadata.get(f)) for f in FORM_FIELDS}
-    loaded = Loaded(
-        iid, who, own.revision if own else 0, info.label, info.pathology_confirmed, metadata
-    )
+    editor, extent = _editor_value(background, mask, previous.extent if previous else EDITOR_CANVAS)
+    loaded = Loaded(iid, who, own.revision if own else 0, info.label, info.pathology_confirmed,
+                    metadata, extent=extent)
     description = (
         f"**Image {iid}: {info.name}** ({info.width}×{info.height}, patient {info.patient}, "
         f"lesion {info.lesion}) — {who}: {text}"
         + (f"; also annotated by {', '.join(others)}" if others else "")
     )
-    return (_editor_value(background, mask), loaded, description, info.label,
-            info.pathology_confirmed, *metadata.values())
+    return (editor, loaded, description, info.label, info.pathology_confirmed,
+            *metadata.values())
 
 
 def _require_loaded(loaded: Loaded | None) -> Loaded:
@@ -263,8 +283,13 @@ def _require_loaded(loaded: Loaded | None) -> Loaded:
     return loaded
 
 
-def _layers(editor: dict | None) -> list[np.ndarray]:
-    return [np.asarray(x) for x in (editor or {}).get("layers") or [] if x is not None]
+def _drawn_mask(editor: dict | None, loaded: Loaded, shape: tuple[int, int]) -> np.ndarray:
+    """The lesion mask painted in the editor value; a layer of the session's padded extent
+    (sent by :func:`_editor_value`, come back unedited) is cropped to the image first."""
+    layers = [np.asarray(x) for x in (editor or {}).get("layers") or [] if x is not None]
+    return mask_from_layers(
+        [x[: shape[0], : shape[1]] if x.shape[:2] == loaded.extent else x for x in layers],
+        shape)
 
 
 @user_errors
@@ -273,7 +298,8 @@ def change_contrast(editor: dict | None, loaded: Loaded | None, contrast: float)
     (the stored image never changes)."""
     loaded = _require_loaded(loaded)
     background = _background(current_store(), loaded.image_id, contrast)
-    return _editor_value(background, mask_from_layers(_layers(editor), background.shape))
+    return _editor_value(background, _drawn_mask(editor, loaded, background.shape),
+                         loaded.extent)[0]
 
 
 @user_errors
@@ -285,9 +311,10 @@ def add_shape(
     loaded = _require_loaded(loaded)
     info = current_store().get_image(loaded.image_id)
     shape = (info.height, info.width)
-    mask = mask_from_layers(_layers(editor), shape) | points_mask(parse_points(points), shape)
-    return _editor_value(_background(current_store(), loaded.image_id, contrast), mask), replace(
-        loaded, tool="polygon")
+    mask = _drawn_mask(editor, loaded, shape) | points_mask(parse_points(points), shape)
+    value, _ = _editor_value(_background(current_store(), loaded.image_id, contrast), mask,
+                             loaded.extent)
+    return value, replace(loaded, tool="polygon")
 
 
 @user_errors
@@ -327,7 +354,7 @@ def save_annotation(
         )
     store = current_store()
     info = store.get_image(loaded.image_id)
-    mask = mask_from_layers(_layers(editor), (info.height, info.width))
+    mask = _drawn_mask(editor, loaded, (info.height, info.width))
     if not mask.any():
         raise ValueError("the mask is empty: paint the lesion first; nothing was saved")
     values = dict(zip(FORM_FIELDS, (location, layer_of_origin, echo_pattern, shape,
@@ -391,6 +418,96 @@ def history_table(
          for r in revisions],
         columns=["revision", "tool", "area_px", "note", "saved_utc"],
     )
+
+
+def _revision_source(
+    store: AnnotationStore, loaded: Loaded, annotation_id: float | None, who: str, action: str
+) -> AnnotationInfo:
+    """The annotation of the loaded image whose revisions ``who`` asks for: their own when
+    ``annotation_id`` is blank; another annotator's for reviewers only (annotators work
+    blind)."""
+    if annotation_id in (None, ""):
+        own = next((a for a in store.annotations(loaded.image_id) if a.owner == who), None)
+        if own is None:
+            raise ValueError(f"{who} has no annotation of image {loaded.image_id} yet")
+        return own
+    info = store.get_annotation(int(annotation_id))  # type: ignore[arg-type]
+    if info.image_id != loaded.image_id:
+        raise ValueError(f"annotation {info.id} is of image {info.image_id}, not the loaded "
+                         f"image {loaded.image_id}; open image {info.image_id} first")
+    if info.owner != who:
+        store.require_reviewer(who, f"{action} another annotator's revisions")
+    return info
+
+
+def _revision_number(revision: float | None) -> int:
+    try:
+        return int(float(revision))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"enter a revision number from the history (got {revision!r})") from None
+
+
+@user_errors
+def preview_revision(
+    loaded: Loaded | None,
+    revision: float | None,
+    annotation_id: float | None,
+    contrast: float,
+    name: str,
+    request: gr.Request,
+    profile: gr.OAuthProfile | None = None,
+) -> tuple[str, str]:
+    """A revision's mask over the loaded image (read-only) and a caption. The caller's own
+    annotation when ``annotation_id`` is blank; reviewers may give another's."""
+    loaded = _require_loaded(loaded)
+    who = annotator_name(name, request, profile)
+    store = current_store()
+    source = _revision_source(store, loaded, annotation_id, who, "preview")
+    number = _revision_number(revision)
+    mask = store.mask(source.id, number)
+    rev = next(r for r in store.history(source.id) if r.number == number)
+    picture = picture_file(overlay(_background(store, loaded.image_id, contrast), [mask]))
+    return picture, (f"Revision {number} of {source.owner}'s annotation {source.id} "
+                     f"({rev.area} px, {rev.tool}, saved {rev.created_at:%Y-%m-%d %H:%M:%S} "
+                     "UTC).")
+
+
+@user_errors
+def restore_revision(
+    loaded: Loaded | None,
+    revision: float | None,
+    annotation_id: float | None,
+    contrast: float,
+    name: str,
+    request: gr.Request,
+    profile: gr.OAuthProfile | None = None,
+) -> tuple[dict, Loaded, str]:
+    """Save a copy of a revision as the newest (draft) revision of the caller's annotation
+    and load it into the editor. It starts from the revision loaded in this session: when
+    someone saved a newer one meanwhile, nothing is restored. Restoring another annotator's
+    revision (reviewers only) forks it into the reviewer's own annotation."""
+    loaded = _require_loaded(loaded)
+    who = annotator_name(name, request, profile)
+    if who != loaded.annotator:
+        raise ValueError(
+            f"image {loaded.image_id} was loaded for {loaded.annotator}, not {who}; load it again"
+        )
+    store = current_store()
+    source = _revision_source(store, loaded, annotation_id, who, "restore")
+    number = _revision_number(revision)
+    try:
+        rev = store.restore(source.id, number, who, expected_revision=loaded.revision)
+    except ConflictError as exc:
+        raise ValueError(f"Not restored: someone saved a newer revision of this annotation "
+                         f"({exc}).") from exc
+    log.info("%s restored revision %d of annotation %d as revision %d", who, number, source.id,
+             rev.number)
+    background = _background(store, loaded.image_id, contrast)
+    editor, _ = _editor_value(background, store.mask(rev.annotation_id, rev.number),
+                              loaded.extent)
+    message = (f"Restored revision {number} of {source.owner}'s annotation as revision "
+               f"{rev.number} of {who}'s ({rev.area} px, draft).")
+    return editor, replace(loaded, revision=rev.number, tool=rev.tool), message
 
 
 @user_errors
@@ -516,6 +633,7 @@ def build() -> None:
                 editor = gr.ImageEditor(
                     label="Lesion ROI: brush paints, eraser removes; undo and zoom in the toolbar",
                     type="numpy", image_mode="RGBA", format="png", sources=[], transforms=(),
+                    canvas_size=EDITOR_CANVAS[::-1],
                     brush=gr.Brush(colors=["#ff4040"], color_mode="fixed"),
                     layers=gr.LayerOptions(allow_additional_layers=False, layers=["lesion"]),
                     elem_id="annotate-editor", height=560,
@@ -537,6 +655,15 @@ def build() -> None:
         with gr.Accordion("History of my annotation", open=False):
             history_btn = gr.Button("Show history")
             history = gr.Dataframe(interactive=False)
+            with gr.Row():
+                revision = gr.Number(label="Revision", precision=0, minimum=1,
+                                     elem_id="annotate-revision")
+                source = gr.Number(label="Annotation id (blank: yours; reviewers: another's)",
+                                   precision=0, minimum=1)
+                preview_btn = gr.Button("Preview", elem_id="annotate-preview")
+                restore_btn = gr.Button("Restore this revision", elem_id="annotate-restore")
+            history_status = gr.Markdown(elem_id="annotate-history-status")
+            preview = gr.Image(label="Revision (read-only)", type="filepath", interactive=False)
         with gr.Accordion("Review and agreement", open=False):
             review_btn = gr.Button("Compare annotations of this image")
             with gr.Row():
@@ -562,6 +689,7 @@ def build() -> None:
             export_log = gr.Markdown()
             archive = gr.File(label="Dataset (manifest.csv, images/, masks/)")
 
+        load_inputs = [image_id, contrast, loaded, name]
         load_outputs = [editor, loaded, description, label, confirmed, *metadata]
         save_inputs = [editor, loaded, name, label, confirmed, *metadata, submit, note]
         # The worklist refresh and review redraw that follow an action are UI plumbing: their
@@ -582,9 +710,9 @@ def build() -> None:
         # A row click needs the browser's selection; API clients call annotate_load directly.
         worklist.select(pick, worklist, image_id, api_name="annotate_pick",
                         api_visibility="private").success(
-            load_image, [image_id, contrast, name], load_outputs, api_name="annotate_open",
+            load_image, load_inputs, load_outputs, api_name="annotate_open",
             api_visibility="private")
-        open_btn.click(load_image, [image_id, contrast, name], load_outputs,
+        open_btn.click(load_image, load_inputs, load_outputs,
                        api_name="annotate_load")
         contrast.release(change_contrast, [editor, loaded, contrast], editor,
                          api_name="annotate_contrast")
@@ -595,9 +723,15 @@ def build() -> None:
         next_btn.click(save_annotation, save_inputs, [status, loaded],
                        api_name="annotate_save_next").success(
             next_image, [kind, loaded, name], image_id, api_name="annotate_next").success(
-            load_image, [image_id, contrast, name], load_outputs,
+            load_image, load_inputs, load_outputs,
             api_name="annotate_load_next", api_visibility="private").success(**refresh)
         history_btn.click(history_table, [loaded, name], history, api_name="annotate_history")
+        revision_inputs = [loaded, revision, source, contrast, name]
+        preview_btn.click(preview_revision, revision_inputs, [preview, history_status],
+                          api_name="annotate_preview_revision")
+        restore_btn.click(restore_revision, revision_inputs, [editor, loaded, history_status],
+                          api_name="annotate_restore").success(
+            history_table, [loaded, name], history, api_visibility="private").success(**refresh)
         review_btn.click(**review, api_name="annotate_review")
         decide_btn.click(decide, [choice, decision, review_note, seen, name], review_status,
                          api_name="annotate_decide").success(**review, api_visibility="private")
