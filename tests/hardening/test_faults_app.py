@@ -15,7 +15,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -31,16 +30,11 @@ from PIL import Image
 pytest.importorskip("gradio")
 
 from gradio_client import Client, handle_file  # noqa: E402
+from loopback import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLE = "phantom-demo-combined-svm"
 SAVED = re.compile(r"Saved revision (\d+) of (.+)'s annotation")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait_ready(url: str, proc: subprocess.Popen, timeout_s: float = 240) -> None:
@@ -70,7 +64,7 @@ def server(tmp_path: Path) -> Iterator[object]:
     env.pop("EUSGIST_QUEUE_SIZE", None)
 
     def start() -> tuple[subprocess.Popen, str]:
-        port = _free_port()
+        port = free_port()
         proc = subprocess.Popen(
             [sys.executable, "-m", "eusgist", "serve", "--host", "127.0.0.1", "--port",
              str(port)], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
@@ -214,7 +208,7 @@ def test_broken_bundles_are_named_and_the_good_one_still_works(weights: Path) ->
     from eusgist.ui import build_app, configure_queue
 
     app = configure_queue(build_app())
-    port = _free_port()
+    port = free_port()
     app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     try:
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
@@ -234,9 +228,12 @@ def test_broken_bundles_are_named_and_the_good_one_still_works(weights: Path) ->
             return client.predict(name, handle_file(str(image)), None, handle_file(str(mask)),
                                   "", 0.1591, api_name="/predict")
 
-        for name, problem in [("truncated", "classifier.safetensors: checksum mismatch"),
-                              ("badcard", "model_card.json: not valid JSON"),
-                              ("vanishing", "no model bundle 'vanishing'")]:
+        for name, problem in [
+            ("truncated", "model 'truncated' cannot be used: classifier.safetensors: checksum "
+                          "mismatch"),
+            ("badcard", "model 'badcard' cannot be used: model_card.json: not valid JSON"),
+            ("vanishing", "no model 'vanishing' in the weights folder"),
+        ]:
             with pytest.raises(Exception, match=re.escape(problem)):
                 predict(name)
         label, decision, *_ = predict("good")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -24,14 +23,9 @@ from sqlalchemy.engine import make_url
 
 from eusgist.store import AnnotationStore, open_store
 from eusgist.store.models import Base
+from loopback import free_port
 
 POSTGRES_URL_ENV = "EUSGIST_TEST_POSTGRES_URL"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _postgres_bin() -> Path | None:
@@ -59,7 +53,7 @@ def postgres_server() -> Iterator[str]:
     if os.geteuid() == 0:
         shutil.chown(base, "postgres")
         run_as = ["runuser", "-u", "postgres", "--"]
-    data, port = base / "data", _free_port()
+    data, port = base / "data", free_port()
     subprocess.run(
         [
             *run_as,

@@ -12,7 +12,7 @@ import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from conftest import free_port
+from loopback import free_port
 from eusgist import accounts, ui
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from gradio_client import Client, handle_file
 
-from conftest import free_port
+from loopback import free_port
 from eusgist import ui
 
 
