@@ -595,10 +595,13 @@ class AnnotationStore:
         expected_revision: int | None = None,
     ) -> RevisionInfo:
         """Save a copy of an old revision as the newest revision of ``annotator``'s own
-        annotation of that image (restoring someone else's revision forks it)."""
+        annotation of that image. Restoring someone else's revision forks it, and only a
+        reviewer may (annotators work blind to each other's masks)."""
 
         def work(session: Session) -> RevisionInfo:
             old = self._revision(session, annotation_id, revision)
+            if old.annotation.owner.name != _check_name(annotator):
+                self._reviewer(session, annotator, "restore another annotator's revision")
             image = old.annotation.image
             rev = self._append(
                 session,

@@ -81,6 +81,9 @@ def test_an_annotator_never_modifies_anothers_annotation(
 ) -> None:
     a = store.save_annotation(image_id, "alice", box(1, 3, 1, 3), "brush")
     b = store.save_annotation(image_id, "bob", box(4, 7, 4, 9), "brush")
+    with pytest.raises(NotAllowedError, match="bob is not a reviewer"):  # annotators work blind
+        store.restore(a.annotation_id, 1, "bob")
+    store.add_annotator("bob", "reviewer")
     fork = store.restore(a.annotation_id, 1, "bob")
     assert a.annotation_id != b.annotation_id == fork.annotation_id
     assert (fork.owner, fork.number) == ("bob", 2)
