@@ -26,6 +26,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -137,6 +138,23 @@ def _background(store: AnnotationStore, image_id: int, contrast: float) -> np.nd
 
 #: Pictures handed to the browser, as PNG files named by their content.
 PICTURE_DIR = Path(tempfile.gettempdir()) / "eusgist-pictures"
+#: Pictures are patient images: those older than this many seconds are deleted (as Gradio's
+#: own temporary copies are, see ``eusgist.ui.CACHE_LIFETIME``).
+PICTURE_MAX_AGE = 86400
+
+
+def prune_pictures(now: float | None = None) -> int:
+    """Delete pictures older than :data:`PICTURE_MAX_AGE`; return how many were deleted."""
+    cutoff = (time.time() if now is None else now) - PICTURE_MAX_AGE
+    deleted = 0
+    for old in PICTURE_DIR.glob("*.png"):
+        try:
+            if old.stat().st_mtime < cutoff:
+                old.unlink()
+                deleted += 1
+        except FileNotFoundError:  # another session pruned it first
+            continue
+    return deleted
 
 
 def picture_file(array: np.ndarray) -> str:
@@ -152,6 +170,7 @@ def picture_file(array: np.ndarray) -> str:
     path = PICTURE_DIR / f"{hashlib.sha256(data).hexdigest()[:40]}.png"
     if not path.is_file():
         PICTURE_DIR.mkdir(parents=True, exist_ok=True)
+        prune_pictures()
         partial = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}.part")
         partial.write_bytes(data)
         os.replace(partial, path)

@@ -1,0 +1,31 @@
+"""Pictures handed to the browser are content-named, written atomically and expire."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from eusgist.ui import annotate
+
+
+def test_pictures_are_content_named_and_old_ones_expire(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(annotate, "PICTURE_DIR", tmp_path)
+    stale = tmp_path / "stale.png"
+    stale.write_bytes(b"old patient image")
+    old = time.time() - annotate.PICTURE_MAX_AGE - 60
+    os.utime(stale, (old, old))
+
+    picture = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    first = annotate.picture_file(picture)
+    assert annotate.picture_file(picture) == first  # same content, same file
+    assert np.array_equal(np.asarray(Image.open(first)), picture)
+    assert not stale.exists()  # pruned when a new picture was written
+    assert sorted(p.name for p in tmp_path.iterdir()) == [Path(first).name]  # no .part left
+    assert annotate.prune_pictures(now=time.time() + 2 * annotate.PICTURE_MAX_AGE) == 1
