@@ -67,14 +67,29 @@ def _unsafe_reason(name: str) -> str | None:
 _RATIO_FLOOR_BYTES = 2**20
 
 
+#: End of central directory record: signature, then entries-total at byte 10 (APPNOTE 4.3.16).
+_END_SIGNATURE = b"PK\x05\x06"
+_END_MIN_BYTES = 22
+_END_SEARCH_BYTES = _END_MIN_BYTES + 0xFFFF  # the record ends with a comment of up to 64 KiB
+
+
+def _declared_entries(path: Path) -> int:
+    """The entry count declared by the archive's end record, read without parsing entries
+    (0xFFFF, the ZIP64 marker, counts as that many)."""
+    with path.open("rb") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        fh.seek(max(0, size - _END_SEARCH_BYTES))
+        tail = fh.read()
+    at = tail.rfind(_END_SIGNATURE)
+    if at < 0 or len(tail) - at < _END_MIN_BYTES:
+        raise zipfile.BadZipFile("no end of central directory record")
+    return int(struct.unpack_from("<H", tail, at + 10)[0])
+
+
 def _open_zip(path: Path, limits: ImportLimits) -> zipfile.ZipFile:
     """Open an archive after checking the entry count its end record declares."""
     try:
-        with path.open("rb") as fh:
-            end = zipfile._EndRecData(fh)  # noqa: SLF001 - the count, before parsing entries
-        if end is None:
-            raise zipfile.BadZipFile("no end of central directory record")
-        count = end[zipfile._ECD_ENTRIES_TOTAL]  # noqa: SLF001
+        count = _declared_entries(path)
         if count > limits.max_zip_entries:
             raise ValueError(f"{path.name}: {count} entries; the limit is {limits.max_zip_entries}")
         return zipfile.ZipFile(path)
