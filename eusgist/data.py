@@ -197,7 +197,8 @@ def validate_manifest(
     if outside.any() and not allow_outside_root:
         raise ManifestError(
             f"{name}: path outside the manifest's folder (..) in {_rows(table, outside)}; "
-            "move the files under it or allow paths outside explicitly"
+            "move the files under it, or allow it for trusted local data "
+            "(allow_outside_root=True; CLI: --allow-outside-root)"
         )
     for col in (c for c in SPACING_COLUMNS if c in table.columns):
         bad = table[col].map(_bad_spacing)

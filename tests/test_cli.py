@@ -59,6 +59,23 @@ def test_split_command(tmp_path: Path) -> None:
     assert set(read_manifest(out).table["fold"]) == {0, 1}
 
 
+def test_paths_leaving_the_manifest_folder_need_an_explicit_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    table = pd.read_csv(_tiny_dataset(data))
+    table["image"] = "data/" + table["image"]
+    (tmp_path / "lists").mkdir()
+    src = tmp_path / "lists" / "manifest.csv"
+    table.assign(image="../" + table["image"]).to_csv(src, index=False)
+    out = tmp_path / "lists" / "split.csv"
+    assert main(["split", "--manifest", str(src), "--out", str(out)]) == 2
+    assert "--allow-outside-root" in capsys.readouterr().err and not out.exists()
+    assert main(["split", "--manifest", str(src), "--out", str(out), "--allow-outside-root"]) == 0
+    assert read_manifest(out, allow_outside_root=True).image_path(0).is_file()
+
+
 def test_split_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["split", "--manifest", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "o.csv")]) == 2
     err = capsys.readouterr().err

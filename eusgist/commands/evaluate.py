@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from eusgist import report
+from eusgist.commands._options import add_outside_root_option
 from eusgist.stats import CI_METHODS
 
 if TYPE_CHECKING:
@@ -67,6 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                     help="stratified bootstrap replicates for the ROC bands and a bootstrap "
                     "AUC interval; 0 = none (default 1000)")
     st.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    add_outside_root_option(parser)
 
 
 def _threshold(text: str) -> report.Threshold:
@@ -110,7 +112,8 @@ def _score_manifest(args: argparse.Namespace) -> tuple[pd.DataFrame, list[str], 
     if len(positives) > 1:
         raise ValueError(f"the models score different positive classes: {sorted(positives)}")
     positive = positives.pop()
-    manifest = read_manifest(args.manifest, positive_label=positive)
+    manifest = read_manifest(args.manifest, positive_label=positive,
+                             allow_outside_root=args.allow_outside_root)
     features = _feature_table(args, manifest)
     if "image" not in features.columns:
         raise ValueError("the feature table has no 'image' column")

@@ -8,6 +8,8 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
+from eusgist.commands._options import add_outside_root_option
+
 NAME = "extract"
 HELP = "Extract radiomics and deep features of a manifest into a parquet table (cached)."
 
@@ -53,6 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="cache folder (default: $EUSGIST_CACHE or ~/.cache/eusgist/features)")
     cache.add_argument("--no-cache", action="store_true", help="compute everything afresh")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_outside_root_option(parser)
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -107,7 +110,8 @@ def run(args: argparse.Namespace) -> int:
         input_size=args.input_size,
         device=args.device,
     )
-    manifest = read_manifest(args.manifest, require_masks=False)
+    manifest = read_manifest(args.manifest, require_masks=False,
+                             allow_outside_root=args.allow_outside_root)
     cache = None if args.no_cache else (args.cache or default_cache_dir())
     with _cluster(args.backend, args.address, args.n_jobs):
         result = extract_features(

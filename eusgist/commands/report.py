@@ -13,6 +13,8 @@ from typing import Any
 
 import pandas as pd
 
+from eusgist.commands._options import add_outside_root_option
+
 NAME = "report"
 HELP = ("Reproduce zhao2026's evaluation (3 classifiers x radiomics/deep/combined: Tables 2-4, "
         "calibration, decision curves, SHAP) on a data set into CSV/PNG/HTML.")
@@ -56,6 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     cache.add_argument("--cache", type=Path, default=None,
                        help="cache folder (default: $EUSGIST_CACHE or ~/.cache/eusgist/features)")
     cache.add_argument("--no-cache", action="store_true", help="compute every feature afresh")
+    add_outside_root_option(parser)
 
 
 def _features(args: argparse.Namespace) -> tuple[pd.DataFrame, dict[str, Any], str]:
@@ -70,7 +73,8 @@ def _features(args: argparse.Namespace) -> tuple[pd.DataFrame, dict[str, Any], s
 
     settings = ExtractionSettings(radiomics=args.radiomics_params, backbones=(args.backbone,),
                                   pretrained=args.pretrained, input_size=args.input_size)
-    manifest = read_manifest(args.manifest, positive_label=args.positive_label)
+    manifest = read_manifest(args.manifest, positive_label=args.positive_label,
+                             allow_outside_root=args.allow_outside_root)
     cache = None if args.no_cache else (args.cache or default_cache_dir())
     log.info("extracting %s features and %s embeddings of %s (cache: %s)",
              args.radiomics_params, args.backbone, args.manifest, cache or "none")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from eusgist.commands._options import add_outside_root_option
 from eusgist.data import grouped_kfold, read_manifest, train_test_split, write_manifest
 
 NAME = "split"
@@ -27,11 +28,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write a 'fold' column with K grouped folds instead of a split")
     parser.add_argument("--positive-label", default=None, help="name of the positive class")
     parser.add_argument("--seed", type=int, default=0)
+    add_outside_root_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     """Validate, split, and write the manifest with the new column."""
-    manifest = read_manifest(args.manifest, positive_label=args.positive_label)
+    manifest = read_manifest(args.manifest, positive_label=args.positive_label,
+                             allow_outside_root=args.allow_outside_root)
     if args.out.resolve().parent != manifest.root.resolve():
         raise ValueError(f"--out must be in the manifest's folder ({manifest.root}) so relative paths stay valid")
     table = manifest.table.copy()

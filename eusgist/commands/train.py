@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from eusgist.commands._options import add_outside_root_option
+
 NAME = "train"
 HELP = "Train tabular models on radiomics/deep/combined features and write a model bundle."
 
@@ -48,6 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", default=None, help="training data description for the card")
     parser.add_argument("--shap-rows", type=int, default=100,
                         help="test images explained in the SHAP summary (default 100)")
+    add_outside_root_option(parser)
 
 
 def _names(text: str, allowed: tuple[str, ...], what: str) -> list[str]:
@@ -77,7 +80,8 @@ def _load(args: argparse.Namespace) -> tuple[pd.DataFrame, dict[str, Any], dict[
                                    "feature_table_sha256": file_sha256(args.features)}
     from eusgist.data import read_manifest
 
-    manifest = read_manifest(args.manifest, positive_label=args.positive_label)
+    manifest = read_manifest(args.manifest, positive_label=args.positive_label,
+                             allow_outside_root=args.allow_outside_root)
     log.info("extracting default features of %s (cached)", args.manifest)
     try:
         from eusgist.features import extract_features

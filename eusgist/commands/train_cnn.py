@@ -8,6 +8,7 @@ import logging
 from dataclasses import fields
 from pathlib import Path
 
+from eusgist.commands._options import add_outside_root_option
 from eusgist.data import read_manifest
 from eusgist.models.cnn_config import CNNConfig
 
@@ -63,6 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="one line on the training data for the model card (default: the manifest's folder)")
     add("--compare-with", type=Path, default=None,
         help="bundle tested on the same split: paired DeLong test, to OUT/comparison.json")
+    add_outside_root_option(parser)
 
 
 def _sizes(text: str) -> tuple[int, ...]:
@@ -80,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     """Train, test, write the bundle, optionally compare with another run."""
     from eusgist.models.cnn import compare_runs, train_cnn  # torch only when training
 
-    manifest = read_manifest(args.manifest)
+    manifest = read_manifest(args.manifest, allow_outside_root=args.allow_outside_root)
     config = CNNConfig(**{f.name: getattr(args, f.name) for f in fields(CNNConfig)})
     result = train_cnn(manifest, args.out, config, manifest_path=args.manifest, source=args.source,
                        resume=args.resume)
