@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import struct
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,6 +33,9 @@ _IMAGE_IO = {"nifti": "NiftiImageIO", "nrrd": "NrrdImageIO"}
 #: File name endings SimpleITK needs to accept a file; the first is used for temporary copies.
 _SUFFIXES = {"nifti": (".nii",), "nifti.gz": (".nii.gz",), "nrrd": (".nrrd", ".nhdr")}
 _MAX_CHANNELS = 4
+#: One SimpleITK read at a time: concurrent reads from threads (the app's workers, joblib's
+#: threading backend) were seen to abort the whole process inside ImageFileReader.Execute.
+_ITK_LOCK = threading.Lock()
 _COMPLEX = frozenset({sitk.sitkComplexFloat32, sitk.sitkComplexFloat64})
 _ITK_PREFIX = re.compile(r"^(ITK ERROR: \w+\(0x[0-9a-fA-F]+\): |\[nrrd\] \w+: )")
 _NRRD_DATA_FILE = re.compile(r"^data ?file: *(.*)$", re.IGNORECASE)
@@ -42,7 +46,8 @@ def read_itk(req: Request, fmt: str) -> Decoded:
     label = FORMAT_LABELS[fmt]
     if fmt == "nrrd":
         _check_nrrd_data_files(req)
-    with _itk_path(req, fmt) as path, decoding(req, label), _itk_errors(req, label, path):
+    with (_ITK_LOCK, _itk_path(req, fmt) as path, decoding(req, label),
+          _itk_errors(req, label, path)):
         reader = sitk.ImageFileReader()
         reader.SetImageIO(_IMAGE_IO[fmt])
         reader.SetFileName(str(path))
