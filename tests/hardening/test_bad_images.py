@@ -548,11 +548,15 @@ def test_score_images_refuses_a_hostile_file_in_a_batch(phantom, tmp_path: Path)
             watch=[tmp_path])
 
 
-def test_predict_tab_handlers_turn_bad_uploads_into_messages(phantom, tmp_path: Path) -> None:
+def test_predict_tab_handlers_turn_bad_uploads_into_messages(
+    phantom, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     gr = pytest.importorskip("gradio")
     from eusgist.ui.predict import predict_image, show_image
 
     bundles, _, _ = phantom
+    monkeypatch.setenv("EUSGIST_WEIGHTS_DIR", str(bundles.cnn.parent))  # the app loads by name
+    model = bundles.cnn.name
     row = bundles.rows().iloc[0]
     uploads = {
         "scan.png": b"%PDF-1.4 not an image",
@@ -565,12 +569,12 @@ def test_predict_tab_handlers_turn_bad_uploads_into_messages(phantom, tmp_path: 
         (tmp_path / name).write_bytes(data)
         path = str(tmp_path / name)
         refused(show_image, path, errors=gr.Error, match=(name,), watch=[tmp_path])
-        refused(predict_image, str(bundles.cnn), path, None, row["mask"], "", None,
+        refused(predict_image, model, path, None, row["mask"], "", None,
                 errors=gr.Error, match=(name,), watch=[tmp_path])
-        refused(predict_image, str(bundles.cnn), row["image"], None, path, "", None,
+        refused(predict_image, model, row["image"], None, path, "", None,
                 errors=gr.Error, match=(name,), watch=[tmp_path])
     for box in ("nan,0,10,10", "1e999,0,10,10", "1,2,3"):
-        refused(predict_image, str(bundles.cnn), row["image"], None, None, box, None,
+        refused(predict_image, model, row["image"], None, None, box, None,
                 errors=gr.Error, match=("box",), watch=[tmp_path])
 
 
