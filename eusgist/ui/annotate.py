@@ -296,6 +296,19 @@ def load_image(
             *metadata.values())
 
 
+def _loaded_by_caller(
+    loaded: Loaded | None, name: str, request: gr.Request, profile: gr.OAuthProfile | None
+) -> tuple[Loaded, str]:
+    """The session's loaded image and the caller, who must be the one it was loaded for."""
+    loaded = _require_loaded(loaded)
+    who = annotator_name(name, request, profile)
+    if who != loaded.annotator:
+        raise ValueError(
+            f"image {loaded.image_id} was loaded for {loaded.annotator}, not {who}; load it again"
+        )
+    return loaded, who
+
+
 def _require_loaded(loaded: Loaded | None) -> Loaded:
     if loaded is None:
         raise ValueError("load an image first (pick one from the worklist)")
@@ -365,12 +378,7 @@ def save_annotation(
     loaded in this session (call ``annotate_load`` first); when someone saved a newer one
     meanwhile, nothing is saved and the drawing stays in the editor.
     """
-    loaded = _require_loaded(loaded)
-    who = annotator_name(name, request, profile)
-    if who != loaded.annotator:
-        raise ValueError(
-            f"image {loaded.image_id} was loaded for {loaded.annotator}, not {who}; load it again"
-        )
+    loaded, who = _loaded_by_caller(loaded, name, request, profile)
     store = current_store()
     info = store.get_image(loaded.image_id)
     mask = _drawn_mask(editor, loaded, (info.height, info.width))
@@ -505,12 +513,7 @@ def restore_revision(
     and load it into the editor. It starts from the revision loaded in this session: when
     someone saved a newer one meanwhile, nothing is restored. Restoring another annotator's
     revision (reviewers only) forks it into the reviewer's own annotation."""
-    loaded = _require_loaded(loaded)
-    who = annotator_name(name, request, profile)
-    if who != loaded.annotator:
-        raise ValueError(
-            f"image {loaded.image_id} was loaded for {loaded.annotator}, not {who}; load it again"
-        )
+    loaded, who = _loaded_by_caller(loaded, name, request, profile)
     store = current_store()
     source = _revision_source(store, loaded, annotation_id, who, "restore")
     number = _revision_number(revision)
