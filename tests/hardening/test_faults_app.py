@@ -30,27 +30,11 @@ from PIL import Image
 pytest.importorskip("gradio")
 
 from gradio_client import Client, handle_file  # noqa: E402
-from loopback import free_port
+from loopback import bench_load, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLE = "phantom-demo-combined-svm"
 SAVED = re.compile(r"Saved revision (\d+) of (.+)'s annotation")
-
-
-def _wait_ready(url: str, proc: subprocess.Popen, timeout_s: float = 240) -> None:
-    import httpx
-
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with status {proc.returncode}")
-        try:
-            if httpx.get(f"{url}config", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer within {timeout_s} s")
 
 
 @pytest.fixture
@@ -71,7 +55,7 @@ def server(tmp_path: Path) -> Iterator[object]:
             stderr=open(tmp_path / f"server{len(procs)}.log", "wb"))  # noqa: SIM115
         procs.append(proc)
         url = f"http://127.0.0.1:{port}/"
-        _wait_ready(url, proc)
+        bench_load().wait_ready(url, proc, timeout_s=240)
         return proc, url
 
     start.database = tmp_path / "app.sqlite"  # type: ignore[attr-defined]

@@ -10,10 +10,8 @@ asserted. A queue of one place refuses the next event at once with "Queue is ful
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -25,20 +23,13 @@ pytest.importorskip("gradio")
 
 from gradio_client import Client  # noqa: E402
 from gradio_client.utils import QueueError  # noqa: E402
+from loopback import bench_load  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLE = "phantom-demo-combined-svm"
 
 
-def _bench() -> object:
-    spec = importlib.util.spec_from_file_location("bench_load", ROOT / "bench" / "bench_load.py")
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    sys.modules.setdefault("bench_load", module)
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
-
-
-bench = _bench()
+bench = bench_load()
 
 
 @pytest.fixture(scope="module")
