@@ -8,7 +8,6 @@ import io
 import logging
 import re
 import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ import pytest
 import SimpleITK as sitk
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from image_bytes import encode, png, png_claiming
 from PIL import Image
 from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset, FileMetaDataset
@@ -63,28 +63,6 @@ def exact(message: str) -> str:
 def prefix(message: str) -> str:
     """A `match=` pattern for `message` followed by a parenthesised decoder detail."""
     return f"^{re.escape(message)}( \\(.+\\))?$"
-
-
-def encode(image: Image.Image, fmt: str, **options: object) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, fmt, **options)
-    return buffer.getvalue()
-
-
-def png(array: np.ndarray, mode: str | None = None) -> bytes:
-    return encode(Image.fromarray(array, mode), "PNG")
-
-
-def png_header(width: int, height: int) -> bytes:
-    """A PNG that claims a size in its header and holds no pixel data."""
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-        )
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
 
 
 def dicom(
@@ -563,7 +541,7 @@ def test_too_small(data: bytes, size: str) -> None:
 
 def test_pixel_limit_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     bomb = tmp_path / "big.png"
-    bomb.write_bytes(png_header(100_000, 10_000))
+    bomb.write_bytes(png_claiming(100_000, 10_000))
     monkeypatch.setenv("EUSGIST_MAX_PIXELS", "100000000")
     with pytest.raises(
         ImageReadError,
@@ -591,14 +569,14 @@ def test_pixel_limit_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path:
     monkeypatch.delenv("EUSGIST_MAX_PIXELS")
     assert DEFAULT_MAX_PIXELS == 64_000_000
     with pytest.raises(ImageReadError, match=r"over the limit of 64,000,000 "):
-        read_image(png_header(10_000, 7_000))
+        read_image(png_claiming(10_000, 7_000))
 
 
 def test_pillow_bomb_guard_still_applies_above_our_limit() -> None:
     with pytest.raises(
         ImageReadError, match=r"^big: image is too large to decode safely \(Image size"
     ):
-        read_image(png_header(100_000, 10_000), name="big", max_pixels=2_000_000_000)
+        read_image(png_claiming(100_000, 10_000), name="big", max_pixels=2_000_000_000)
 
 
 def test_pixel_limit_is_checked_before_decoding_dicom_and_nifti() -> None:

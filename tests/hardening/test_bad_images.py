@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from bounds import refused
+from image_bytes import encode, png, png_bomb, png_claiming, zeros_deflated
 from PIL import Image
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
@@ -40,41 +41,6 @@ pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 
 # --------------------------------------------------------------------------- builders
-def encode(image: Image.Image, fmt: str, **options: object) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, fmt, **options)
-    return buffer.getvalue()
-
-
-def png(array: np.ndarray, mode: str | None = None) -> bytes:
-    return encode(Image.fromarray(array, mode), "PNG")
-
-
-def _chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-
-def png_claiming(width: int, height: int, idat: bytes = b"", depth: int = 8) -> bytes:
-    """A PNG whose IHDR claims `width`×`height` (gray), with `idat` as its only data."""
-    ihdr = struct.pack(">IIBBBBB", width, height, depth, 0, 0, 0, 0)
-    body = _chunk(b"IDAT", idat) if idat else b""
-    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + body + _chunk(b"IEND", b"")
-
-
-def zeros_deflated(n: int) -> bytes:
-    """`n` zero bytes, deflated in 1 MB pieces (never held whole)."""
-    stream, block, out = zlib.compressobj(9), bytes(1 << 20), []
-    while n > 0:
-        out.append(stream.compress(block[: min(n, len(block))]))
-        n -= len(block)
-    return b"".join(out) + stream.flush()
-
-
-def png_bomb(side: int) -> bytes:
-    """A real PNG decompression bomb: side² zero pixels in a few kilobytes."""
-    return png_claiming(side, side, zeros_deflated((side + 1) * side))
-
-
 def tiff(width: int, height: int, data: bytes, *, compression: int = 1, bits: int = 8,
          samples: int = 1, sample_format: int = 1, next_ifd: int | None = 0) -> bytes:
     """A one-strip little-endian TIFF; ``next_ifd=None`` makes the IFD point to itself."""

@@ -3,31 +3,18 @@
 from __future__ import annotations
 
 import shutil
-import struct
-import zlib
 from pathlib import Path
 
 import pytest
 from gradio_client import Client, handle_file
-
-
-def _chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-
-def _png_bomb(side: int) -> bytes:
-    """side² zero pixels in a few kilobytes."""
-    ihdr = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
-    idat = zlib.compress(bytes((side + 1) * side), 9)
-    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", idat) + _chunk(
-        b"IEND", b"")
+from image_bytes import png_bomb
 
 
 HOSTILE = {
     "report.png": (b"%PDF-1.4\n%%EOF", "PDF"),
     "scan.dcm": (b"\x89PNG\r\n\x1a\n" + bytes(30), "corrupt PNG"),
     "empty.jpg": (b"", "empty"),
-    "bomb.png": (_png_bomb(9000), "over the limit"),
+    "bomb.png": (png_bomb(9000), "over the limit"),
 }
 
 
