@@ -27,7 +27,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -135,14 +135,19 @@ def _table2(models: Mapping[str, FittedModel], train: report.Evaluation,
     return pd.DataFrame(rows)
 
 
+def _per_modality(test: report.Evaluation) -> Iterator[tuple[str, report.Evaluation, dict]]:
+    """Each modality with the evaluation of its models only and their colours."""
+    for modality in MODALITIES:
+        sub = dataclasses.replace(test, models={n: m for n, m in test.models.items()
+                                                if n.startswith(f"{modality}-")})
+        yield modality, sub, {f"{modality}-{c}": col for c, col in _COLORS.items()}
+
+
 def _figure1(test: report.Evaluation) -> Any:
     from eusgist import report_figures as rf
 
     panels = []
-    for modality in MODALITIES:
-        sub = dataclasses.replace(test, models={n: m for n, m in test.models.items()
-                                                if n.startswith(f"{modality}-")})
-        colors = {f"{modality}-{c}": col for c, col in _COLORS.items()}
+    for modality, sub, colors in _per_modality(test):
         panels += [(f"{modality}: calibration", partial(rf.draw_calibration, ev=sub,
                                                         colors=colors)),
                    (f"{modality}: decision curves", partial(rf.draw_dca, ev=sub, colors=colors))]
@@ -154,10 +159,7 @@ def _roc_figure(test: report.Evaluation) -> Any:
     from eusgist import report_figures as rf
 
     panels = []
-    for modality in MODALITIES:
-        sub = dataclasses.replace(test, models={n: m for n, m in test.models.items()
-                                                if n.startswith(f"{modality}-")})
-        colors = {f"{modality}-{c}": col for c, col in _COLORS.items()}
+    for modality, sub, colors in _per_modality(test):
         panels.append((f"{modality} (n = {test.n}, {test.n_positive} positive)",
                        partial(rf.draw_roc, ev=sub, colors=colors)))
     return rf.panel_figure(panels, ncols=3, title="ROC curves on the test split (lesion level)")
