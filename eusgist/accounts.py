@@ -16,7 +16,9 @@ import re
 import secrets
 from pathlib import Path
 
-AUTH_FILE_ENV = "EUSGIST_AUTH_FILE"
+from eusgist.config import AUTH_FILE_ENV  # noqa: F401  (re-exported)
+from eusgist.errors import EusgistError
+
 ALGORITHM = "pbkdf2_sha256"
 #: OWASP's 2023 recommendation for PBKDF2-HMAC-SHA256.
 ITERATIONS = 600_000
@@ -30,7 +32,7 @@ def hash_password(
     """A salted PBKDF2-SHA256 hash of ``password`` in the password file's format
     (:data:`ITERATIONS` rounds unless ``iterations`` is given)."""
     if len(password) < MIN_PASSWORD:
-        raise ValueError(f"password too short: use at least {MIN_PASSWORD} characters")
+        raise EusgistError(f"password too short: use at least {MIN_PASSWORD} characters")
     salt = salt if salt is not None else secrets.token_bytes(16)
     iterations = iterations or ITERATIONS
     digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
@@ -53,7 +55,7 @@ def verify_password(password: str, stored: str) -> bool:
 def check_name(name: str) -> str:
     """``name`` if it is a valid account name, else a ValueError saying what is allowed."""
     if not NAME_PATTERN.match(name):
-        raise ValueError(f"account name {name!r}: use 1-64 letters, digits, '.', '_', '@' or '-', "
+        raise EusgistError(f"account name {name!r}: use 1-64 letters, digits, '.', '_', '@' or '-', "
                          "starting with a letter or digit")
     return name
 
@@ -75,11 +77,11 @@ def read_accounts(path: str | os.PathLike[str]) -> dict[str, str]:
         name, sep, stored = line.partition(":")
         if not sep or not NAME_PATTERN.match(name) or not stored.startswith(f"{ALGORITHM}$") \
                 or stored.count("$") != 3:
-            raise ValueError(f"{path.name} line {number}: expected 'name:{ALGORITHM}$...' "
+            raise EusgistError(f"{path.name} line {number}: expected 'name:{ALGORITHM}$...' "
                              "(write it with `eusgist add-user`)")
         accounts[name] = stored
     if not accounts:
-        raise ValueError(f"{path.name}: no accounts (add one with `eusgist add-user`)")
+        raise EusgistError(f"{path.name}: no accounts (add one with `eusgist add-user`)")
     return accounts
 
 

@@ -20,6 +20,8 @@ from typing import Protocol
 import numpy as np
 from scipy import ndimage
 
+from eusgist.errors import EusgistError
+
 
 class Transform(Protocol):
     """An augmentation step: array in ``[0, 1]`` and a random generator in, array out."""
@@ -33,7 +35,7 @@ def _per_channel(image: np.ndarray, fn) -> np.ndarray:
         return fn(image).astype(np.float32)
     if image.ndim == 3:
         return np.stack([fn(c) for c in image]).astype(np.float32)
-    raise ValueError(f"expected an image of shape (H, W) or (C, H, W), got {image.shape}")
+    raise EusgistError(f"expected an image of shape (H, W) or (C, H, W), got {image.shape}")
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,7 @@ class Flip:
 
     def __call__(self, image: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
         if self.axis not in (-1, -2):
-            raise ValueError(f"Flip axis must be -1 (horizontal) or -2 (vertical), got {self.axis}")
+            raise EusgistError(f"Flip axis must be -1 (horizontal) or -2 (vertical), got {self.axis}")
         return np.ascontiguousarray(np.flip(image, axis=self.axis), dtype=np.float32)
 
 
@@ -107,7 +109,7 @@ class CLAHE:
 
     def __call__(self, image: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
         if self.clip_limit <= 0 or min(self.tiles) < 1 or self.nbins < 2:
-            raise ValueError(f"CLAHE needs clip_limit > 0, tiles >= 1 and nbins >= 2, got {self}")
+            raise EusgistError(f"CLAHE needs clip_limit > 0, tiles >= 1 and nbins >= 2, got {self}")
         return _per_channel(image, self._channel)
 
     def _channel(self, image: np.ndarray) -> np.ndarray:

@@ -42,6 +42,7 @@ from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
 from eusgist import __version__
+from eusgist.errors import BundleError, EusgistError
 from eusgist.explain import METHODS, readable_name
 from eusgist.explain import explain as shap_explain
 from eusgist.models.portable import PortableModel
@@ -85,10 +86,6 @@ INTENDED_USE = (
 )
 _REQUIRED_CARD = ("name", "class_names", "positive_class", "threshold", "features", "files",
                   "library_versions")
-
-
-class BundleError(ValueError):
-    """A bundle that cannot be used; the message names the file and the problem."""
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
@@ -298,7 +295,7 @@ class Bundle:
         """SHAP contributions of one row: ``(readable feature, value, shap)``, largest first."""
         if isinstance(feature_row, pd.DataFrame):
             if len(feature_row) != 1:
-                raise ValueError(f"explain takes one row, got {len(feature_row)}")
+                raise EusgistError(f"explain takes one row, got {len(feature_row)}")
             frame = feature_row
         else:
             frame = pd.DataFrame([dict(feature_row)])

@@ -1,9 +1,10 @@
 """Command line: ``python -m eusgist <command>``.
 
 Each command lives in its own module under :mod:`eusgist.commands` and exposes
-``NAME``, ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``. Domain errors
-(:class:`ValueError`, :class:`OSError`) end the program with a one-line message and exit
-status 2, never a traceback.
+``NAME``, ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``. A user's error
+(:class:`~eusgist.errors.EusgistError`, :class:`OSError`) ends the program with a one-line
+message and exit status 2, never a traceback; anything else is a bug, reported as an
+internal error with its traceback and exit status 1.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from eusgist import __version__
+from eusgist.errors import is_user_error
 
 COMMAND_MODULES: tuple[str, ...] = (
     "eusgist.commands.phantom",
@@ -65,7 +67,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return int(args._run(args) or 0)
-    except (ValueError, OSError) as exc:
+    except Exception as exc:
+        if not is_user_error(exc):
+            log.exception("%s: internal error (a bug in eusgist; please report it)",
+                          args.command)
+            return 1
         print(f"eusgist {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -22,6 +22,7 @@ import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
 from eusgist.csvsafe import write_csv
+from eusgist.errors import EusgistError, ManifestError
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +37,6 @@ MAX_MANIFEST_BYTES = 64 * 2**20
 SPACING_COLUMNS: tuple[str, ...] = ("spacing_mm", "spacing_y_mm", "spacing_x_mm")
 
 GroupBy = Literal["lesion", "patient"]
-
-
-class ManifestError(ValueError):
-    """A manifest that cannot be used; the message names the problem and the rows."""
 
 
 @dataclass(frozen=True)
@@ -270,7 +267,7 @@ def write_manifest(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
 
 def _groups(manifest: Manifest, group: GroupBy) -> np.ndarray:
     if group not in ("lesion", "patient"):
-        raise ValueError(f"group must be 'lesion' or 'patient', not {group!r}")
+        raise EusgistError(f"group must be 'lesion' or 'patient', not {group!r}")
     return manifest.table[f"{group}_id"].to_numpy()
 
 
@@ -292,7 +289,7 @@ def grouped_kfold(
     No lesion (or patient) is ever on both sides of a fold.
     """
     if n_splits < 2:
-        raise ValueError(f"n_splits must be at least 2, not {n_splits}")
+        raise EusgistError(f"n_splits must be at least 2, not {n_splits}")
     groups = _groups(manifest, group)
     _check_enough_groups(manifest, groups, n_splits, group)
     splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
@@ -307,7 +304,7 @@ def train_test_split(
     ``test_size`` is met to the nearest ``1/round(1/test_size)`` of the groups.
     """
     if not 0.0 < test_size < 1.0:
-        raise ValueError(f"test_size must be between 0 and 1, not {test_size}")
+        raise EusgistError(f"test_size must be between 0 and 1, not {test_size}")
     n_splits = max(2, round(1.0 / test_size))
     train, test = next(grouped_kfold(manifest, n_splits=n_splits, group=group, seed=seed))
     log.debug("split %d rows: %d train, %d test", len(manifest), len(train), len(test))

@@ -32,6 +32,7 @@ from matplotlib.figure import Figure
 from numpy.typing import NDArray
 from scipy.special import expit
 
+from eusgist.errors import EusgistError
 from eusgist.models.portable import PortableModel
 
 log = logging.getLogger(__name__)
@@ -195,7 +196,7 @@ def _svm_shap(
     model: PortableModel, x: NDArray[np.float64], background: NDArray[np.float64], seed: int
 ) -> tuple[NDArray[np.float64], float, NDArray[np.float64]]:
     if background.ndim != 2 or background.shape[1] != x.shape[1] or background.shape[0] == 0:
-        raise ValueError(
+        raise EusgistError(
             f"SHAP background has shape {background.shape}; expected (m, {x.shape[1]})"
         )
     game = _svm_game(model, background)

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from eusgist.errors import EusgistError
 from eusgist.models.cnn_bundle import CNNBundle
 
 
@@ -31,7 +32,7 @@ def default_target_layer(model: nn.Module) -> str:
         return f"blocks.{len(blocks) - 1}.norm1"
     info = getattr(model, "feature_info", None)
     if not info:
-        raise ValueError(f"no default Grad-CAM layer for {type(model).__name__}: "
+        raise EusgistError(f"no default Grad-CAM layer for {type(model).__name__}: "
                          "name one with target_layer=")
     return info[-1]["module"]
 
@@ -49,7 +50,7 @@ def _to_nchw(act: torch.Tensor, model: nn.Module) -> torch.Tensor:
         if act.shape[1] != channels and act.shape[-1] == channels:
             return act.permute(0, 3, 1, 2)
         return act
-    raise ValueError(f"cannot make a heatmap from activations of shape {tuple(act.shape)}")
+    raise EusgistError(f"cannot make a heatmap from activations of shape {tuple(act.shape)}")
 
 
 def grad_cam(model: nn.Module, x: torch.Tensor, *, target_layer: str | None = None) -> np.ndarray:
@@ -101,7 +102,7 @@ def overlay(image: np.ndarray, heatmap: np.ndarray, *, alpha: float = 0.4,
     import matplotlib
 
     if image.shape != heatmap.shape:
-        raise ValueError(f"image shape {image.shape} does not match heatmap shape {heatmap.shape}")
+        raise EusgistError(f"image shape {image.shape} does not match heatmap shape {heatmap.shape}")
     if image.dtype == np.uint8:
         gray = image.astype(np.float32) / 255.0
     else:

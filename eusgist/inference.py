@@ -30,6 +30,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from eusgist.config import WEIGHTS_DIR_ENV as WEIGHTS_ENV  # noqa: F401  (re-exported)
+from eusgist.config import settings
+from eusgist.errors import EusgistError
 from eusgist.io import LoadedImage, read_image, read_mask
 from eusgist.preprocess import binarise_mask, crop_roi, whole_image
 
@@ -41,8 +44,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Environment variable naming the folder of model bundles.
-WEIGHTS_ENV = "EUSGIST_WEIGHTS_DIR"
 #: Signed SHAP contributions shown per prediction.
 TOP_CONTRIBUTIONS = 10
 #: Words in a card's name or training source that mark a model trained on synthetic data.
@@ -61,8 +62,7 @@ Box = tuple[float, float, float, float]
 
 def default_weights_dir() -> Path:
     """``$EUSGIST_WEIGHTS_DIR``, else ``weights/`` beside the package."""
-    env = os.environ.get(WEIGHTS_ENV)
-    return Path(env) if env else Path(__file__).resolve().parents[1] / "weights"
+    return settings().weights_dir
 
 
 # ---------------------------------------------------------------------------- model cards
@@ -279,7 +279,7 @@ def resolve_model_path(name_or_path: str | os.PathLike[str]) -> Path:
     if candidate.is_dir():
         return candidate.resolve()
     known = [p.parent.name for p in root.glob("*/model_card.json")]
-    raise ValueError(f"no model bundle {str(name_or_path)!r} (folder or name in "
+    raise EusgistError(f"no model bundle {str(name_or_path)!r} (folder or name in "
                      f"{root}: {known or 'none'})")
 
 
@@ -297,12 +297,12 @@ def load_listed_model(name: str) -> LoadedModel:
     root = default_weights_dir()
     listed = sorted(p.parent.name for p in root.glob("*/model_card.json"))
     if name not in listed:
-        raise ValueError(f"no model {name!r} in the weights folder (available: "
+        raise EusgistError(f"no model {name!r} in the weights folder (available: "
                          f"{', '.join(listed) or 'none'})")
     try:
         return load_model(root / name)
     except ValueError as exc:
-        raise ValueError(f"model {name!r} cannot be used: {exc}") from exc
+        raise EusgistError(f"model {name!r} cannot be used: {exc}") from exc
 
 
 def load_model(name_or_path: str | os.PathLike[str]) -> LoadedModel:
@@ -316,7 +316,7 @@ def load_model(name_or_path: str | os.PathLike[str]) -> LoadedModel:
     path = resolve_model_path(name_or_path)
     card = path / "model_card.json"
     if not card.is_file():
-        raise ValueError(f"{path}: not a model bundle (no model_card.json)")
+        raise EusgistError(f"{path}: not a model bundle (no model_card.json)")
     return _load_cached(str(path), card.stat().st_mtime_ns)
 
 
@@ -352,7 +352,7 @@ def _load_cached(path: str, _mtime_ns: int) -> LoadedModel:
     unknown = [f for f in required if not f.startswith("rad_")
                and not any(f in ex.feature_names for ex in model.deep)]
     if unknown:
-        raise ValueError(f"{folder.name}: cannot compute feature(s) {unknown[:5]} from the "
+        raise EusgistError(f"{folder.name}: cannot compute feature(s) {unknown[:5]} from the "
                          "card's radiomics protocol and backbones")
     return model
 
@@ -425,7 +425,7 @@ def load_input_image(image: ImageInput, *, name: str | None = None) -> LoadedIma
 
         source = name or "<array>"
         if image.dtype.kind not in "biuf":
-            raise ValueError(f"{source}: image must be real numbers, got dtype {image.dtype}")
+            raise EusgistError(f"{source}: image must be real numbers, got dtype {image.dtype}")
         volume = image.ndim == 3 and image.shape[-1] not in (1, 3, 4)
         gray = image.astype(np.float32, copy=False) if volume else as_gray(image)
         _check_pixels(gray, source)
@@ -450,22 +450,22 @@ def _dims_error(model: str, dims: Dims, image: LoadedImage) -> ValueError:
 def _check_pixels(array: np.ndarray, source: str) -> None:
     """Refuse an in-memory image read_image would have refused: too small or non-finite."""
     if array.ndim == 2 and (array.shape[0] < 2 or array.shape[1] < 2):
-        raise ValueError(f"{source}: image is too small ({array.shape[1]}×{array.shape[0]} "
+        raise EusgistError(f"{source}: image is too small ({array.shape[1]}×{array.shape[0]} "
                          "pixels; at least 2×2 needed)")
     if array.dtype.kind == "f" and not np.isfinite(array).all():
-        raise ValueError(f"{source}: image contains NaN or infinite values")
+        raise EusgistError(f"{source}: image contains NaN or infinite values")
 
 
 def box_mask(box: Sequence[float], shape: tuple[int, ...]) -> np.ndarray:
     """Boolean mask of the rectangle ``(x0, y0, x1, y1)`` (pixels, end exclusive)."""
     if len(box) != 4:
-        raise ValueError(f"a box is four numbers x0,y0,x1,y1; got {list(box)}")
+        raise EusgistError(f"a box is four numbers x0,y0,x1,y1; got {list(box)}")
     if not all(np.isfinite(float(v)) for v in box):
-        raise ValueError(f"a box is four finite numbers x0,y0,x1,y1; got {list(box)}")
+        raise EusgistError(f"a box is four finite numbers x0,y0,x1,y1; got {list(box)}")
     x0, y0, x1, y1 = (int(round(float(v))) for v in box)
     height, width = shape[:2]
     if not (0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height):
-        raise ValueError(f"box ({x0}, {y0}, {x1}, {y1}) is not a non-empty rectangle inside "
+        raise EusgistError(f"box ({x0}, {y0}, {x1}, {y1}) is not a non-empty rectangle inside "
                          f"the {width}x{height} image (x0 < x1 <= width, y0 < y1 <= height)")
     mask = np.zeros(shape[:2], dtype=bool)
     mask[y0:y1, x0:x1] = True
@@ -475,7 +475,7 @@ def box_mask(box: Sequence[float], shape: tuple[int, ...]) -> np.ndarray:
 def resolve_roi(image: LoadedImage, mask: MaskInput, box: Box | None) -> np.ndarray | None:
     """The lesion mask from a mask (array, path or bytes) or a box; None when neither."""
     if mask is not None and box is not None:
-        raise ValueError("give a mask or a box, not both")
+        raise EusgistError("give a mask or a box, not both")
     if box is not None:
         return box_mask(box, image.array.shape)
     if mask is None:
@@ -505,13 +505,13 @@ def load_volume_input(spec: VolumeSpec, image: VolumeInput) -> np.ndarray:
     phases = spec.phases
     if isinstance(image, Mapping):
         if set(image) != set(phases):
-            raise ValueError(f"model {spec.model} takes phases {list(phases) or '[] (one volume)'}"
+            raise EusgistError(f"model {spec.model} takes phases {list(phases) or '[] (one volume)'}"
                              f", got {sorted(map(str, image))}")
         items = {phase: image[phase] for phase in phases}
     elif isinstance(image, (list, tuple)):
-        raise ValueError("give a model's phases as a mapping phase → volume, not a list")
+        raise EusgistError("give a model's phases as a mapping phase → volume, not a list")
     elif len(phases) > 1:
-        raise ValueError(f"model {spec.model} takes {len(phases)} phases ({', '.join(phases)}): "
+        raise EusgistError(f"model {spec.model} takes {len(phases)} phases ({', '.join(phases)}): "
                          "give a mapping phase → volume, one co-registered volume each")
     else:
         items = {phases[0] if phases else "image": image}
@@ -540,13 +540,13 @@ def volume_roi(mask: MaskInput, shape: tuple[int, ...]) -> np.ndarray | None:
     if not isinstance(mask, np.ndarray):
         return read_mask(mask, like=tuple(shape))
     if mask.dtype.kind not in "biuf":
-        raise ValueError(f"mask must be numeric or boolean, got dtype {mask.dtype}")
+        raise EusgistError(f"mask must be numeric or boolean, got dtype {mask.dtype}")
     if mask.dtype.kind == "f" and not np.isfinite(mask).all():
-        raise ValueError("mask contains NaN or infinite values")
+        raise EusgistError("mask contains NaN or infinite values")
     if mask.shape != tuple(shape):
-        raise ValueError(f"mask shape {mask.shape} does not match volume shape {tuple(shape)}")
+        raise EusgistError(f"mask shape {mask.shape} does not match volume shape {tuple(shape)}")
     if not mask.any():
-        raise ValueError("mask is empty: no lesion voxels")
+        raise EusgistError("mask is empty: no lesion voxels")
     return mask != 0
 
 
@@ -656,7 +656,7 @@ def predict(
     if loaded.dims != "2d":
         p, gradcam = _predict_volume(loaded, image, mask, box, timer, explain, notes)
     elif isinstance(image, Mapping):
-        raise ValueError(f"model {loaded.name} takes one 2D image, not phases {sorted(image)}")
+        raise EusgistError(f"model {loaded.name} takes one 2D image, not phases {sorted(image)}")
     else:
         with timer("decode"):
             img = load_input_image(image)
@@ -693,7 +693,7 @@ def _use_roi(loaded: LoadedModel, roi: np.ndarray | None, notes: list[str]) -> n
     if roi is None and loaded.needs_mask:
         what = ("a lesion mask or a box around the lesion" if loaded.dims == "2d"
                 else "a lesion mask volume of the image's shape")
-        raise ValueError(f"model {loaded.name} was trained on lesion ROIs: give {what}")
+        raise EusgistError(f"model {loaded.name} was trained on lesion ROIs: give {what}")
     if roi is not None and not loaded.needs_mask:
         notes.append(f"This model looks at the {_WHOLE[loaded.dims]}; the ROI given was not used.")
         return None
@@ -707,7 +707,7 @@ def _predict_volume(loaded: LoadedModel, image: VolumeInput, mask: MaskInput, bo
     from eusgist.models.cnn3d import slice_index
 
     if box is not None:
-        raise ValueError(f"model {loaded.name} takes volumes: give the lesion ROI as a mask "
+        raise EusgistError(f"model {loaded.name} takes volumes: give the lesion ROI as a mask "
                          "volume, not a box")
     with timer("decode"):
         volume = load_volume_input(loaded.volume_spec, image)
@@ -838,7 +838,7 @@ def tabular_features(
                 features.update(cached)
     if loaded.radiomics is not None:
         if roi is None:
-            raise ValueError(f"model {loaded.name} needs a lesion ROI for its radiomics features")
+            raise EusgistError(f"model {loaded.name} needs a lesion ROI for its radiomics features")
         spacing = image.spacing or (None if spacing_mm is None else (spacing_mm, spacing_mm))
         with timer("radiomics"):
             key = ("radiomics", _digest(image.array), _digest(roi),
@@ -894,7 +894,7 @@ def _prepare_one(
 
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)  # workers already fill the cores
     if isinstance(image, Mapping):
-        raise ValueError(f"model {model} takes one 2D image, not phases {sorted(image)}")
+        raise EusgistError(f"model {model} takes one 2D image, not phases {sorted(image)}")
     img = load_input_image(image)
     if img.is_volume:
         raise _dims_error(model, "2d", img)
@@ -902,7 +902,7 @@ def _prepare_one(
     features: dict[str, float] = {}
     if params_json is not None:
         if roi is None:
-            raise ValueError("radiomics features need a lesion mask")
+            raise EusgistError("radiomics features need a lesion mask")
         spacing = img.spacing or (None if spacing_mm is None else (spacing_mm, spacing_mm))
         features = _worker_radiomics(params_json).extract(img.array, roi, spacing, only=only)
     if crop is None:
@@ -949,9 +949,9 @@ def score_images(
     masks = list(masks) if masks is not None else [None] * len(images)
     spacings = list(spacing_mm) if spacing_mm is not None else [None] * len(images)
     if not len(masks) == len(spacings) == len(images):
-        raise ValueError(f"{len(images)} images but {len(masks)} masks, {len(spacings)} spacings")
+        raise EusgistError(f"{len(images)} images but {len(masks)} masks, {len(spacings)} spacings")
     if loaded.needs_mask and any(m is None for m in masks):
-        raise ValueError(f"model {loaded.name} was trained on lesion ROIs: every image needs "
+        raise EusgistError(f"model {loaded.name} was trained on lesion ROIs: every image needs "
                          "a mask")
     if not loaded.needs_mask:
         masks = [None] * len(images)

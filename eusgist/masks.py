@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
+from eusgist.errors import EusgistError
+
 #: Distinct overlay colours (RGB), one per annotator in order (colour-blind safe first).
 PALETTE: tuple[tuple[int, int, int], ...] = (
     (230, 159, 0),
@@ -50,7 +52,7 @@ def mask_from_layers(layers: Sequence[np.ndarray], shape: tuple[int, int]) -> np
             if array.shape[2] == 4:
                 painted &= array[..., 3] > 0
         else:
-            raise ValueError(
+            raise EusgistError(
                 f"a mask layer must be a grayscale, RGB or RGBA image, got shape {array.shape}"
             )
         if painted.shape != shape:
@@ -72,7 +74,7 @@ def mask_layer(
 def adjust_contrast(image: np.ndarray, contrast: float) -> np.ndarray:
     """Stretch (contrast > 1) or flatten (< 1) uint8 grey levels about mid-grey (128)."""
     if not np.isfinite(contrast) or contrast <= 0:
-        raise ValueError(f"contrast must be a positive number, got {contrast!r}")
+        raise EusgistError(f"contrast must be a positive number, got {contrast!r}")
     out = (np.asarray(image, dtype=np.float32) - 128.0) * float(contrast) + 128.0
     return np.rint(np.clip(out, 0, 255)).astype(np.uint8)
 
@@ -102,7 +104,7 @@ def overlay(
     rgb = np.repeat(base[..., None], 3, axis=2) if base.ndim == 2 else base[..., :3].copy()
     for i, mask in enumerate(masks):
         if mask.shape != rgb.shape[:2]:
-            raise ValueError(f"mask {i} has shape {mask.shape}, the image {rgb.shape[:2]}")
+            raise EusgistError(f"mask {i} has shape {mask.shape}, the image {rgb.shape[:2]}")
         color = np.asarray(colors[i % len(colors)], dtype=np.float32)
         rgb[mask] = (1 - opacity) * rgb[mask] + opacity * color
         rgb[_outline(mask)] = color
@@ -116,9 +118,9 @@ def parse_points(text: str) -> list[tuple[float, float]]:
     try:
         floats = [float(v) for v in values]
     except ValueError:
-        raise ValueError(f"points must be numbers 'x,y x,y ...', got {text!r}") from None
+        raise EusgistError(f"points must be numbers 'x,y x,y ...', got {text!r}") from None
     if len(floats) % 2 or not floats:
-        raise ValueError(f"points must be pairs 'x,y x,y ...', got {text!r}")
+        raise EusgistError(f"points must be pairs 'x,y x,y ...', got {text!r}")
     return list(zip(floats[::2], floats[1::2], strict=True))
 
 
@@ -131,7 +133,7 @@ def shape_mask(points: Sequence[tuple[float, float]], shape: tuple[int, int]) ->
         For fewer than two points, or a shape that covers no pixel of the image.
     """
     if len(points) < 2:
-        raise ValueError("a box needs two corners, a polygon at least three points")
+        raise EusgistError("a box needs two corners, a polygon at least three points")
     canvas = Image.new("1", (shape[1], shape[0]), 0)
     draw = ImageDraw.Draw(canvas)
     if len(points) == 2:
@@ -141,7 +143,7 @@ def shape_mask(points: Sequence[tuple[float, float]], shape: tuple[int, int]) ->
         draw.polygon(list(points), fill=1)
     mask = np.asarray(canvas, dtype=bool)
     if not mask.any():
-        raise ValueError(
+        raise EusgistError(
             f"the shape {list(points)} covers no pixel of the {shape[1]}×{shape[0]} image"
         )
     return mask

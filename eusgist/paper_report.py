@@ -39,6 +39,7 @@ from numpy.typing import NDArray
 
 from eusgist import __version__, report, stats
 from eusgist.csvsafe import write_csv
+from eusgist.errors import EusgistError
 from eusgist.models.tabular import CLASSIFIERS, MODALITIES, FittedModel, feature_columns
 
 log = logging.getLogger(__name__)
@@ -85,11 +86,11 @@ class PaperReportOptions:
 
     def __post_init__(self) -> None:
         if self.cv_folds < 2:
-            raise ValueError(f"cv_folds must be at least 2, not {self.cv_folds}")
+            raise EusgistError(f"cv_folds must be at least 2, not {self.cv_folds}")
         if self.n_bootstrap < 0:
-            raise ValueError(f"n_bootstrap must be 0 or more, not {self.n_bootstrap}")
+            raise EusgistError(f"n_bootstrap must be 0 or more, not {self.n_bootstrap}")
         if self.shap_rows < 1:
-            raise ValueError(f"shap_rows must be at least 1, not {self.shap_rows}")
+            raise EusgistError(f"shap_rows must be at least 1, not {self.shap_rows}")
 
 
 @dataclass(frozen=True)
@@ -111,9 +112,9 @@ def _lesion_scores(frame: pd.DataFrame, y: NDArray[np.int64],
 def check_out_dir(out: Path, overwrite: bool) -> None:
     """Raise ValueError unless ``out`` can be (re)written as a report folder."""
     if out.exists() and not out.is_dir():
-        raise ValueError(f"{out} exists and is not a folder")
+        raise EusgistError(f"{out} exists and is not a folder")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise ValueError(f"{out} exists and is not empty (pass --overwrite to replace it)")
+        raise EusgistError(f"{out} exists and is not empty (pass --overwrite to replace it)")
 
 
 def _table2(models: Mapping[str, FittedModel], train: report.Evaluation,

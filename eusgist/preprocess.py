@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from eusgist.errors import EusgistError
+
 if TYPE_CHECKING:  # torch is imported on use: radiomics workers never need it
     import torch
 
@@ -37,7 +39,7 @@ def as_gray(image: np.ndarray) -> np.ndarray:
         rgb = arr[..., :3].astype(np.float32)
         arr = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
     if arr.ndim != 2:
-        raise ValueError(f"image must be 2D grayscale or RGB(A), got shape {arr.shape}")
+        raise EusgistError(f"image must be 2D grayscale or RGB(A), got shape {arr.shape}")
     return arr.astype(np.float32, copy=False)
 
 
@@ -59,18 +61,18 @@ def binarise_mask(mask: np.ndarray, shape: tuple[int, ...] | None = None) -> np.
     """
     arr = np.asarray(mask)
     if arr.dtype.kind not in "biuf":
-        raise ValueError(f"mask must be numeric or boolean, got dtype {arr.dtype}")
+        raise EusgistError(f"mask must be numeric or boolean, got dtype {arr.dtype}")
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-        raise ValueError("mask contains NaN or infinite values")
+        raise EusgistError("mask contains NaN or infinite values")
     if arr.ndim == 3 and arr.shape[-1] in (1, 3, 4):
         arr = (arr[..., :3] != 0).any(axis=-1)
     if arr.ndim != 2:
-        raise ValueError(f"mask must be 2D, got shape {np.asarray(mask).shape}")
+        raise EusgistError(f"mask must be 2D, got shape {np.asarray(mask).shape}")
     if shape is not None and arr.shape != tuple(shape[:2]):
-        raise ValueError(f"mask shape {arr.shape} does not match image shape {tuple(shape[:2])}")
+        raise EusgistError(f"mask shape {arr.shape} does not match image shape {tuple(shape[:2])}")
     out = arr != 0
     if not out.any():
-        raise ValueError("mask is empty: no lesion pixels")
+        raise EusgistError("mask is empty: no lesion pixels")
     return out
 
 
@@ -88,7 +90,7 @@ def roi_box(mask: np.ndarray, margin: float = DEFAULT_MARGIN) -> tuple[int, int,
         ``(r0, r1, c0, c1)``, half-open: ``image[r0:r1, c0:c1]``.
     """
     if margin < 0:
-        raise ValueError(f"margin must be >= 0, got {margin}")
+        raise EusgistError(f"margin must be >= 0, got {margin}")
     m = binarise_mask(mask)
     rows = np.flatnonzero(m.any(axis=1))
     cols = np.flatnonzero(m.any(axis=0))
@@ -187,7 +189,7 @@ def to_model_input(
 
     gray = as_gray(crop)
     if gray.size == 0:
-        raise ValueError("crop is empty")
+        raise EusgistError("crop is empty")
     _, height, width = data_config["input_size"]
     x = torch.from_numpy(np.clip(gray / np.float32(scale), 0.0, 1.0).astype(np.float32))
     x = x[None, None]

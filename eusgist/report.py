@@ -34,6 +34,7 @@ from numpy.typing import ArrayLike, NDArray
 from eusgist import stats
 from eusgist.csvsafe import write_csv
 from eusgist.data import DEFAULT_POSITIVE_LABELS
+from eusgist.errors import EusgistError
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ def _sniff(head: bytes, name: str) -> tuple[str, str]:
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         encoding = "utf-16"
     elif b"\x00" in head:
-        raise ValueError(f"{name}: a binary file, not CSV text")
+        raise EusgistError(f"{name}: a binary file, not CSV text")
     else:
         encoding = "utf-8-sig"
     first = head.decode(encoding, errors="replace").lstrip("\ufeff").split("\n", 1)[0]
@@ -83,23 +84,23 @@ def read_scores_csv(path: str | os.PathLike[str], *, max_rows: int = MAX_SCORES_
     name = path.name
     size = path.stat().st_size
     if size > max_bytes:
-        raise ValueError(f"{name}: {size:,} bytes; the limit for a scores CSV is {max_bytes:,}")
+        raise EusgistError(f"{name}: {size:,} bytes; the limit for a scores CSV is {max_bytes:,}")
     with path.open("rb") as fh:
         encoding, sep = _sniff(fh.read(_SNIFF_BYTES), name)
     try:
         frame = pd.read_csv(path, sep=sep, encoding=encoding, nrows=max_rows + 1)
     except pd.errors.EmptyDataError:
-        raise ValueError(f"{name}: empty file, not a CSV of scores") from None
+        raise EusgistError(f"{name}: empty file, not a CSV of scores") from None
     except UnicodeError as exc:
-        raise ValueError(f"{name}: not a readable CSV, not UTF-8 text ({_short(str(exc))}); "
+        raise EusgistError(f"{name}: not a readable CSV, not UTF-8 text ({_short(str(exc))}); "
                          "save it as CSV UTF-8") from None
     except (pd.errors.ParserError, ValueError) as exc:
-        raise ValueError(f"{name}: not a readable CSV ({_short(str(exc))})") from None
+        raise EusgistError(f"{name}: not a readable CSV ({_short(str(exc))})") from None
     if len(frame) > max_rows:
-        raise ValueError(f"{name}: more than {max_rows:,} rows (the limit); evaluate a "
+        raise EusgistError(f"{name}: more than {max_rows:,} rows (the limit); evaluate a "
                          "smaller table")
     if frame.empty:
-        raise ValueError(f"{name}: the table has no rows")
+        raise EusgistError(f"{name}: the table has no rows")
     return frame
 
 
@@ -125,7 +126,7 @@ def _require_columns(frame: pd.DataFrame, columns: Sequence[str]) -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         shown = ", ".join(map(repr, frame.columns[:12]))
-        raise ValueError(f"column(s) {', '.join(map(repr, missing))} not found; the table has "
+        raise EusgistError(f"column(s) {', '.join(map(repr, missing))} not found; the table has "
                          f"{shown}")
 
 
@@ -133,17 +134,17 @@ def _numeric_column(frame: pd.DataFrame, col: str) -> NDArray[np.float64]:
     raw = frame[col]
     empty = raw.isna()
     if empty.any():
-        raise ValueError(f"score column {col!r} has {int(empty.sum())} missing value(s) "
+        raise EusgistError(f"score column {col!r} has {int(empty.sum())} missing value(s) "
                          f"(CSV line {_csv_lines(empty)})")
     values = pd.to_numeric(raw, errors="coerce")
     text = values.isna()
     if text.any():
         first = raw[text].iloc[0]
-        raise ValueError(f"score column {col!r} has non-numeric values, e.g. {_short(repr(first))} "
+        raise EusgistError(f"score column {col!r} has non-numeric values, e.g. {_short(repr(first))} "
                          f"(CSV line {_csv_lines(text)})")
     arr = values.to_numpy(dtype=np.float64)
     if not np.isfinite(arr).all():
-        raise ValueError(f"score column {col!r} has infinite values")
+        raise EusgistError(f"score column {col!r} has infinite values")
     return arr
 
 
@@ -151,17 +152,17 @@ def _labels(raw: pd.Series, positive_label: Hashable | None, col: str) -> tuple[
     NDArray[np.int8], str
 ]:
     if raw.isna().any():
-        raise ValueError(f"label column {col!r} has {int(raw.isna().sum())} missing value(s) "
+        raise EusgistError(f"label column {col!r} has {int(raw.isna().sum())} missing value(s) "
                          f"(CSV line {_csv_lines(raw.isna())})")
     present = sorted({str(v) for v in raw.unique()})
     if len(present) > 2:
         shown = ", ".join(map(_short, present[:5])) + (", ..." if len(present) > 5 else "")
-        raise ValueError(f"label column {col!r} has {len(present)} distinct values ({shown}); "
+        raise EusgistError(f"label column {col!r} has {len(present)} distinct values ({shown}); "
                          "need two classes")
     if positive_label is None and not set(raw.unique().tolist()) <= {0, 1}:
         positive_label = next((p for p in DEFAULT_POSITIVE_LABELS if p in present), None)
         if positive_label is None:
-            raise ValueError(f"label column {col!r} is not 0/1 (values: "
+            raise EusgistError(f"label column {col!r} is not 0/1 (values: "
                              f"{', '.join(map(_short, present))}); name the positive label")
     y = stats.to_binary(raw.to_numpy(), positive_label=positive_label)
     return y, "1" if positive_label is None else str(positive_label)
@@ -206,17 +207,17 @@ def prepare_scores(
     """
     score_cols = list(dict.fromkeys(score_cols))
     if not score_cols:
-        raise ValueError("no score columns given")
+        raise EusgistError("no score columns given")
     keep = list(dict.fromkeys(keep_cols))
     _require_columns(frame, [label_col, *score_cols, *keep, *([lesion_col] if lesion_col else [])])
     if frame.empty:
-        raise ValueError("the table has no rows")
+        raise EusgistError("the table has no rows")
     if label_col in score_cols:
-        raise ValueError(f"column {label_col!r} is both the label and a score")
+        raise EusgistError(f"column {label_col!r} is both the label and a score")
     y, positive = _labels(frame[label_col], positive_label, label_col)
     if y.min() == y.max():
         kind = f"positive ({positive})" if y[0] == 1 else f"negative (not {positive})"
-        raise ValueError(f"label column {label_col!r} has one class only: all {y.size} rows "
+        raise EusgistError(f"label column {label_col!r} has one class only: all {y.size} rows "
                          f"are {kind}")
     matrix = np.column_stack([_numeric_column(frame, c) for c in score_cols])
     covariates = frame[keep].reset_index(drop=True)
@@ -224,7 +225,7 @@ def prepare_scores(
     if lesion_col is not None:
         ids = frame[lesion_col]
         if ids.isna().any():
-            raise ValueError(f"lesion column {lesion_col!r} has {int(ids.isna().sum())} missing "
+            raise EusgistError(f"lesion column {lesion_col!r} has {int(ids.isna().sum())} missing "
                              f"value(s) (CSV line {_csv_lines(ids.isna())})")
         key = ids.astype(str).to_numpy()
         agg = stats.aggregate_by_lesion(key, y, matrix, how=aggregate)
@@ -233,7 +234,7 @@ def prepare_scores(
         for col in keep:
             if varying[col].any():
                 first = varying.index[varying[col]][0]
-                raise ValueError(f"column {col!r} differs between images of lesion {first!r}")
+                raise EusgistError(f"column {col!r} differs between images of lesion {first!r}")
         covariates = grouped.first().reindex(agg.lesion_id).reset_index(drop=True)
         y, matrix, unit = agg.y_true, agg.y_score, "lesion"
         log.info("aggregated %d images into %d lesions (%s)", len(frame), y.size, aggregate)
@@ -289,7 +290,7 @@ def _threshold_for(rule: Threshold | Mapping[str, float], name: str, y: NDArray[
                    s: NDArray[np.float64]) -> float:
     if isinstance(rule, Mapping):
         if name not in rule:
-            raise ValueError(f"no threshold given for model {name!r}")
+            raise EusgistError(f"no threshold given for model {name!r}")
         return float(rule[name])
     if rule == "youden":
         return stats.youden_threshold(y, s)
@@ -344,9 +345,9 @@ def evaluate_scores(
         probabilities in [0, 1]; for the others a note says so.
     """
     if not scores:
-        raise ValueError("no models to evaluate")
+        raise EusgistError("no models to evaluate")
     if ci not in stats.CI_METHODS:
-        raise ValueError(f"unknown CI method {ci!r}; choose one of {', '.join(stats.CI_METHODS)}")
+        raise EusgistError(f"unknown CI method {ci!r}; choose one of {', '.join(stats.CI_METHODS)}")
     y = stats.to_binary(y_true)
     models: dict[str, ModelEvaluation] = {}
     notes: list[str] = []
@@ -362,7 +363,7 @@ def evaluate_scores(
                     n_bootstrap=n_bootstrap, seed=seed, calibration_bins=calibration_bins,
                     is_probability=is_prob)
         except (TypeError, ValueError) as exc:
-            raise ValueError(f"model {name!r}: {exc}") from None
+            raise EusgistError(f"model {name!r}: {exc}") from None
         notes.extend(f"{name}: {w.message}" for w in caught)
         if not is_prob:
             notes.append(f"{name}: scores are not probabilities in [0, 1]; no calibration, "
@@ -420,13 +421,13 @@ class SubgroupSpec:
         """``"location"`` or ``"size_mm:20"`` or ``"size_mm:10,20"``."""
         column, _, cuts = text.partition(":")
         if not column:
-            raise ValueError(f"subgroup {text!r}: no column name")
+            raise EusgistError(f"subgroup {text!r}: no column name")
         try:
             values = tuple(float(c) for c in cuts.split(",")) if cuts else ()
         except ValueError:
-            raise ValueError(f"subgroup {text!r}: cut points must be numbers") from None
+            raise EusgistError(f"subgroup {text!r}: cut points must be numbers") from None
         if list(values) != sorted(set(values)):
-            raise ValueError(f"subgroup {text!r}: cut points must increase")
+            raise EusgistError(f"subgroup {text!r}: cut points must increase")
         return cls(column=column, cuts=values)
 
     def level_names(self) -> list[str]:
@@ -442,7 +443,7 @@ class SubgroupSpec:
         numeric = pd.to_numeric(values, errors="coerce")
         bad = numeric.isna() & values.notna()
         if bad.any():
-            raise ValueError(f"subgroup column {self.column!r} has non-numeric values, e.g. "
+            raise EusgistError(f"subgroup column {self.column!r} has non-numeric values, e.g. "
                              f"{values[bad].iloc[0]!r}")
         names = self.level_names()
         index = np.searchsorted(np.asarray(self.cuts), numeric.to_numpy(), side="right")
@@ -626,7 +627,7 @@ class EvaluationOptions:
 
     def __post_init__(self) -> None:
         if self.n_bootstrap < 0:
-            raise ValueError(f"bootstrap replicates must be 0 or more, got {self.n_bootstrap}")
+            raise EusgistError(f"bootstrap replicates must be 0 or more, got {self.n_bootstrap}")
         for text in self.subgroups:
             SubgroupSpec.parse(text)  # a bad subgroup fails before any scoring
 
@@ -718,9 +719,9 @@ def write_report(
 
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
-        raise ValueError(f"{out} exists and is not a folder")
+        raise EusgistError(f"{out} exists and is not a folder")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise ValueError(f"{out} exists and is not empty (pass --overwrite to replace it)")
+        raise EusgistError(f"{out} exists and is not empty (pass --overwrite to replace it)")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     try:

@@ -19,6 +19,7 @@ import pandas as pd
 
 from eusgist import inference
 from eusgist.data import Manifest, read_manifest
+from eusgist.errors import EusgistError
 from eusgist.store.importing import ImportLimits, ImportReport, iter_zip
 
 log = logging.getLogger(__name__)
@@ -29,12 +30,12 @@ MANIFEST_NAME = "manifest.csv"
 def _write_entry(target: Path, data: bytes, dest: Path, label: str) -> None:
     """Write one archive entry under ``dest``, naming the entry when that fails."""
     if not target.resolve().is_relative_to(dest.resolve()):
-        raise ValueError(f"{label}: leaves the destination folder")
+        raise EusgistError(f"{label}: leaves the destination folder")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
     except OSError as exc:
-        raise ValueError(f"{label}: cannot be unpacked ({exc.strerror or exc}); a file and a "
+        raise EusgistError(f"{label}: cannot be unpacked ({exc.strerror or exc}); a file and a "
                          "folder of the same name?") from exc
 
 
@@ -71,7 +72,7 @@ def unpack_dataset_zip(
         log.warning("%s: %d unsafe entries skipped", path.name, len(report.skipped))
     if len(manifests) != 1:
         found = "no" if not manifests else f"{len(manifests)}"
-        raise ValueError(f"{path.name}: {found} {MANIFEST_NAME} inside; exactly one is needed "
+        raise EusgistError(f"{path.name}: {found} {MANIFEST_NAME} inside; exactly one is needed "
                          "(columns image, mask, label, patient_id, lesion_id)")
     return manifests[0]
 
@@ -101,7 +102,7 @@ def score_manifest(
     before the k-th model runs.
     """
     if not models:
-        raise ValueError("choose at least one model")
+        raise EusgistError("choose at least one model")
     table = manifest.table.copy()
     masks = [manifest.mask_path(i) for i in range(len(manifest))]
     spacing = (pd.to_numeric(table["spacing_mm"], errors="coerce").tolist()
@@ -112,10 +113,10 @@ def score_manifest(
         loaded = inference.load_model(name)
         positive = loaded.classes[1]
         if positive != manifest.positive_label:
-            raise ValueError(f"model {loaded.name!r} scores {positive!r}, but the data's positive "
+            raise EusgistError(f"model {loaded.name!r} scores {positive!r}, but the data's positive "
                              f"class is {manifest.positive_label!r}")
         if name in table.columns:
-            raise ValueError(f"model name {name!r} clashes with a manifest column")
+            raise EusgistError(f"model name {name!r} clashes with a manifest column")
         spacings = None if spacing is None else [None if pd.isna(s) else s for s in spacing]
         table[name] = inference.score_images(loaded, model_inputs(manifest, loaded), masks,
                                              spacing_mm=spacings)

@@ -7,6 +7,8 @@ import getpass
 import logging
 import sys
 
+from eusgist.errors import EusgistError
+
 NAME = "add-user"
 HELP = "Add a login account to a password file (for EUSGIST_AUTH_FILE)."
 
@@ -31,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         password = getpass.getpass(f"password for {args.name}: ")
         if getpass.getpass("again: ") != password:
-            raise ValueError("the two passwords differ")
+            raise EusgistError("the two passwords differ")
     new = add_account(args.file, args.name, password)
     log.info("%s %s in %s", "added" if new else "changed the password of", args.name, args.file)
     return 0

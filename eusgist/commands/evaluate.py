@@ -13,6 +13,7 @@ import pandas as pd
 
 from eusgist import report
 from eusgist.commands._options import add_outside_root_option
+from eusgist.errors import EusgistError
 from eusgist.stats import CI_METHODS
 
 if TYPE_CHECKING:
@@ -77,9 +78,9 @@ def _threshold(text: str) -> report.Threshold:
     try:
         value = float(text)
     except ValueError:
-        raise ValueError(f"--threshold must be 'youden' or a number, got {text!r}") from None
+        raise EusgistError(f"--threshold must be 'youden' or a number, got {text!r}") from None
     if not math.isfinite(value):
-        raise ValueError(f"--threshold must be finite, got {text!r}")
+        raise EusgistError(f"--threshold must be finite, got {text!r}")
     return value
 
 
@@ -88,7 +89,7 @@ def _feature_table(args: argparse.Namespace, manifest: Manifest) -> pd.DataFrame
 
     if args.features is not None:
         if not args.features.is_file():
-            raise ValueError(f"feature table not found: {args.features}")
+            raise EusgistError(f"feature table not found: {args.features}")
         return read_feature_table(args.features)[0]
     from eusgist.features import extract_features
 
@@ -106,17 +107,17 @@ def _score_manifest(args: argparse.Namespace) -> tuple[pd.DataFrame, list[str], 
     from eusgist.data import read_manifest
 
     if not args.model:
-        raise ValueError("--manifest needs at least one --model weights/NAME")
+        raise EusgistError("--manifest needs at least one --model weights/NAME")
     bundles = [load_bundle(path) for path in args.model]
     positives = {b.classes[1] for b in bundles}
     if len(positives) > 1:
-        raise ValueError(f"the models score different positive classes: {sorted(positives)}")
+        raise EusgistError(f"the models score different positive classes: {sorted(positives)}")
     positive = positives.pop()
     manifest = read_manifest(args.manifest, positive_label=positive,
                              allow_outside_root=args.allow_outside_root)
     features = _feature_table(args, manifest)
     if "image" not in features.columns:
-        raise ValueError("the feature table has no 'image' column")
+        raise EusgistError("the feature table has no 'image' column")
     feature_cols = [c for c in features.columns if c not in manifest.table.columns]
     rows = manifest.table.merge(features[["image", *feature_cols]], on="image", how="inner",
                                 validate="one_to_one")
@@ -127,12 +128,12 @@ def _score_manifest(args: argparse.Namespace) -> tuple[pd.DataFrame, list[str], 
     for path, bundle in zip(args.model, bundles, strict=True):
         missing = [f for f in bundle.required_features if f not in rows.columns]
         if missing:
-            raise ValueError(f"model {bundle.name!r} ({path}) needs {len(missing)} feature(s) the "
+            raise EusgistError(f"model {bundle.name!r} ({path}) needs {len(missing)} feature(s) the "
                              f"table lacks, e.g. {missing[0]!r}; extract them as its model card "
                              "says ('expects')")
         name = bundle.name if bundle.name not in names else f"{bundle.name} ({path})"
         if name in rows.columns:
-            raise ValueError(f"model name {name!r} clashes with a manifest column")
+            raise EusgistError(f"model name {name!r} clashes with a manifest column")
         rows[name] = bundle.predict_proba(rows)
         names.append(name)
     return rows.drop(columns=feature_cols), names, positive
@@ -152,14 +153,14 @@ def _load_scores(args: argparse.Namespace) -> _Scores:
     """The table to evaluate: the --csv as given, or the --manifest scored by --model."""
     if args.manifest is not None:
         if args.score_cols:
-            raise ValueError("--score-cols goes with --csv; with --manifest the models score")
+            raise EusgistError("--score-cols goes with --csv; with --manifest the models score")
         frame, cols, positive = _score_manifest(args)
         return _Scores(frame, cols, "label", positive, args.lesion_col or "lesion_id",
                        f"{args.manifest} scored by {', '.join(map(str, args.model))}")
     if args.model or args.features:
-        raise ValueError("--model and --features go with --manifest, not with --csv")
+        raise EusgistError("--model and --features go with --manifest, not with --csv")
     if not args.score_cols:
-        raise ValueError("--score-cols is required with --csv (e.g. --score-cols deep,combined)")
+        raise EusgistError("--score-cols is required with --csv (e.g. --score-cols deep,combined)")
     cols = [c.strip() for c in args.score_cols.split(",") if c.strip()]
     log.info("reading %s", args.csv)
     return _Scores(report.read_scores_csv(args.csv), cols, args.label_col, args.positive_label,

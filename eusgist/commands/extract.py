@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from eusgist.commands._options import add_outside_root_option
+from eusgist.errors import EusgistError
 
 NAME = "extract"
 HELP = "Extract radiomics and deep features of a manifest into a parquet table (cached)."
@@ -71,7 +72,7 @@ def _cluster(backend: str, address: str | None, n_jobs: int) -> Iterator[None]:
         try:
             from distributed import Client
         except ImportError as exc:
-            raise ValueError("--backend dask needs dask[distributed] installed") from exc
+            raise EusgistError("--backend dask needs dask[distributed] installed") from exc
         logging.getLogger("distributed").setLevel(logging.WARNING)  # it logs every step at INFO
         kwargs = {} if address else {"n_workers": n_jobs if n_jobs > 0 else None,
                                      "threads_per_worker": 1}
@@ -82,7 +83,7 @@ def _cluster(backend: str, address: str | None, n_jobs: int) -> Iterator[None]:
         try:
             import ray
         except ImportError as exc:
-            raise ValueError("--backend ray needs ray installed") from exc
+            raise EusgistError("--backend ray needs ray installed") from exc
         ray.init(address=address)
         try:
             yield

@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from eusgist.errors import EusgistError
+
 if TYPE_CHECKING:
     from eusgist.inference import Prediction
 
@@ -92,19 +94,19 @@ def run(args: argparse.Namespace) -> int:
     from eusgist.inference import predict
 
     if (args.image is None) == (not args.phase):
-        raise ValueError("give IMAGE or --phase PHASE=FILE for each phase, not both or neither")
+        raise EusgistError("give IMAGE or --phase PHASE=FILE for each phase, not both or neither")
     phases = dict(args.phase)
     if len(phases) != len(args.phase):
-        raise ValueError(f"--phase: a phase is given twice ({[n for n, _ in args.phase]})")
+        raise EusgistError(f"--phase: a phase is given twice ({[n for n, _ in args.phase]})")
     files = {"image": args.image, "mask": args.mask, **{f"{n} phase": p for n, p in phases.items()}}
     for what, path in files.items():
         if path is not None and not path.is_file():
-            raise ValueError(f"{what} not found: {path}")
+            raise EusgistError(f"{what} not found: {path}")
     image = args.image if args.image is not None else phases
     pred = predict(args.model, image, args.mask, box=args.box, spacing_mm=args.spacing_mm)
     if args.gradcam is not None:
         if pred.gradcam is None:
-            raise ValueError(f"--gradcam: model {pred.model} is not a CNN (no Grad-CAM)")
+            raise EusgistError(f"--gradcam: model {pred.model} is not a CNN (no Grad-CAM)")
         Image.fromarray(pred.gradcam).save(args.gradcam)
     shown = str(args.image) if args.image is not None else ", ".join(
         f"{name}={path}" for name, path in phases.items())

@@ -10,6 +10,7 @@ import numpy as np
 
 from eusgist.commands._options import add_outside_root_option
 from eusgist.data import grouped_kfold, read_manifest, train_test_split, write_manifest
+from eusgist.errors import EusgistError
 
 NAME = "split"
 HELP = "Write a copy of a manifest with a grouped, stratified 'split' (or 'fold') column."
@@ -36,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     manifest = read_manifest(args.manifest, positive_label=args.positive_label,
                              allow_outside_root=args.allow_outside_root)
     if args.out.resolve().parent != manifest.root.resolve():
-        raise ValueError(f"--out must be in the manifest's folder ({manifest.root}) so relative paths stay valid")
+        raise EusgistError(f"--out must be in the manifest's folder ({manifest.root}) so relative paths stay valid")
     table = manifest.table.copy()
     if args.folds:
         fold = np.empty(len(table), dtype=np.int64)

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from eusgist.commands._options import add_outside_root_option
+from eusgist.errors import EusgistError
 
 NAME = "train"
 HELP = "Train tabular models on radiomics/deep/combined features and write a model bundle."
@@ -57,7 +58,7 @@ def _names(text: str, allowed: tuple[str, ...], what: str) -> list[str]:
     names = [n.strip() for n in text.split(",") if n.strip()]
     unknown = [n for n in names if n not in allowed]
     if unknown or not names:
-        raise ValueError(
+        raise EusgistError(
             f"--{what}: unknown {unknown or 'empty list'}; choose from {list(allowed)}"
         )
     return list(dict.fromkeys(names))
@@ -69,13 +70,13 @@ def _load(args: argparse.Namespace) -> tuple[pd.DataFrame, dict[str, Any], dict[
 
     if args.features is not None:
         if not args.features.is_file():
-            raise ValueError(f"feature table not found: {args.features}")
+            raise EusgistError(f"feature table not found: {args.features}")
         from eusgist.features.table import read_feature_table
 
         try:
             frame, provenance = read_feature_table(args.features)
         except (OSError, ValueError) as exc:
-            raise ValueError(f"{args.features}: not a readable feature table ({exc})") from exc
+            raise EusgistError(f"{args.features}: not a readable feature table ({exc})") from exc
         return frame, provenance, {"feature_table": args.features.name,
                                    "feature_table_sha256": file_sha256(args.features)}
     from eusgist.data import read_manifest
@@ -88,7 +89,7 @@ def _load(args: argparse.Namespace) -> tuple[pd.DataFrame, dict[str, Any], dict[
 
         result = extract_features(manifest, progress=True)
     except ImportError as exc:
-        raise ValueError(f"--manifest needs feature extraction, which cannot be imported ({exc}); "
+        raise EusgistError(f"--manifest needs feature extraction, which cannot be imported ({exc}); "
                          "run `extract` elsewhere and pass --features") from exc
     return result.table, result.provenance, {"manifest": args.manifest.name,
                                              "manifest_sha256": file_sha256(args.manifest)}
@@ -137,15 +138,15 @@ def run(args: argparse.Namespace) -> int:
     names = [f"{m}-{c}" for m in modalities for c in classifiers]
     select = "best" if args.select.lower() == "best" else args.select
     if select != "best" and select not in names:
-        raise ValueError(f"--select {args.select!r} is not among the trained models {names}")
+        raise EusgistError(f"--select {args.select!r} is not among the trained models {names}")
     if args.out.exists() and any(args.out.iterdir()) and not (args.out / CARD).is_file():
-        raise ValueError(f"{args.out} exists and is not a model bundle; choose another --out")
+        raise EusgistError(f"{args.out} exists and is not a model bundle; choose another --out")
     if args.shap_rows < 1:
-        raise ValueError(f"--shap-rows must be at least 1, not {args.shap_rows}")
+        raise EusgistError(f"--shap-rows must be at least 1, not {args.shap_rows}")
     for option, path in (("--radiomics-params", args.radiomics_params),
                          ("--backbone-weights", args.backbone_weights)):
         if path is not None and not path.is_file():
-            raise ValueError(f"{option}: file not found: {path}")
+            raise EusgistError(f"{option}: file not found: {path}")
 
     frame, provenance, origin = _load(args)
     for modality in modalities:

@@ -28,6 +28,7 @@ from urllib.parse import urlparse
 import numpy as np
 import torch
 
+from eusgist.errors import EusgistError
 from eusgist.preprocess import to_model_input
 
 log = logging.getLogger(__name__)
@@ -122,7 +123,7 @@ def _create(
     import timm
 
     if not timm.is_model(name):
-        raise ValueError(f"unknown timm backbone {name!r} (see timm.list_models())")
+        raise EusgistError(f"unknown timm backbone {name!r} (see timm.list_models())")
     kwargs = _size_kwargs(name, input_size)
     if pretrained is not False:
         try:
@@ -143,10 +144,10 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     if path.is_dir():
         found = sorted(path.glob("*.safetensors"))
         if len(found) != 1:
-            raise ValueError(f"{path}: expected exactly one *.safetensors file, found {len(found)}")
+            raise EusgistError(f"{path}: expected exactly one *.safetensors file, found {len(found)}")
         path = found[0]
     if not path.is_file():
-        raise ValueError(f"checkpoint not found: {path}")
+        raise EusgistError(f"checkpoint not found: {path}")
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
@@ -155,12 +156,12 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # torch raises many types for a file it cannot read
-            raise ValueError(f"{path}: not a readable torch checkpoint ({exc})") from exc
+            raise EusgistError(f"{path}: not a readable torch checkpoint ({exc})") from exc
         for key in ("state_dict", "model", "model_state_dict"):
             if isinstance(state, dict) and isinstance(state.get(key), dict):
                 state = state[key]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ValueError(f"{path}: does not hold a state dict of tensors")
+        raise EusgistError(f"{path}: does not hold a state dict of tensors")
     return {re.sub(r"^(module\.|model\.)", "", k): v for k, v in state.items()}
 
 
@@ -173,13 +174,13 @@ def _load_checkpoint(model: torch.nn.Module, path: Path) -> None:
     head = str(getattr(model, "pretrained_cfg", {}).get("classifier", "fc"))
     unexpected = [k for k in unexpected if not k.startswith(head + ".")]
     if missing or unexpected:
-        raise ValueError(
+        raise EusgistError(
             f"checkpoint {path} does not fit backbone: missing {missing[:5]}, "
             f"unexpected {unexpected[:5]}"
         )
     for key, value in own.items():
         if state[key].shape != value.shape:
-            raise ValueError(
+            raise EusgistError(
                 f"checkpoint {path}: {key} has shape {tuple(state[key].shape)}, "
                 f"backbone expects {tuple(value.shape)}"
             )
@@ -224,7 +225,7 @@ def _bundle_card(checkpoint: Path | None) -> dict[str, Any]:
     try:
         return dict(json.loads(card.read_text(encoding="utf-8")))
     except (ValueError, TypeError) as exc:
-        raise ValueError(f"{card}: unreadable model card ({exc})") from exc
+        raise EusgistError(f"{card}: unreadable model card ({exc})") from exc
 
 
 def _sha256(path: Path) -> str:
@@ -276,14 +277,14 @@ class DeepFeatureExtractor:
         input_size: int | None = None,
     ) -> None:
         if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+            raise EusgistError(f"batch_size must be >= 1, got {batch_size}")
         if input_size is not None and input_size < 16:
-            raise ValueError(f"input_size must be >= 16 pixels, got {input_size}")
+            raise EusgistError(f"input_size must be >= 16 pixels, got {input_size}")
         self.backbone = backbone
         self.checkpoint = None if checkpoint is None else Path(checkpoint).resolve()
         card = _bundle_card(self.checkpoint)
         if card.get("arch", backbone) != backbone:
-            raise ValueError(f"checkpoint {self.checkpoint} is a {card['arch']} bundle, not {backbone}")
+            raise EusgistError(f"checkpoint {self.checkpoint} is a {card['arch']} bundle, not {backbone}")
         if input_size is None:
             input_size = (card.get("expects") or {}).get("input_size")
         self.device = device or _default_device()
@@ -330,13 +331,13 @@ class DeepFeatureExtractor:
     def _batches(self, crops: Crops) -> Iterator[torch.Tensor]:
         if isinstance(crops, torch.Tensor):
             if crops.ndim != 4 or crops.shape[1] != 3:
-                raise ValueError(f"a tensor batch must be (N, 3, H, W), got {tuple(crops.shape)}")
+                raise EusgistError(f"a tensor batch must be (N, 3, H, W), got {tuple(crops.shape)}")
             for start in range(0, len(crops), self.batch_size):
                 yield crops[start : start + self.batch_size].float()
             return
         if isinstance(crops, np.ndarray):
             if crops.ndim not in (3, 4):
-                raise ValueError(
+                raise EusgistError(
                     f"an array batch must be (N, H, W) or (N, H, W, C), got {crops.shape}"
                 )
             crops = list(crops)

@@ -30,6 +30,8 @@ from joblib import Parallel, delayed, parallel_config
 from tqdm.auto import tqdm
 
 from eusgist import __version__
+from eusgist.config import CACHE_ENV, settings  # noqa: F401  (CACHE_ENV re-exported)
+from eusgist.errors import EusgistError
 from eusgist.features.table import ID_COLUMNS
 from eusgist.preprocess import DEFAULT_MARGIN, crop_roi, whole_image
 
@@ -43,16 +45,11 @@ Supervision = Literal["strong", "weak"]
 CLUSTER_BACKENDS = {"dask": "distributed", "ray": "ray"}
 #: joblib backends that run tasks in this process (whose global settings must be left alone).
 IN_PROCESS_BACKENDS = ("sequential", "threading")
-#: Environment variable naming the default cache folder.
-CACHE_ENV = "EUSGIST_CACHE"
 
 
 def default_cache_dir() -> Path:
     """``$EUSGIST_CACHE``, else ``$XDG_CACHE_HOME/eusgist/features`` (``~/.cache/...``)."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "eusgist" / "features"
+    return settings().cache_dir
 
 
 @dataclass(frozen=True)
@@ -93,15 +90,15 @@ class ExtractionSettings:
 
     def __post_init__(self) -> None:
         if self.supervision not in ("strong", "weak"):
-            raise ValueError(f"supervision must be 'strong' or 'weak', got {self.supervision!r}")
+            raise EusgistError(f"supervision must be 'strong' or 'weak', got {self.supervision!r}")
         if self.supervision == "weak" and self.radiomics is not None:
-            raise ValueError("radiomics needs lesion masks: use no radiomics with weak supervision")
+            raise EusgistError("radiomics needs lesion masks: use no radiomics with weak supervision")
         if self.checkpoint is not None and len(self.backbones) != 1:
-            raise ValueError("a checkpoint needs exactly one backbone")
+            raise EusgistError("a checkpoint needs exactly one backbone")
         if not self.radiomics and not self.backbones:
-            raise ValueError("nothing to extract: no radiomics protocol and no backbone")
+            raise EusgistError("nothing to extract: no radiomics protocol and no backbone")
         if self.margin < 0:
-            raise ValueError(f"margin must be >= 0, got {self.margin}")
+            raise EusgistError(f"margin must be >= 0, got {self.margin}")
 
 
 @dataclass
@@ -201,7 +198,7 @@ def _hash_rows(manifest: Manifest, settings: ExtractionSettings) -> list[_Row]:
         spacing = _manifest_spacing(manifest.table, i)
         try:
             if mask is None and settings.supervision == "strong":
-                raise ValueError("no mask (strong supervision needs a lesion mask)")
+                raise EusgistError("no mask (strong supervision needs a lesion mask)")
             image_sha = file_sha256(image)
             mask_sha = file_sha256(mask) if mask is not None else None
         except (OSError, ValueError) as exc:
@@ -271,7 +268,7 @@ def _backend(backend: str, n_jobs: int) -> Iterator[None]:
         try:
             __import__(package)
         except ImportError as exc:
-            raise ValueError(
+            raise EusgistError(
                 f"backend {backend!r} needs the {package!r} package (pip install "
                 f"{'dask[distributed]' if backend == 'dask' else 'ray'})"
             ) from exc
@@ -472,7 +469,7 @@ def extract_features(
         log.warning("skipped %s: %s", item["image"], item["error"])
     if not keep:
         shown = "; ".join(f"{s['image']}: {s['error']}" for s in skipped[:3])
-        raise ValueError(f"no image could be processed ({len(skipped)} failed): {shown}")
+        raise EusgistError(f"no image could be processed ({len(skipped)} failed): {shown}")
     ids = manifest.table.iloc[keep][list(ID_COLUMNS)].reset_index(drop=True)
     features = [pd.DataFrame([part[i] for i in keep]) for part in parts]
     table = pd.concat([ids, *features], axis=1)

@@ -30,6 +30,7 @@ import numpy as np
 import yaml
 
 from eusgist import __version__
+from eusgist.errors import EusgistError
 from eusgist.preprocess import as_gray, binarise_mask
 
 if TYPE_CHECKING:
@@ -97,7 +98,7 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
             return dict(core.validate(raise_exception=True))
     except (pykwalify.errors.PyKwalifyException, ValueError) as exc:  # schema funcs raise ValueError
         detail = getattr(exc, "msg", None) or str(exc)
-        raise ValueError(f"invalid radiomics parameters: {detail}") from exc
+        raise EusgistError(f"invalid radiomics parameters: {detail}") from exc
 
 
 def load_params(params: str | Path | Mapping[str, Any]) -> tuple[str, str, dict[str, Any]]:
@@ -116,20 +117,20 @@ def load_params(params: str | Path | Mapping[str, Any]) -> tuple[str, str, dict[
             shipped = PARAMS_DIR / f"{path.name}.yaml"
             if not shipped.is_file():
                 names = [p.stem for p in shipped_params()]
-                raise ValueError(f"unknown radiomics protocol {str(params)!r}; shipped: {names}")
+                raise EusgistError(f"unknown radiomics protocol {str(params)!r}; shipped: {names}")
             path = shipped
         if not path.is_file():
-            raise ValueError(f"radiomics parameter file not found: {path}")
+            raise EusgistError(f"radiomics parameter file not found: {path}")
         name, text = path.stem, path.read_text(encoding="utf-8")
         try:
             params = yaml.safe_load(text) or {}
         except yaml.YAMLError as exc:
-            raise ValueError(f"{path}: not valid YAML ({exc})") from exc
+            raise EusgistError(f"{path}: not valid YAML ({exc})") from exc
         if not isinstance(params, Mapping):
-            raise ValueError(f"{path}: expected a mapping of imageType/featureClass/setting")
+            raise EusgistError(f"{path}: expected a mapping of imageType/featureClass/setting")
     validated = validate_params(params)
     if validated.get("setting", {}).get("force2D"):
-        raise ValueError(
+        raise EusgistError(
             f"radiomics protocol {name}: force2D must be false for 2D images (pyradiomics "
             "would drop one in-plane axis: 1D wavelets, one-direction texture matrices)"
         )
@@ -165,7 +166,7 @@ def _image_type_of(name: str) -> str:
     if stem.startswith("wavelet"):
         stem = "wavelet"
     if stem not in _IMAGE_TYPES:
-        raise ValueError(f"unknown radiomics image type in feature name: {name!r}")
+        raise EusgistError(f"unknown radiomics image type in feature name: {name!r}")
     return _IMAGE_TYPES[stem]
 
 
@@ -177,7 +178,7 @@ def _split_name(feature: str) -> tuple[str, str, str]:
     bare = feature[len(PREFIX) :] if feature.startswith(PREFIX) else feature
     parts = bare.split("_")
     if len(parts) != 3 or not all(parts):
-        raise ValueError(
+        raise EusgistError(
             f"not a radiomics feature name: {feature!r} (expected IMAGETYPE_CLASS_FEATURE, "
             "e.g. rad_original_firstorder_Mean)"
         )
@@ -204,15 +205,15 @@ def minimal_params(params: Mapping[str, Any], features: Iterable[str]) -> dict[s
         type_name, cls, feat = _split_name(feature)
         image_type = _image_type_of(type_name)
         if image_type not in enabled_types:
-            raise ValueError(f"feature {feature!r} needs image type {image_type}, not enabled")
+            raise EusgistError(f"feature {feature!r} needs image type {image_type}, not enabled")
         if enabled_classes and cls not in enabled_classes:
-            raise ValueError(f"feature {feature!r} needs feature class {cls}, not enabled")
+            raise EusgistError(f"feature {feature!r} needs feature class {cls}, not enabled")
         custom = dict(enabled_types[image_type] or {})
         if image_type == "LoG":
             sigmas = custom.get("sigma", setting.get("sigma", []))
             wanted = [s for s in sigmas if _log_sigma_name(s) == type_name]
             if not wanted:
-                raise ValueError(f"feature {feature!r}: its LoG sigma is not in the protocol")
+                raise EusgistError(f"feature {feature!r}: its LoG sigma is not in the protocol")
             have = image_types.get("LoG", {}).get("sigma", [])
             custom["sigma"] = sorted(set(have) | set(wanted))
         image_types[image_type] = custom
@@ -229,19 +230,19 @@ def _roi_checks(mask: np.ndarray, setting: Mapping[str, Any]) -> None:
     n = int(mask.sum())
     minimum = int(setting.get("minimumROISize") or MIN_ROI_PIXELS)
     if n < minimum:
-        raise ValueError(
+        raise EusgistError(
             f"mask too small for radiomics: {n} lesion pixel{'s' if n != 1 else ''}, "
             f"at least {minimum} needed"
         )
     if mask.all():
-        raise ValueError(
+        raise EusgistError(
             "mask covers the whole image: outline the lesion, leaving background around it "
             "(pyradiomics finds no lesion label in a mask without background)"
         )
     rows = int(mask.any(axis=1).sum())
     cols = int(mask.any(axis=0).sum())
     if min(rows, cols) < 2:
-        raise ValueError(
+        raise EusgistError(
             f"mask is a line ({rows} row(s) x {cols} column(s)): radiomics needs a 2D region"
         )
 
@@ -390,7 +391,7 @@ class RadiomicsExtractor:
         _roi_checks(roi, self._params.get("setting", {}))
         row_mm, col_mm = (1.0, 1.0) if spacing is None else (float(s) for s in spacing[-2:])
         if not (np.isfinite([row_mm, col_mm]).all() and row_mm > 0 and col_mm > 0):
-            raise ValueError(f"pixel spacing must be positive, got {tuple(spacing or ())}")
+            raise EusgistError(f"pixel spacing must be positive, got {tuple(spacing or ())}")
         sitk_image = sitk.GetImageFromArray(gray)
         sitk_mask = sitk.GetImageFromArray(roi.astype(np.uint8))
         for img in (sitk_image, sitk_mask):
@@ -399,7 +400,7 @@ class RadiomicsExtractor:
         try:
             result = self._extractor(key).execute(sitk_image, sitk_mask, label=1)
         except (ValueError, RuntimeError, IndexError, ZeroDivisionError) as exc:
-            raise ValueError(f"radiomics extraction failed: {exc}") from exc
+            raise EusgistError(f"radiomics extraction failed: {exc}") from exc
         features = {
             PREFIX + name: float(value)
             for name, value in result.items()
@@ -409,5 +410,5 @@ class RadiomicsExtractor:
             return features
         missing = sorted(key - features.keys())
         if missing:
-            raise ValueError(f"radiomics features not produced by these settings: {missing}")
+            raise EusgistError(f"radiomics features not produced by these settings: {missing}")
         return {name: features[name] for name in sorted(key)}

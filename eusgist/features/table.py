@@ -16,6 +16,8 @@ from typing import Any
 
 import pandas as pd
 
+from eusgist.errors import EusgistError
+
 #: Columns copied from the manifest, in this order, before the features.
 ID_COLUMNS: tuple[str, ...] = ("image", "label", "patient_id", "lesion_id")
 #: Prefix of radiomics feature columns.
@@ -44,11 +46,11 @@ def write_feature_table(df: pd.DataFrame, provenance: Mapping[str, Any], path: s
 
     missing = [c for c in ID_COLUMNS if c not in df.columns]
     if missing:
-        raise ValueError(f"feature table lacks identifier column(s) {missing}")
+        raise EusgistError(f"feature table lacks identifier column(s) {missing}")
     try:
         blob = json.dumps(dict(provenance), sort_keys=True)
     except TypeError as exc:
-        raise ValueError(f"provenance is not JSON-serialisable: {exc}") from exc
+        raise EusgistError(f"provenance is not JSON-serialisable: {exc}") from exc
     table = pa.Table.from_pandas(df, preserve_index=False)
     meta = dict(table.schema.metadata or {})
     meta[METADATA_KEY] = blob.encode()
@@ -72,7 +74,7 @@ def read_feature_table(path: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
 
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"feature table not found: {path}")
+        raise EusgistError(f"feature table not found: {path}")
     table = pq.read_table(path)
     blob = (table.schema.metadata or {}).get(METADATA_KEY)
     provenance = json.loads(blob) if blob else {}

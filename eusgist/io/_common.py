@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import zlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -11,22 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
-#: Environment variable that sets the default pixel limit.
-MAX_PIXELS_ENV = "EUSGIST_MAX_PIXELS"
-#: Pixel limit when neither ``max_pixels=`` nor :data:`MAX_PIXELS_ENV` is given (64 MP).
-DEFAULT_MAX_PIXELS = 64_000_000
+from eusgist.config import DEFAULT_MAX_PIXELS, MAX_PIXELS_ENV, settings  # noqa: F401
+from eusgist.errors import EusgistError, ImageReadError
+
 #: Longest decoder message quoted in an error.
 _MAX_DETAIL = 200
 _INFLATE_CHUNK = 1 << 20
-
-
-class ImageReadError(ValueError):
-    """An input that cannot be read as an image or mask.
-
-    The message starts with the source's name (file name, ``"<bytes>"`` or the ``name=``
-    given) followed by a colon and the problem, e.g.
-    ``"scan.png: truncated or corrupt PNG file (image file is truncated)"``.
-    """
 
 
 @dataclass(frozen=True, eq=False)
@@ -91,17 +80,13 @@ def resolve_max_pixels(max_pixels: int | None) -> int:
 
     Raises
     ------
-    ValueError
+    EusgistError
         If the limit is not a positive integer.
     """
     if max_pixels is None:
-        text = os.environ.get(MAX_PIXELS_ENV, "").strip()
-        try:
-            max_pixels = int(text) if text else DEFAULT_MAX_PIXELS
-        except ValueError:
-            raise ValueError(f"{MAX_PIXELS_ENV} must be a positive integer, got {text!r}") from None
+        max_pixels = settings().max_pixels
     if max_pixels < 1:
-        raise ValueError(f"max_pixels must be a positive integer, got {max_pixels}")
+        raise EusgistError(f"max_pixels must be a positive integer, got {max_pixels}")
     return max_pixels
 
 

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from eusgist.errors import EusgistError
+
 #: Percentiles used by the ``"percentile"`` window.
 PERCENTILE_WINDOW = (0.5, 99.5)
 
@@ -42,7 +44,7 @@ def to_uint8(array: np.ndarray, *, window: str | Sequence[float] | None = None) 
     elif window == "minmax":
         low, high = finite.min(), finite.max()
     elif isinstance(window, str) or len(window) != 2 or not window[0] < window[1]:
-        raise ValueError(
+        raise EusgistError(
             "window must be None, 'percentile', 'minmax' or (low, high) with low < high, "
             f"got {window!r}"
         )

@@ -47,11 +47,12 @@ from tqdm import tqdm
 from eusgist.augment import Transform, expand_offline, standard_augmentation
 from eusgist.csvsafe import write_csv
 from eusgist.data import Manifest, train_test_split
+from eusgist.errors import EusgistError
 from eusgist.io import read_image, read_mask
 from eusgist.models.cnn3d import VolumeDataset, build_resnet3d, load_volumes, pick_slice
 from eusgist.models.cnn_bundle import create_backbone, round_to_fp16, save_cnn_bundle
-from eusgist.models.cnn_config import CNNConfig, Supervision
-from eusgist.preprocess import DEFAULT_MARGIN, DEFAULT_SCALE, crop_roi, to_model_input, whole_image
+from eusgist.models.cnn_config import CNNConfig
+from eusgist.preprocess import DEFAULT_SCALE, crop_roi, to_model_input, whole_image
 from eusgist.stats import delong_test, roc_auc_ci, threshold_metrics, youden_threshold
 
 log = logging.getLogger(__name__)
@@ -109,7 +110,7 @@ def load_crops(manifest: Manifest, rows: np.ndarray, config: CNNConfig) -> np.nd
         if config.supervision == "strong":
             mask_path = manifest.mask_path(int(i))
             if mask_path is None:
-                raise ValueError(
+                raise EusgistError(
                     f"row {int(i) + 2} ({manifest.table['image'].iat[int(i)]}) has no mask; strong "
                     "supervision needs one for every image (or use --supervision weak)")
             mask = read_mask(mask_path, like=image.shape)
@@ -205,7 +206,7 @@ def _splits(manifest: Manifest, config: CNNConfig) -> tuple[np.ndarray, np.ndarr
         test = np.flatnonzero(split == "test")
         dev = np.flatnonzero(split != "test")
         if not len(test) or not len(dev):
-            raise ValueError("the manifest's 'split' column needs both 'test' and training rows")
+            raise EusgistError("the manifest's 'split' column needs both 'test' and training rows")
         log.info("using the manifest's split column: %d train+val / %d test images",
                  len(dev), len(test))
     else:
@@ -443,16 +444,16 @@ def _restore(path: Path, config: CNNConfig, device: torch.device,
              parts: dict[str, Any]) -> dict[str, Any]:
     """Load a checkpoint into ``parts`` (model, optimiser, scheduler, scaler) and torch's RNG."""
     if not path.is_file():
-        raise ValueError(f"cannot resume: {path} does not exist")
+        raise EusgistError(f"cannot resume: {path} does not exist")
     try:
         ckpt = torch.load(path, map_location=device, weights_only=True)  # runs no pickled code
     except Exception as exc:  # torch raises many types for a file it cannot read
-        raise ValueError(f"cannot resume: {path} is not a readable checkpoint ({exc})") from exc
+        raise EusgistError(f"cannot resume: {path} is not a readable checkpoint ({exc})") from exc
     ckpt["config"] = {**asdict(CNNConfig()), **ckpt["config"]}  # fields added since: defaults
     changed = {k for k, v in asdict(config).items() if ckpt["config"].get(k) != v}
     changed -= RESUMABLE_CHANGES
     if changed:
-        raise ValueError("cannot resume with different settings: " + ", ".join(
+        raise EusgistError("cannot resume with different settings: " + ", ".join(
             f"{k} was {ckpt['config'][k]!r}, now {getattr(config, k)!r}" for k in sorted(changed)))
     for key, part in parts.items():
         part.load_state_dict(ckpt[key])
@@ -537,7 +538,7 @@ def compare_runs(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> dict[s
     merged = pa.merge(pb, on="image", suffixes=("_a", "_b"))
     same = len(merged) == len(pa) == len(pb) and (merged["y_a"] == merged["y_b"]).all()
     if not same:
-        raise ValueError(f"{a} and {b} were not tested on the same images: "
+        raise EusgistError(f"{a} and {b} were not tested on the same images: "
                          "use the same manifest split and seed")
     t = delong_test(merged["y_a"].to_numpy(), merged["score_a"].to_numpy(),
                     merged["score_b"].to_numpy())

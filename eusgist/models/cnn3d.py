@@ -28,6 +28,7 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from eusgist.data import Manifest
+from eusgist.errors import EusgistError
 from eusgist.io import read_image, read_mask
 from eusgist.models.cnn_config import CNNConfig, Supervision
 from eusgist.preprocess import DEFAULT_MARGIN
@@ -51,7 +52,7 @@ def build_resnet3d(in_channels: int, *, pretrained: bool = False) -> tuple[nn.Mo
     from torchvision.models.video import R3D_18_Weights, r3d_18
 
     if in_channels < 1:
-        raise ValueError(f"in_channels must be >= 1, got {in_channels}")
+        raise EusgistError(f"in_channels must be >= 1, got {in_channels}")
     model, loaded = None, False
     if pretrained:
         try:
@@ -76,7 +77,7 @@ def roi_box_3d(mask: np.ndarray, margin: float = DEFAULT_MARGIN) -> tuple[slice,
     """The lesion's bounding box, grown by ``round(margin * extent)`` per axis and clipped."""
     idx = np.nonzero(mask)
     if not len(idx[0]):
-        raise ValueError("the mask is empty")
+        raise EusgistError("the mask is empty")
     box = []
     for axis, n in zip(idx, mask.shape):
         lo, hi = int(axis.min()), int(axis.max()) + 1
@@ -112,13 +113,13 @@ def prepare_volume(volume: np.ndarray, mask: np.ndarray | None = None, *,
     """
     volume = volume[None] if volume.ndim == 3 else volume
     if volume.ndim != 4:
-        raise ValueError(f"expected a (Z, H, W) or (C, Z, H, W) volume, got {volume.shape}")
+        raise EusgistError(f"expected a (Z, H, W) or (C, Z, H, W) volume, got {volume.shape}")
     if supervision == "strong":
         if mask is None:
-            raise ValueError("this model was trained on lesion ROIs (strong supervision): "
+            raise EusgistError("this model was trained on lesion ROIs (strong supervision): "
                              "a mask is needed")
         if mask.shape != volume.shape[1:]:
-            raise ValueError(f"mask {mask.shape} does not match volume {volume.shape[1:]}")
+            raise EusgistError(f"mask {mask.shape} does not match volume {volume.shape[1:]}")
         volume = volume[(slice(None), *roi_box_3d(mask, margin))]
     return resample(normalise(volume), size)
 
@@ -128,7 +129,7 @@ def pick_slice(volume: np.ndarray,
     """The slice with the largest lesion area (first on ties), or the middle one without a
     mask; returns ``(image slice, mask slice or None)``."""
     if volume.ndim != 3:
-        raise ValueError(f"2d-slice mode needs (Z, H, W) volumes, got shape {volume.shape}")
+        raise EusgistError(f"2d-slice mode needs (Z, H, W) volumes, got shape {volume.shape}")
     z = slice_index(volume.shape[0], mask)
     return volume[z], None if mask is None else mask[z]
 
@@ -150,7 +151,7 @@ def phase_paths(manifest: Manifest, i: int, phases: Sequence[str]) -> dict[str, 
     columns = phase_columns(phases)
     missing = [c for c in columns if c not in manifest.table.columns]
     if missing:
-        raise ValueError(f"the manifest has no column {', '.join(missing)} (phases {phases})")
+        raise EusgistError(f"the manifest has no column {', '.join(missing)} (phases {phases})")
     return {c: manifest.root / str(manifest.table[c].iat[i]) for c in columns}
 
 
@@ -158,7 +159,7 @@ def stack_phases(arrays: Mapping[str, np.ndarray], where: str) -> np.ndarray:
     """Phase volumes stacked as ``(C, Z, H, W)``; they must be 3D and share one shape."""
     shapes = {name: a.shape for name, a in arrays.items()}
     if any(a.ndim != 3 for a in arrays.values()) or len(set(shapes.values())) > 1:
-        raise ValueError(f"{where}: phases must be volumes of one shape (co-registered), "
+        raise EusgistError(f"{where}: phases must be volumes of one shape (co-registered), "
                          f"got {shapes}")
     return np.stack(list(arrays.values()))
 
@@ -179,7 +180,7 @@ def load_volumes(manifest: Manifest, rows: np.ndarray, config: CNNConfig) -> np.
         if config.supervision == "strong":
             mask_path = manifest.mask_path(int(i))
             if mask_path is None:
-                raise ValueError(f"row {int(i) + 2} has no mask; strong supervision needs one "
+                raise EusgistError(f"row {int(i) + 2} has no mask; strong supervision needs one "
                                  "for every volume (or use --supervision weak)")
             mask = read_mask(mask_path, like=volume.shape[1:])
         out[j] = prepare_volume(volume, mask, size=config.volume_size, margin=config.margin,

@@ -23,6 +23,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from eusgist.errors import EusgistError
 from eusgist.models.cnn3d import build_resnet3d, pick_slice, prepare_volume
 from eusgist.preprocess import crop_roi, to_model_input, whole_image
 
@@ -53,7 +54,7 @@ def create_backbone(arch: str, *, input_size: int,
     (model, whether pretrained weights were loaded)
     """
     if not timm.is_model(arch):
-        raise ValueError(f"unknown timm architecture {arch!r}")
+        raise EusgistError(f"unknown timm architecture {arch!r}")
 
     def make(pre: bool) -> nn.Module:
         try:  # transformers (ViT, Swin) need the input size; CNNs reject the argument
@@ -149,7 +150,7 @@ def preprocess_input(expects: Mapping[str, Any], image: np.ndarray,
         image, mask = pick_slice(image, mask)
     if expects["supervision"] == "strong":
         if mask is None:
-            raise ValueError("this model was trained on lesion ROIs (strong supervision): "
+            raise EusgistError("this model was trained on lesion ROIs (strong supervision): "
                              "a mask is needed")
         crop = crop_roi(image, mask, margin=expects["crop_margin"])
     else:
@@ -185,7 +186,7 @@ class CNNBundle:
         """Positive-class probability of each image (masks needed for strong supervision)."""
         masks = list(masks) if masks is not None else [None] * len(images)
         if len(masks) != len(images):
-            raise ValueError(f"{len(images)} images but {len(masks)} masks")
+            raise EusgistError(f"{len(images)} images but {len(masks)} masks")
         if not len(images):
             return np.zeros(0)
         x = torch.stack([self.preprocess(im, m) for im, m in zip(images, masks)]).to(self.device)
@@ -205,10 +206,10 @@ def load_cnn_bundle(path: str | os.PathLike[str], *,
     folder = Path(path)
     card_path, weights_path = folder / CARD_NAME, folder / WEIGHTS_NAME
     if not card_path.is_file() or not weights_path.is_file():
-        raise ValueError(f"{folder} is not a CNN bundle: needs {CARD_NAME} and {WEIGHTS_NAME}")
+        raise EusgistError(f"{folder} is not a CNN bundle: needs {CARD_NAME} and {WEIGHTS_NAME}")
     card = json.loads(card_path.read_text())
     if card.get("format") != BUNDLE_FORMAT:
-        raise ValueError(f"{card_path}: format {card.get('format')!r}, expected {BUNDLE_FORMAT!r}")
+        raise EusgistError(f"{card_path}: format {card.get('format')!r}, expected {BUNDLE_FORMAT!r}")
     for lib, version in library_versions().items():
         saved = card.get("versions", {}).get(lib)
         if lib in VERSIONED and saved and saved.split(".")[:2] != version.split(".")[:2]:
@@ -226,6 +227,6 @@ def load_cnn_bundle(path: str | os.PathLike[str], *,
     if problems:
         more = f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
         shown = "; ".join(problems[:5]) + more
-        raise ValueError(f"{weights_path} does not fit {card['arch']}: {shown}")
+        raise EusgistError(f"{weights_path} does not fit {card['arch']}: {shown}")
     model.load_state_dict({k: v.to(expected[k].dtype) for k, v in weights.items()})
     return CNNBundle(model=model.to(device).eval(), card=card, path=folder)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from eusgist.errors import EusgistError
 from eusgist.preprocess import DEFAULT_MARGIN
 
 Supervision = Literal["strong", "weak"]
@@ -51,21 +52,21 @@ class CNNConfig:
 
     def __post_init__(self) -> None:
         if self.supervision not in ("strong", "weak"):
-            raise ValueError(f"supervision must be 'strong' or 'weak', got {self.supervision!r}")
+            raise EusgistError(f"supervision must be 'strong' or 'weak', got {self.supervision!r}")
         if self.balance not in ("none", "loss", "sampler"):
-            raise ValueError(f"balance must be none, loss or sampler, got {self.balance!r}")
+            raise EusgistError(f"balance must be none, loss or sampler, got {self.balance!r}")
         if self.augment not in ("none", "standard"):
-            raise ValueError(f"augment must be none or standard, got {self.augment!r}")
+            raise EusgistError(f"augment must be none or standard, got {self.augment!r}")
         if self.dims not in ("2d", "3d", "2d-slice"):
-            raise ValueError(f"dims must be 2d, 3d or 2d-slice, got {self.dims!r}")
+            raise EusgistError(f"dims must be 2d, 3d or 2d-slice, got {self.dims!r}")
         if len(self.volume_size) != 3 or min(self.volume_size) < 1:
-            raise ValueError(f"volume_size must be 3 positive sizes, got {self.volume_size}")
+            raise EusgistError(f"volume_size must be 3 positive sizes, got {self.volume_size}")
         if self.phases and self.dims != "3d":
-            raise ValueError("phases are stacked as channels of a 3D model: use dims='3d'")
+            raise EusgistError("phases are stacked as channels of a 3D model: use dims='3d'")
         if self.expand and self.dims == "3d":
-            raise ValueError("offline expansion is for 2D images, not dims='3d'")
+            raise EusgistError("offline expansion is for 2D images, not dims='3d'")
         object.__setattr__(self, "volume_size", tuple(int(v) for v in self.volume_size))
         object.__setattr__(self, "phases", tuple(self.phases))
         for name in ("input_size", "epochs", "patience", "batch_size"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+                raise EusgistError(f"{name} must be >= 1, got {getattr(self, name)}")

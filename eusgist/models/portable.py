@@ -24,6 +24,7 @@ from scipy.special import expit
 from sklearn.pipeline import Pipeline
 from xgboost import XGBClassifier
 
+from eusgist.errors import EusgistError
 from eusgist.models.tabular import CLASSIFIERS
 
 __all__ = ["PortableModel", "TREE_ARRAYS"]
@@ -75,7 +76,7 @@ class PortableModel:
     def from_pipeline(cls, pipeline: Pipeline, classifier: str) -> PortableModel:
         """Reduce a pipeline built by :func:`eusgist.models.tabular.build_pipeline`."""
         if tuple(pipeline.named_steps) != PIPELINE_STEPS:
-            raise ValueError(
+            raise EusgistError(
                 f"expected pipeline steps {PIPELINE_STEPS}, got {tuple(pipeline.named_steps)}"
             )
         imputer, scaler, clf = pipeline["impute"], pipeline["scale"], pipeline["clf"]
@@ -108,7 +109,7 @@ class PortableModel:
         missing = [f for f in self.features if f not in frame.columns]
         if missing:
             more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
-            raise ValueError(
+            raise EusgistError(
                 f"feature table lacks {len(missing)} required column(s): {missing[:5]}{more}"
             )
         return frame[list(self.features)].to_numpy(dtype=np.float64)
@@ -127,7 +128,7 @@ class PortableModel:
         if self.classifier == "rf":
             return self._forest_proba(x)
         if self.booster is None:
-            raise ValueError("xgboost model without a booster")
+            raise EusgistError("xgboost model without a booster")
         return self.booster.predict_proba(x)[:, 1].astype(np.float64)
 
     def predict_proba(self, frame: pd.DataFrame) -> NDArray[np.float64]:
@@ -215,21 +216,21 @@ class PortableModel:
         """
         kind = meta.get("classifier")
         if kind not in CLASSIFIERS:
-            raise ValueError(
+            raise EusgistError(
                 f"unknown classifier type {kind!r}; this version knows {list(CLASSIFIERS)}"
             )
         features = meta.get("features")
         if not (isinstance(features, list) and features
                 and all(isinstance(f, str) for f in features)):
-            raise ValueError("'features' must be a non-empty list of column names")
+            raise EusgistError("'features' must be a non-empty list of column names")
         needed = ("median", "mean", "scale", *_REQUIRED_ARRAYS[kind])
         absent = [n for n in needed if n not in arrays]
         if absent:
-            raise ValueError(f"missing array(s) {absent}")
+            raise EusgistError(f"missing array(s) {absent}")
         n = len(features)
         for name in ("median", "mean", "scale"):
             if arrays[name].shape != (n,):
-                raise ValueError(
+                raise EusgistError(
                     f"array {name!r} has shape {arrays[name].shape}; "
                     f"expected ({n},) for {n} features"
                 )
@@ -241,11 +242,11 @@ class PortableModel:
             _check_forest(arrays, n)
         else:
             if xgboost_ubj is None:
-                raise ValueError("xgboost model bytes missing")
+                raise EusgistError("xgboost model bytes missing")
             booster = XGBClassifier()
             booster.load_model(bytearray(xgboost_ubj))
             if booster.n_features_in_ != n:
-                raise ValueError(
+                raise EusgistError(
                     f"xgboost model reads {booster.n_features_in_} features; metadata lists {n}"
                 )
         extra = {
@@ -293,16 +294,16 @@ def _classifier_state(
         return arrays, {}, None
     if classifier == "xgboost":
         return {}, {}, clf
-    raise ValueError(f"unknown classifier {classifier!r}; choose from {list(CLASSIFIERS)}")
+    raise EusgistError(f"unknown classifier {classifier!r}; choose from {list(CLASSIFIERS)}")
 
 
 def _check_svm(arrays: Mapping[str, NDArray[Any]], params: Mapping[str, float], n: int) -> None:
     missing = [p for p in ("gamma", "intercept", "platt_a", "platt_b") if p not in params]
     if missing:
-        raise ValueError(f"missing SVM parameter(s) {missing}")
+        raise EusgistError(f"missing SVM parameter(s) {missing}")
     sv, dual = arrays["support_vectors"], arrays["dual_coef"]
     if sv.ndim != 2 or sv.shape[1] != n or dual.shape != (sv.shape[0],):
-        raise ValueError(
+        raise EusgistError(
             f"support vectors {sv.shape} / dual coefficients {dual.shape} do not fit {n} features"
         )
 
@@ -310,13 +311,13 @@ def _check_svm(arrays: Mapping[str, NDArray[Any]], params: Mapping[str, float], 
 def _check_forest(arrays: Mapping[str, NDArray[Any]], n: int) -> None:
     index_arrays = ("tree_left", "tree_right", "tree_feature", "tree_offsets")
     if not all(np.issubdtype(arrays[k].dtype, np.integer) for k in index_arrays):
-        raise ValueError(f"tree index arrays {index_arrays} must hold integers")
+        raise EusgistError(f"tree index arrays {index_arrays} must hold integers")
     offsets = arrays["tree_offsets"]
     n_nodes = arrays["tree_left"].shape[0]
     if offsets.ndim != 1 or offsets.size < 2 or offsets[0] != 0 or offsets[-1] != n_nodes:
-        raise ValueError("tree offsets do not match the node arrays")
+        raise EusgistError("tree offsets do not match the node arrays")
     if any(arrays[name].shape != (n_nodes,) for name in TREE_ARRAYS):
-        raise ValueError("tree node arrays differ in length")
+        raise EusgistError("tree node arrays differ in length")
     left, right, feat = arrays["tree_left"], arrays["tree_right"], arrays["tree_feature"]
     inner = left >= 0
     counts = np.diff(offsets)
@@ -328,7 +329,7 @@ def _check_forest(arrays: Mapping[str, NDArray[Any]], n: int) -> None:
         or np.any(left[inner] >= sizes[inner]) or np.any(right[inner] >= sizes[inner])
         or np.any(feat[inner] < 0) or np.any(feat[inner] >= n)
     ):
-        raise ValueError(
+        raise EusgistError(
             "tree nodes are inconsistent: a child before its parent or outside its tree, "
             f"or a feature outside the {n} features"
         )

@@ -16,6 +16,8 @@ from sklearn.feature_selection import SelectorMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from eusgist.errors import EusgistError
+
 log = logging.getLogger(__name__)
 
 __all__ = ["CorrelationFilter", "L1Selector"]
@@ -57,7 +59,7 @@ class CorrelationFilter(SelectorMixin, BaseEstimator):
     def fit(self, X: ArrayLike, y: ArrayLike | None = None) -> CorrelationFilter:
         """Find the columns to keep; ``y`` is ignored."""
         if not 0.0 < self.threshold <= 1.0:
-            raise ValueError(f"threshold must be in (0, 1], not {self.threshold}")
+            raise EusgistError(f"threshold must be in (0, 1], not {self.threshold}")
         x = validate_data(self, X, dtype=np.float64, ensure_all_finite=True)
         x = x - x.mean(axis=0)
         norms = np.sqrt((x * x).sum(axis=0))
@@ -119,7 +121,7 @@ class L1Selector(SelectorMixin, BaseEstimator):
     def fit(self, X: ArrayLike, y: ArrayLike) -> L1Selector:
         """Fit the L1 logistic regression and choose the columns."""
         if not 1 <= self.min_features <= self.max_features:
-            raise ValueError(
+            raise EusgistError(
                 "need 1 <= min_features <= max_features, got "
                 f"{self.min_features}, {self.max_features}"
             )

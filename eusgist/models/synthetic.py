@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from eusgist.errors import EusgistError
+
 __all__ = ["synthetic_feature_table"]
 
 _RAD_SIGNAL = (
@@ -72,7 +74,7 @@ def synthetic_feature_table(
         if count == 0:
             continue
         if count < 6:
-            raise ValueError(f"need at least 6 {prefix} columns or none, not {count}")
+            raise EusgistError(f"need at least 6 {prefix} columns or none, not {count}")
         lesion_effect = rng.normal(size=(n_lesions, 3))[lesion]  # images of a lesion correlate
         for j, name in enumerate(signal_names):
             columns[name] = signal * y + 0.7 * lesion_effect[:, j] + 0.7 * rng.normal(size=n)

@@ -40,6 +40,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from xgboost import XGBClassifier
 
 from eusgist.data import train_test_split, validate_manifest
+from eusgist.errors import EusgistError
 from eusgist.features.table import DEEP_PREFIX, ID_COLUMNS, RAD_PREFIX
 from eusgist.models.selectors import CorrelationFilter, L1Selector
 from eusgist.stats import aggregate_by_lesion, youden_threshold
@@ -77,11 +78,11 @@ def feature_columns(columns: Sequence[str], modality: str) -> list[str]:
         Unknown modality, or no column with the modality's prefix.
     """
     if modality not in MODALITY_PREFIXES:
-        raise ValueError(f"unknown modality {modality!r}; choose from {list(MODALITIES)}")
+        raise EusgistError(f"unknown modality {modality!r}; choose from {list(MODALITIES)}")
     prefixes = MODALITY_PREFIXES[modality]
     missing = [p for p in prefixes if not any(str(c).startswith(p) for c in columns)]
     if missing:
-        raise ValueError(
+        raise EusgistError(
             f"modality {modality!r} needs {' and '.join(p + '*' for p in missing)} columns; "
             "the feature table has none"
         )
@@ -112,7 +113,7 @@ def lesion_split(
     """
     missing = [c for c in ID_COLUMNS if c not in frame.columns]
     if missing:
-        raise ValueError(f"{name}: missing column(s) {missing}; required: {list(ID_COLUMNS)}")
+        raise EusgistError(f"{name}: missing column(s) {missing}; required: {list(ID_COLUMNS)}")
     ids = frame[list(ID_COLUMNS)].assign(mask="")
     manifest = validate_manifest(
         ids, Path("."), name=name, positive_label=positive_label, check_files=False
@@ -171,18 +172,18 @@ class CalibratedSVC(ClassifierMixin, BaseEstimator):
         x, y_arr = validate_data(self, X, y, dtype=np.float64)
         target = type_of_target(y_arr, input_name="y", raise_unknown=True)
         if target != "binary":
-            raise ValueError(
+            raise EusgistError(
                 f"Only binary classification is supported. The type of the target is {target}."
             )
         self.classes_ = np.unique(y_arr)
         if self.classes_.size != 2:
-            raise ValueError(f"CalibratedSVC needs 2 classes; got {self.classes_.size} class(es)")
+            raise EusgistError(f"CalibratedSVC needs 2 classes; got {self.classes_.size} class(es)")
         units = np.arange(y_arr.size) if groups is None else np.asarray(groups)
         per_class = min(np.unique(units[y_arr == c]).size for c in self.classes_)
         folds = min(self.cv, per_class)
         if folds < 2:
             what = "samples" if groups is None else "groups"
-            raise ValueError(f"calibration needs at least 2 {what} per class; got {per_class}")
+            raise EusgistError(f"calibration needs at least 2 {what} per class; got {per_class}")
         svc = SVC(C=self.C, gamma=self.gamma, kernel="rbf")
         if groups is None:
             splitter: Any = StratifiedKFold(folds, shuffle=True, random_state=self.random_state)
@@ -237,7 +238,7 @@ def _classifier(name: str, seed: int) -> BaseEstimator:
         return RandomForestClassifier(
             n_estimators=100, max_features="sqrt", n_jobs=1, random_state=seed
         )
-    raise ValueError(f"unknown classifier {name!r}; choose from {list(CLASSIFIERS)}")
+    raise EusgistError(f"unknown classifier {name!r}; choose from {list(CLASSIFIERS)}")
 
 
 def build_pipeline(
@@ -264,7 +265,7 @@ def param_grid(classifier: str) -> dict[str, list[Any]]:
         "rf": {"select__C": [0.05, 0.2], "clf__min_samples_leaf": [1, 5]},
     }
     if classifier not in grids:
-        raise ValueError(f"unknown classifier {classifier!r}; choose from {list(CLASSIFIERS)}")
+        raise EusgistError(f"unknown classifier {classifier!r}; choose from {list(CLASSIFIERS)}")
     return grids[classifier]
 
 
@@ -276,7 +277,7 @@ def _fit_params(classifier: str, groups: NDArray[Any]) -> dict[str, Any]:
 def _n_splits(y: NDArray[np.int64], groups: NDArray[Any], wanted: int) -> int:
     per_class = min(len(set(groups[y == c])) for c in (0, 1))
     if per_class < 2:
-        raise ValueError(
+        raise EusgistError(
             f"only {per_class} lesion(s) in one class of the training split; need at least 2"
         )
     return min(wanted, per_class)

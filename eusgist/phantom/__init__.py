@@ -18,7 +18,11 @@ from eusgist.phantom.dataset import MANIFEST_COLUMNS, generate_dataset
 from eusgist.phantom.lesion import LesionSpec, PatientSpec, sample_lesion, sample_patient
 from eusgist.phantom.priors import GIST, LABELS, LEIOMYOMA, PRIORS, ClassPrior
 from eusgist.phantom.render import (
-    FrameMeta, FrameParams, PhantomConfig, render_frame, sample_frame_params,
+    FrameMeta,
+    FrameParams,
+    PhantomConfig,
+    render_frame,
+    sample_frame_params,
 )
 
 __all__ = [

@@ -17,6 +17,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from eusgist import __version__
+from eusgist.errors import EusgistError
 from eusgist.phantom.lesion import LesionSpec, PatientSpec, sample_lesion, sample_patient
 from eusgist.phantom.overlay import draw_overlays
 from eusgist.phantom.priors import GIST, LEIOMYOMA
@@ -44,15 +45,15 @@ Row = dict[str, str | int | float]
 def _check_range(name: str, value: tuple[int, int]) -> None:
     lo, hi = value
     if not 1 <= lo <= hi:
-        raise ValueError(f"{name} must be (low, high) with 1 <= low <= high, got {value}")
+        raise EusgistError(f"{name} must be (low, high) with 1 <= low <= high, got {value}")
 
 
 def _prepare_out_dir(out_dir: Path, overwrite: bool) -> None:
     if out_dir.exists() and not out_dir.is_dir():
-        raise ValueError(f"output path {out_dir} exists and is not a folder")
+        raise EusgistError(f"output path {out_dir} exists and is not a folder")
     if out_dir.is_dir() and any(out_dir.iterdir()):
         if not overwrite:
-            raise ValueError(
+            raise EusgistError(
                 f"output folder {out_dir} is not empty; pass --overwrite (overwrite=True) "
                 "to replace an earlier phantom there"
             )
@@ -157,11 +158,11 @@ def generate_dataset(
     replaced; other files there are left alone.
     """
     if isinstance(n_patients, bool) or not isinstance(n_patients, int) or n_patients < 1:
-        raise ValueError(f"n_patients must be a positive integer, got {n_patients!r}")
+        raise EusgistError(f"n_patients must be a positive integer, got {n_patients!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        raise EusgistError(f"seed must be a non-negative integer, got {seed!r}")
     if not 0.0 <= gist_fraction <= 1.0:
-        raise ValueError(f"gist_fraction must be in [0, 1], got {gist_fraction}")
+        raise EusgistError(f"gist_fraction must be in [0, 1], got {gist_fraction}")
     _check_range("images_per_lesion", images_per_lesion)
     _check_range("lesions_per_patient", lesions_per_patient)
     out = Path(out_dir)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from eusgist.errors import EusgistError
 from eusgist.phantom.priors import PRIORS, ClassPrior, choose, sample_size_mm
 
 SHAPE_ASPECT: dict[str, tuple[float, float]] = {
@@ -90,7 +91,7 @@ def _prior(label: str) -> ClassPrior:
     try:
         return PRIORS[label]
     except KeyError:
-        raise ValueError(f"unknown label {label!r}; expected one of {sorted(PRIORS)}") from None
+        raise EusgistError(f"unknown label {label!r}; expected one of {sorted(PRIORS)}") from None
 
 
 def sample_patient(rng: np.random.Generator, label: str, patient_id: str) -> PatientSpec:

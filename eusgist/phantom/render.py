@@ -7,9 +7,14 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from eusgist.errors import EusgistError
 from eusgist.phantom.lesion import LesionSpec
 from eusgist.phantom.physics import (
-    ScanConverter, SectorGeometry, envelope, log_compress, simulate_rf,
+    ScanConverter,
+    SectorGeometry,
+    envelope,
+    log_compress,
+    simulate_rf,
 )
 from eusgist.phantom.scene import FramePose, Scene
 
@@ -45,11 +50,11 @@ class PhantomConfig:
 
     def __post_init__(self) -> None:
         if self.image_size < 64:
-            raise ValueError(f"image_size must be at least 64, got {self.image_size}")
+            raise EusgistError(f"image_size must be at least 64, got {self.image_size}")
         if not 20 <= self.fan_angle_deg <= 170:
-            raise ValueError(f"fan_angle_deg must be in [20, 170], got {self.fan_angle_deg}")
+            raise EusgistError(f"fan_angle_deg must be in [20, 170], got {self.fan_angle_deg}")
         if not self.depths_mm or not self.frequencies_mhz:
-            raise ValueError("depths_mm and frequencies_mhz must not be empty")
+            raise EusgistError("depths_mm and frequencies_mhz must not be empty")
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,8 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from eusgist.config import DATABASE_URL_ENV, PROJECT_ROOT, settings  # noqa: F401
+from eusgist.errors import EusgistError
 from eusgist.store.records import DatabaseFullError, ReadOnlyDatabaseError, StorageError
 
 if TYPE_CHECKING:
@@ -27,12 +29,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Environment variable holding a SQLAlchemy URL that overrides the default database.
-DATABASE_URL_ENV = "EUSGIST_DATABASE_URL"
 #: Persistent storage of a Hugging Face Space; used when it exists and is writable.
 SPACE_DATA_DIR = Path("/data")
 #: Default folder of the SQLite database outside a Space.
-DEFAULT_DIR = Path(__file__).resolve().parents[2] / "annotations"
+DEFAULT_DIR = PROJECT_ROOT / "annotations"
 DATABASE_FILE = "eusgist.sqlite"
 #: How long a SQLite writer waits for the lock before giving up.
 BUSY_TIMEOUT_S = 60
@@ -44,7 +44,7 @@ _MIGRATION_LOCK_KEY = 0x6575_7367
 def default_database_url() -> str:
     """``$EUSGIST_DATABASE_URL``, else SQLite in ``/data/eusgist/`` on a Space with
     persistent storage, else SQLite in the project's ``annotations/`` folder."""
-    url = os.environ.get(DATABASE_URL_ENV, "").strip()
+    url = settings().database_url
     if url:
         return url
     if SPACE_DATA_DIR.is_dir() and os.access(SPACE_DATA_DIR, os.W_OK):
@@ -83,7 +83,7 @@ def _sqlite_file(url: str) -> tuple[str, bool]:
             return path, params.get("mode") == "ro"
     elif database not in ("", ":memory:") and not database.startswith("file:"):
         return database, False
-    raise ValueError(f"{url}: use a SQLite file, not an in-memory database")
+    raise EusgistError(f"{url}: use a SQLite file, not an in-memory database")
 
 
 def make_engine(url: str) -> Engine:

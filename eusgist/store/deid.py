@@ -34,6 +34,8 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import generate_uid
 
+from eusgist.errors import EusgistError
+
 log = logging.getLogger(__name__)
 
 #: Attribute keyword -> PS3.15 Table E.1-1 Basic Profile action applied on import.
@@ -133,10 +135,10 @@ class Redaction:
 
     def __post_init__(self) -> None:
         if self.top < 0:
-            raise ValueError(f"redaction top band {self.top} must be >= 0")
+            raise EusgistError(f"redaction top band {self.top} must be >= 0")
         for x0, y0, x1, y1 in self.regions:
             if min(x0, y0) < 0 or x1 <= x0 or y1 <= y0:
-                raise ValueError(
+                raise EusgistError(
                     f"redaction rectangle {(x0, y0, x1, y1)} is not x0,y0,x1,y1 with x0<x1, y0<y1"
                 )
 
@@ -210,7 +212,7 @@ def _redact(ds: Dataset, redaction: Redaction, name: str) -> None:
     try:
         _blank(ds, redaction, name)
     except (RuntimeError, NotImplementedError, AttributeError) as exc:
-        raise ValueError(f"{name}: cannot redact the pixel data ({exc})") from exc
+        raise EusgistError(f"{name}: cannot redact the pixel data ({exc})") from exc
 
 
 def _blank(ds: Dataset, redaction: Redaction, name: str) -> None:
@@ -221,7 +223,7 @@ def _blank(ds: Dataset, redaction: Redaction, name: str) -> None:
     boxes = list(redaction.regions) + ([(0, 0, cols, redaction.top)] if redaction.top else [])
     for x0, y0, x1, y1 in boxes:
         if x0 >= cols or y0 >= rows:
-            raise ValueError(
+            raise EusgistError(
                 f"{name}: redaction rectangle {(x0, y0, x1, y1)} is outside the {cols}×{rows} image"
             )
         if color:
@@ -255,7 +257,7 @@ def deidentify(
     try:
         ds = dcmread(io.BytesIO(data))
     except (InvalidDicomError, EOFError, OSError, ValueError) as exc:
-        raise ValueError(f"{name}: cannot be read as DICOM ({exc})") from exc
+        raise EusgistError(f"{name}: cannot be read as DICOM ({exc})") from exc
     if study_code is None:
         key = str(ds.get("PatientID", "") or "").strip() or str(
             ds.get("StudyInstanceUID", "") or ""
@@ -289,7 +291,7 @@ def redaction_boxes(text: Sequence[str]) -> tuple[tuple[int, int, int, int], ...
         try:
             x0, y0, x1, y1 = (int(p) for p in parts)
         except ValueError:
-            raise ValueError(
+            raise EusgistError(
                 f"redaction rectangle {item!r} is not x0,y0,x1,y1 (four integers)"
             ) from None
         boxes.append((x0, y0, x1, y1))

@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from eusgist.data import write_manifest
+from eusgist.errors import EusgistError
 from eusgist.store.metadata import METADATA_FIELDS
 from eusgist.store.repository import AnnotationStore
 
@@ -103,7 +104,7 @@ def export_annotations(
     )
     left = {reason: n for reason, n in left_out.items() if n}
     if not chosen:
-        raise ValueError(
+        raise EusgistError(
             f"nothing to export from {store.url}: every image was left out ({left or 'no images'})"
         )
     _prepare(out, overwrite)

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from eusgist.errors import EusgistError
 from eusgist.store.deid import Redaction
 from eusgist.store.repository import AnnotationStore, ImageInfo
 
@@ -91,10 +92,10 @@ def _open_zip(path: Path, limits: ImportLimits) -> zipfile.ZipFile:
     try:
         count = _declared_entries(path)
         if count > limits.max_zip_entries:
-            raise ValueError(f"{path.name}: {count} entries; the limit is {limits.max_zip_entries}")
+            raise EusgistError(f"{path.name}: {count} entries; the limit is {limits.max_zip_entries}")
         return zipfile.ZipFile(path)
     except (zipfile.BadZipFile, EOFError, struct.error, NotImplementedError) as exc:
-        raise ValueError(f"{path.name}: not a readable ZIP archive ({exc})") from exc
+        raise EusgistError(f"{path.name}: not a readable ZIP archive ({exc})") from exc
 
 
 def _bomb(info: zipfile.ZipInfo, limits: ImportLimits) -> bool:
@@ -116,18 +117,18 @@ def iter_zip(path: Path, limits: ImportLimits, report: ImportReport) -> Iterator
     with _open_zip(path, limits) as archive:
         infos = archive.infolist()
         if len(infos) > limits.max_zip_entries:
-            raise ValueError(
+            raise EusgistError(
                 f"{path.name}: {len(infos)} entries; the limit is {limits.max_zip_entries}"
             )
         declared = sum(i.file_size for i in infos)
         if declared > limits.max_zip_total_bytes:
-            raise ValueError(
+            raise EusgistError(
                 f"{path.name}: {declared} bytes uncompressed; "
                 f"the limit is {limits.max_zip_total_bytes}"
             )
         bombs = [i.filename for i in infos if _bomb(i, limits)]
         if bombs:
-            raise ValueError(f"{path.name}: {bombs[0]!r} inflates more than "
+            raise EusgistError(f"{path.name}: {bombs[0]!r} inflates more than "
                              f"{limits.max_zip_ratio:g} times (a ZIP bomb?)")
         total = 0
         for info in infos:
@@ -159,7 +160,7 @@ def iter_zip(path: Path, limits: ImportLimits, report: ImportReport) -> Iterator
                 continue
             total += len(data)
             if len(data) > limits.max_file_bytes or total > limits.max_zip_total_bytes:
-                raise ValueError(
+                raise EusgistError(
                     f"{label}: the archive holds more data than it declares or the limit allows"
                 )
             if data.startswith(_ZIP_MAGIC):

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from eusgist.errors import EusgistError
+
 Level = Literal["patient", "lesion"]
 Kind = Literal["category", "number", "integer", "flag"]
 
@@ -54,7 +56,7 @@ def _coerce(name: str, field: Field, value: object) -> object:
         text = str(value).strip()
         match = next((c for c in field.choices if c.lower() == text.lower()), None)
         if match is None:
-            raise ValueError(f"metadata {name}: {value!r} is not one of {list(field.choices)}")
+            raise EusgistError(f"metadata {name}: {value!r} is not one of {list(field.choices)}")
         return match
     if field.kind == "flag":
         if isinstance(value, bool):
@@ -62,21 +64,21 @@ def _coerce(name: str, field: Field, value: object) -> object:
         text = str(value).strip().lower()
         if text in _TRUE | _FALSE:
             return text in _TRUE
-        raise ValueError(f"metadata {name}: {value!r} is not yes/no")
+        raise EusgistError(f"metadata {name}: {value!r} is not yes/no")
     try:
         number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise ValueError(f"metadata {name}: {value!r} is not a number") from None
+        raise EusgistError(f"metadata {name}: {value!r} is not a number") from None
     if isinstance(value, bool) or not math.isfinite(number):
-        raise ValueError(f"metadata {name}: {value!r} is not a number")
+        raise EusgistError(f"metadata {name}: {value!r} is not a number")
     if field.kind == "integer":
         if number != int(number):
-            raise ValueError(f"metadata {name}: {value!r} is not a whole number")
+            raise EusgistError(f"metadata {name}: {value!r} is not a whole number")
         number = int(number)
     if (field.low is not None and number < field.low) or (
         field.high is not None and number > field.high
     ):
-        raise ValueError(f"metadata {name}: {value!r} is outside [{field.low:g}, {field.high:g}]")
+        raise EusgistError(f"metadata {name}: {value!r} is outside [{field.low:g}, {field.high:g}]")
     return number
 
 
@@ -90,7 +92,7 @@ def validate_metadata(values: Mapping[str, object]) -> dict[str, object]:
     """
     unknown = sorted(set(values) - set(METADATA_FIELDS))
     if unknown:
-        raise ValueError(f"unknown metadata field(s) {unknown}; known: {list(METADATA_FIELDS)}")
+        raise EusgistError(f"unknown metadata field(s) {unknown}; known: {list(METADATA_FIELDS)}")
     return {
         name: None if value is None else _coerce(name, METADATA_FIELDS[name], value)
         for name, value in values.items()

@@ -1,4 +1,5 @@
-"""What the repository hands out: plain frozen records, its errors, the mask codec."""
+"""What the repository hands out: plain frozen records, its errors (defined in
+:mod:`eusgist.errors`), the mask codec."""
 
 from __future__ import annotations
 
@@ -10,34 +11,15 @@ from datetime import UTC, datetime
 import numpy as np
 from PIL import Image as PILImage
 
-
-class StoreError(ValueError):
-    """A request the store refuses; the message names the problem. Nothing was changed."""
-
-
-class NotFoundError(StoreError):
-    """An unknown image, annotation, revision or annotator."""
-
-
-class ConflictError(StoreError):
-    """A save based on a revision that is no longer the latest (someone saved meanwhile)."""
-
-
-class NotAllowedError(StoreError):
-    """The annotator's role does not allow the action."""
-
-
-class StorageError(StoreError, OSError):
-    """The database itself failed (unreachable, locked, I/O error): the message says which
-    database and why. The transaction was rolled back, so nothing was half-saved."""
-
-
-class DatabaseFullError(StorageError):
-    """The disk holding the database (or the database's size limit) is full."""
-
-
-class ReadOnlyDatabaseError(StorageError):
-    """The database (file, connection or server) only allows reading."""
+from eusgist.errors import (  # noqa: F401  (re-exported: the store's errors)
+    ConflictError,
+    DatabaseFullError,
+    NotAllowedError,
+    NotFoundError,
+    ReadOnlyDatabaseError,
+    StorageError,
+    StoreError,
+)
 
 
 @dataclass(frozen=True)

@@ -11,14 +11,13 @@ import os
 import gradio as gr
 
 from eusgist import __version__
-from eusgist.accounts import AUTH_FILE_ENV, PasswordCheck
+from eusgist.accounts import PasswordCheck
+from eusgist.config import DEFAULT_MAX_UPLOAD, DEFAULT_QUEUE_SIZE, QUEUE_SIZE_ENV, settings  # noqa: F401
 from eusgist.ui import about, annotate, evaluate, predict
 
 log = logging.getLogger(__name__)
 
 TITLE = "eusgist: GIST vs leiomyoma on endoscopic ultrasound"
-#: Largest upload the server accepts (``EUSGIST_MAX_UPLOAD``, Gradio size syntax).
-DEFAULT_MAX_UPLOAD = "512mb"
 #: (every, older than) seconds: how often Gradio deletes its temporary files, and their age.
 CACHE_LIFETIME = (3600, 86400)
 #: Events run at once; the others wait in Gradio's queue.
@@ -26,8 +25,6 @@ CONCURRENCY_LIMIT = 2
 #: Events that may wait in the queue (``EUSGIST_QUEUE_SIZE``); one more is refused at once
 #: with "Queue is full" (HTTP 503; gradio_client raises ``QueueError``) instead of waiting
 #: without bound.
-DEFAULT_QUEUE_SIZE = 64
-QUEUE_SIZE_ENV = "EUSGIST_QUEUE_SIZE"
 
 
 def build_app() -> gr.Blocks:
@@ -56,16 +53,7 @@ def default_port() -> int:
 
 def queue_size() -> int:
     """``EUSGIST_QUEUE_SIZE`` (a positive integer), else :data:`DEFAULT_QUEUE_SIZE`."""
-    text = os.environ.get(QUEUE_SIZE_ENV, "").strip()
-    if not text:
-        return DEFAULT_QUEUE_SIZE
-    try:
-        size = int(text)
-    except ValueError:
-        size = 0
-    if size < 1:
-        raise ValueError(f"{QUEUE_SIZE_ENV} must be a positive integer, got {text!r}")
-    return size
+    return settings().queue_size
 
 
 def configure_queue(app: gr.Blocks, max_size: int | None = None) -> gr.Blocks:
@@ -77,7 +65,7 @@ def configure_queue(app: gr.Blocks, max_size: int | None = None) -> gr.Blocks:
 
 def login() -> PasswordCheck | None:
     """The password check of ``EUSGIST_AUTH_FILE`` (see :mod:`eusgist.accounts`), else None."""
-    path = os.environ.get(AUTH_FILE_ENV, "").strip()
+    path = settings().auth_file
     return PasswordCheck(path) if path else None
 
 
@@ -90,7 +78,7 @@ def launch(host: str | None = None, port: int | None = None, **kwargs: object) -
     a login, and the signed-in name is the annotator.
     """
     app = configure_queue(build_app())
-    kwargs.setdefault("max_file_size", os.environ.get("EUSGIST_MAX_UPLOAD", DEFAULT_MAX_UPLOAD))
+    kwargs.setdefault("max_file_size", settings().max_upload)
     auth = login()
     if auth is not None:
         kwargs.setdefault("auth", auth)

@@ -35,6 +35,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from eusgist.config import settings
+from eusgist.errors import EusgistError
 from eusgist.io import to_uint8
 from eusgist.masks import adjust_contrast, mask_from_layers, mask_layer, overlay, parse_points
 from eusgist.masks import shape_mask as points_mask
@@ -56,7 +58,6 @@ from eusgist.ui.errors import user_errors
 
 log = logging.getLogger(__name__)
 
-REVIEWERS_ENV = "EUSGIST_REVIEWERS"
 WORKLISTS = ("unannotated", "mine", "needs_review", "all")
 #: The editor's initial canvas (height, width): the least extent of a sent layer.
 EDITOR_CANVAS = (800, 800)
@@ -84,10 +85,10 @@ def current_store() -> AnnotationStore:
     with _stores_lock:
         if url not in _stores:
             store = open_store(url)
-            for name in os.environ.get(REVIEWERS_ENV, "").split(","):
-                if name.strip():
+            for name in settings().reviewers:
+                if name:
                     try:
-                        store.add_annotator(name.strip(), "reviewer")
+                        store.add_annotator(name, "reviewer")
                     except ReadOnlyDatabaseError as exc:  # still open it for reading
                         log.warning("reviewers not registered: %s", exc)
                         break
@@ -121,7 +122,7 @@ def annotator_name(
         return str(request.username)
     name = (typed or "").strip()
     if not name:
-        raise ValueError("enter your name (annotator) first: every annotation is saved under it")
+        raise EusgistError("enter your name (annotator) first: every annotation is saved under it")
     return name
 
 
@@ -129,7 +130,7 @@ def _image_id(value: float | str | None) -> int:
     try:
         return int(float(value))  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise ValueError(f"choose an image first (image id {value!r})") from None
+        raise EusgistError(f"choose an image first (image id {value!r})") from None
 
 
 def _background(store: AnnotationStore, image_id: int, contrast: float) -> np.ndarray:
@@ -212,7 +213,7 @@ def upload_images(
     """Import image files, ZIP archives or DICOM (de-identified; ``redact_top_px`` blanks a
     band at the top of DICOM frames); return a Markdown summary with the new image ids."""
     if not files:
-        raise ValueError("choose one or more image files, ZIP archives or DICOM files")
+        raise EusgistError("choose one or more image files, ZIP archives or DICOM files")
     try:
         importer: str | None = annotator_name(name, request, profile)
     except ValueError:
@@ -303,7 +304,7 @@ def _loaded_by_caller(
     loaded = _require_loaded(loaded)
     who = annotator_name(name, request, profile)
     if who != loaded.annotator:
-        raise ValueError(
+        raise EusgistError(
             f"image {loaded.image_id} was loaded for {loaded.annotator}, not {who}; load it again"
         )
     return loaded, who
@@ -311,7 +312,7 @@ def _loaded_by_caller(
 
 def _require_loaded(loaded: Loaded | None) -> Loaded:
     if loaded is None:
-        raise ValueError("load an image first (pick one from the worklist)")
+        raise EusgistError("load an image first (pick one from the worklist)")
     return loaded
 
 
@@ -383,7 +384,7 @@ def save_annotation(
     info = store.get_image(loaded.image_id)
     mask = _drawn_mask(editor, loaded, (info.height, info.width))
     if not mask.any():
-        raise ValueError("the mask is empty: paint the lesion first; nothing was saved")
+        raise EusgistError("the mask is empty: paint the lesion first; nothing was saved")
     values = dict(zip(FORM_FIELDS, (location, layer_of_origin, echo_pattern, shape,
                                     long_diameter_mm, lobulation, calcification, cystic_areas),
                       strict=True))
@@ -391,14 +392,14 @@ def save_annotation(
     changed = {k: v for k, v in values.items() if v != loaded.metadata.get(k)}
     validate_metadata(changed)  # refuse bad values before anything is written
     if label is not None and label not in LABELS:
-        raise ValueError(f"unknown label {label!r}; expected one of {list(LABELS)}")
+        raise EusgistError(f"unknown label {label!r}; expected one of {list(LABELS)}")
     try:
         rev = store.save_annotation(
             loaded.image_id, who, mask, loaded.tool, loaded.revision, submit=submit,
             note=note.strip() or None,
         )
     except ConflictError as exc:
-        raise ValueError(
+        raise EusgistError(
             f"Not saved: someone saved a newer revision of this annotation ({exc}). "
             "Your drawing is still in the editor."
         ) from exc
@@ -426,7 +427,7 @@ def next_image(
     current = loaded.image_id if loaded else None
     ids = [int(i) for i in table["image_id"] if int(i) != current]
     if not ids:
-        raise ValueError(f"the {kind} worklist has no other image")
+        raise EusgistError(f"the {kind} worklist has no other image")
     return ids[0]
 
 
@@ -456,11 +457,11 @@ def _revision_source(
     if annotation_id in (None, ""):
         own = next((a for a in store.annotations(loaded.image_id) if a.owner == who), None)
         if own is None:
-            raise ValueError(f"{who} has no annotation of image {loaded.image_id} yet")
+            raise EusgistError(f"{who} has no annotation of image {loaded.image_id} yet")
         return own
     info = store.get_annotation(int(annotation_id))  # type: ignore[arg-type]
     if info.image_id != loaded.image_id:
-        raise ValueError(f"annotation {info.id} is of image {info.image_id}, not the loaded "
+        raise EusgistError(f"annotation {info.id} is of image {info.image_id}, not the loaded "
                          f"image {loaded.image_id}; open image {info.image_id} first")
     if info.owner != who:
         store.require_reviewer(who, f"{action} another annotator's revisions")
@@ -471,7 +472,7 @@ def _revision_number(revision: float | None) -> int:
     try:
         return int(float(revision))  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise ValueError(f"enter a revision number from the history (got {revision!r})") from None
+        raise EusgistError(f"enter a revision number from the history (got {revision!r})") from None
 
 
 @user_errors
@@ -520,7 +521,7 @@ def restore_revision(
     try:
         rev = store.restore(source.id, number, who, expected_revision=loaded.revision)
     except ConflictError as exc:
-        raise ValueError(f"Not restored: someone saved a newer revision of this annotation "
+        raise EusgistError(f"Not restored: someone saved a newer revision of this annotation "
                          f"({exc}).") from exc
     log.info("%s restored revision %d of annotation %d as revision %d", who, number, source.id,
              rev.number)
@@ -545,7 +546,7 @@ def review_view(
                            "compare the annotations of an image")
     annotations = [a for a in store.annotations(iid) if a.revision > 0]
     if not annotations:
-        raise ValueError(f"image {iid} has no annotations to review")
+        raise EusgistError(f"image {iid} has no annotations to review")
     picture = picture_file(
         overlay(_background(store, iid, contrast), [store.mask(a.id) for a in annotations]))
     agreement = pd.DataFrame(
@@ -576,7 +577,7 @@ def decide(
     """Accept or reject an annotation (reviewers only), as of the revision shown."""
     who = annotator_name(name, request, profile)
     if annotation_id in (None, ""):
-        raise ValueError("choose the annotation to accept or reject")
+        raise EusgistError("choose the annotation to accept or reject")
     aid = int(annotation_id)  # type: ignore[arg-type]
     info = current_store().review(aid, who, decision,  # type: ignore[arg-type]
                                   note=note.strip() or None,

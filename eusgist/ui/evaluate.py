@@ -17,6 +17,7 @@ import gradio as gr
 import pandas as pd
 
 from eusgist import inference, report, scoring
+from eusgist.errors import EusgistError
 from eusgist.stats import CI_METHODS
 from eusgist.ui.errors import user_errors
 from eusgist.ui.gpu import EVALUATE_SECONDS, on_gpu
@@ -93,7 +94,7 @@ def _threshold(text: str) -> report.Threshold:
     try:
         return float(text)
     except ValueError:
-        raise ValueError(f"threshold must be 'youden' or a number, got {text!r}") from None
+        raise EusgistError(f"threshold must be 'youden' or a number, got {text!r}") from None
 
 
 @user_errors
@@ -113,11 +114,11 @@ def evaluate_upload(
     calibration and decision-curve figures, and the report as a ZIP and as HTML.
     """
     if not path:
-        raise ValueError("upload a CSV of scores first")
+        raise EusgistError("upload a CSV of scores first")
     if not label_col:
-        raise ValueError("choose the label column")
+        raise EusgistError("choose the label column")
     if not score_cols:
-        raise ValueError("choose at least one score column")
+        raise EusgistError("choose at least one score column")
     frame = report.read_scores_csv(path)
     options = report.EvaluationOptions(
         label_col=label_col,
@@ -153,9 +154,9 @@ def evaluate_images(
     """Score a labelled image set (ZIP with manifest.csv, images, masks) with the chosen
     bundles, then evaluate them per lesion; return what the tab shows."""
     if not path:
-        raise ValueError("upload a ZIP with manifest.csv, images and masks first")
+        raise EusgistError("upload a ZIP with manifest.csv, images and masks first")
     if not models:
-        raise ValueError("choose at least one model")
+        raise EusgistError("choose at least one model")
     work = Path(tempfile.mkdtemp(prefix="eusgist-evaluate-images-"))
 
     def step(k: int, name: str) -> None:

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from eusgist import inference
+from eusgist.errors import EusgistError
 from eusgist.io import read_image, to_uint8
 from eusgist.masks import mask_from_layers
 from eusgist.ui.errors import user_errors
@@ -119,9 +120,9 @@ def _box(text: str | None) -> tuple[float, float, float, float] | None:
     try:
         values = tuple(float(v) for v in text.replace(";", ",").split(","))
     except ValueError:
-        raise ValueError(f"box must be four numbers x0,y0,x1,y1, got {text!r}") from None
+        raise EusgistError(f"box must be four numbers x0,y0,x1,y1, got {text!r}") from None
     if len(values) != 4:
-        raise ValueError(f"box must be four numbers x0,y0,x1,y1, got {text!r}")
+        raise EusgistError(f"box must be four numbers x0,y0,x1,y1, got {text!r}")
     return values  # type: ignore[return-value]
 
 
@@ -182,12 +183,12 @@ def predict_image(
     The ROI is the uploaded mask, else the box, else what was painted in the editor.
     """
     if not name:
-        raise ValueError("choose a model first")
+        raise EusgistError("choose a model first")
     if not image_path:
-        raise ValueError("upload an image first")
+        raise EusgistError("upload an image first")
     model = inference.load_listed_model(name)
     if len(model.phases) > 1:
-        raise ValueError(input_statement(model))
+        raise EusgistError(input_statement(model))
     image = read_image(image_path, name=Path(image_path).name, allow_volume=True)
     box = _box(box_text)
     mask: Any = mask_path or None
