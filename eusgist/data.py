@@ -169,8 +169,9 @@ def validate_manifest(
     ------
     ManifestError
         Missing columns, empty table, blank or missing files, absolute paths or paths
-        leaving ``root``, duplicate images, a spacing that is not a positive number,
-        unknown labels, a single class, a lesion with two labels or two patients,
+        leaving ``root``, duplicate rows (the same image with the same mask; one image
+        may carry several masks, e.g. :mod:`eusgist.roi_kinds` variants), a spacing that is
+        not a positive number, unknown labels, a single class, a lesion with two labels or two patients,
         or (with ``require_masks``) rows without a mask. The message lists the rows.
     """
     missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
@@ -202,7 +203,7 @@ def validate_manifest(
         if bad.any():
             raise ManifestError(f"{name}: {col} must be a positive number of mm or empty, in "
                                 f"{_rows(table, bad)}")
-    dup = table.duplicated("image", keep="first")
+    dup = table.duplicated(["image", "mask"], keep="first")  # ROI variants share an image
     if dup.any():
         raise ManifestError(f"{name}: duplicate image in {_rows(table, dup)}")
     if require_masks:
