@@ -13,8 +13,8 @@ from eusgist.cli import main
 from eusgist.features.table import write_feature_table
 from eusgist.models import tabular
 from eusgist.models.synthetic import synthetic_feature_table
-from eusgist.paper_report import PaperReportOptions, paper_report
 from eusgist.phantom import PhantomConfig, generate_dataset
+from eusgist.report.paper import PaperReportOptions, paper_report
 
 FILES = {"table2_performance.csv", "table3_delong.csv", "table4_brier.csv", "dca.csv",
          "report.json", "settings.json", "report.html", "roc_test.png",

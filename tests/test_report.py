@@ -12,7 +12,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from eusgist import report, report_figures, stats
+from eusgist import report, stats
+from eusgist.errors import EvaluationError
+from eusgist.report import figures as report_figures
 
 DATA = Path(__file__).parent / "stats" / "data"
 MODELS = ["radiomics", "deep", "combined"]
@@ -274,3 +276,42 @@ def test_failure_while_writing_leaves_nothing(tmp_path, evaluation, monkeypatch)
     with pytest.raises(OSError, match="disk full"):
         report.write_report(tmp_path / "r", evaluation)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_stats_errors_reach_users_as_evaluation_errors():
+    """eusgist.stats raises plain ValueError; the report layer re-raises it, same message."""
+    with pytest.raises(EvaluationError, match="two classes|one class|binary|0/1") as caught:
+        report.evaluate_scores([0, 1, 2, 1], {"a": [0.1, 0.9, 0.5, 0.7]})
+    assert isinstance(caught.value.__cause__, ValueError)
+    with report.stats_errors():
+        pass
+    with pytest.raises(EvaluationError, match="^boom$"), report.stats_errors():
+        raise ValueError("boom")
+    with pytest.raises(TypeError), report.stats_errors():
+        raise TypeError("a bug stays a bug")
+
+
+@pytest.mark.parametrize(("old", "new", "name"), [
+    ("eusgist.report_figures", "eusgist.report.figures", "write_figures"),
+    ("eusgist.report_html", "eusgist.report.html", "render_html"),
+    ("eusgist.paper_report", "eusgist.report.paper", "paper_report"),
+])
+def test_old_module_paths_warn_and_re_export(old, new, name, monkeypatch):
+    import importlib
+    import sys
+
+    monkeypatch.delitem(sys.modules, old, raising=False)
+    with pytest.warns(DeprecationWarning, match=f"{old} moved to {new}"):
+        shim = importlib.import_module(old)
+    assert getattr(shim, name) is getattr(importlib.import_module(new), name)
+
+
+def test_importing_the_report_package_leaves_matplotlib_out():
+    import subprocess
+    import sys
+
+    code = ("import sys, eusgist.report; "
+            "print(','.join(m for m in ('matplotlib', 'xgboost', 'eusgist.report.figures', "
+            "'eusgist.report.paper') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

@@ -101,7 +101,7 @@ def _describe(provenance: dict[str, Any]) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     """Load or extract features, fit the nine models, write the report; return 0."""
-    from eusgist.paper_report import PaperReportOptions, check_out_dir, paper_report
+    from eusgist.report.paper import PaperReportOptions, check_out_dir, paper_report
 
     options = PaperReportOptions(
         seed=args.seed, test_size=args.test_size, cv_folds=args.cv_folds,

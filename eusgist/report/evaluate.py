@@ -1,0 +1,312 @@
+"""Evaluating scores: paper statistics of several models on the same cases
+(:func:`evaluate_scores`), the same within subgroups (:func:`evaluate_subgroups`), and the
+one call from a scores table to a report folder (:func:`report_from_table`,
+:func:`write_report`)."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import os
+import warnings
+from collections.abc import Collection, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+
+from eusgist import stats
+from eusgist.csvsafe import write_csv
+from eusgist.errors import EvaluationError
+from eusgist.report.inputs import prepare_scores
+from eusgist.report.results import (
+    Evaluation,
+    EvaluationOptions,
+    ModelEvaluation,
+    ScoreTable,
+    SubgroupResult,
+    SubgroupSpec,
+    Threshold,
+    stats_errors,
+)
+from eusgist.report.tables import (
+    calibration_table,
+    dca_table,
+    delong_table,
+    performance_table,
+    report_dict,
+    subgroup_table,
+    subgroups_dict,
+)
+from eusgist.report.writer import atomic_dir, write_json
+
+log = logging.getLogger(__name__)
+
+
+def _threshold_for(rule: Threshold | Mapping[str, float], name: str, y: NDArray[np.int8],
+                   s: NDArray[np.float64]) -> float:
+    if isinstance(rule, Mapping):
+        if name not in rule:
+            raise EvaluationError(f"no threshold given for model {name!r}")
+        return float(rule[name])
+    if rule == "youden":
+        return stats.youden_threshold(y, s)
+    return float(rule)
+
+
+def _is_probability(s: NDArray[np.float64]) -> bool:
+    return bool(s.min() >= 0.0 and s.max() <= 1.0)
+
+
+def evaluate_scores(
+    y_true: ArrayLike,
+    scores: Mapping[str, ArrayLike],
+    *,
+    threshold: Threshold | Mapping[str, float] = "youden",
+    ci: str = "wilson",
+    level: float = 0.95,
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+    calibration_bins: int = 10,
+    probabilities: Collection[str] | None = None,
+) -> Evaluation:
+    """Paper statistics of each model and DeLong tests between every pair.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n,)
+        0/1 labels, 1 = positive class.
+    scores : mapping of str to array-like of shape (n,)
+        Each model's scores for the same cases (e.g. predicted probabilities).
+    threshold : "youden", float or mapping of model name to float
+        Operating point: ``score >= threshold`` is positive. ``"youden"`` picks each
+        model's Youden-optimal threshold on these same cases (optimistic).
+    ci : {"wald", "wilson", "clopper-pearson"}
+        Interval for sensitivity, specificity, PPV, NPV and accuracy.
+    level : float
+        Confidence level of every interval.
+    n_bootstrap : int
+        Stratified bootstrap replicates for the ROC band and a bootstrap AUC interval;
+        0 skips both.
+    seed : int
+        Bootstrap seed.
+    calibration_bins : int
+        Quantile bins of the reliability curve.
+    probabilities : collection of str, optional
+        Models whose scores are probabilities; default: those with all scores in [0, 1].
+
+    Returns
+    -------
+    Evaluation
+        Calibration, Brier score and decision curves only for models whose scores are
+        probabilities in [0, 1]; for the others a note says so.
+
+    Raises
+    ------
+    EvaluationError
+        Labels or scores the statistics cannot use (e.g. one class only), with
+        :mod:`eusgist.stats`'s message.
+    """
+    if not scores:
+        raise EvaluationError("no models to evaluate")
+    if ci not in stats.CI_METHODS:
+        raise EvaluationError(f"unknown CI method {ci!r}; choose one of "
+                              f"{', '.join(stats.CI_METHODS)}")
+    with stats_errors():
+        y = stats.to_binary(y_true)
+    models: dict[str, ModelEvaluation] = {}
+    notes: list[str] = []
+    arrays = {}
+    for name, raw in scores.items():
+        try:
+            s = arrays[name] = np.asarray(raw, dtype=np.float64)
+            is_prob = _is_probability(s) if probabilities is None else name in probabilities
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                models[name] = _evaluate_model(
+                    y, s, threshold=threshold, name=name, ci=ci, level=level,
+                    n_bootstrap=n_bootstrap, seed=seed, calibration_bins=calibration_bins,
+                    is_probability=is_prob)
+        except (TypeError, ValueError) as exc:
+            raise EvaluationError(f"model {name!r}: {exc}") from None
+        notes.extend(f"{name}: {w.message}" for w in caught)
+        if not is_prob:
+            notes.append(f"{name}: scores are not probabilities in [0, 1]; no calibration, "
+                         "Brier score or decision curve")
+    probs = {name: arrays[name] for name, m in models.items() if m.is_probability}
+    with stats_errors():
+        delong = [(a, b, stats.delong_test(y, arrays[a], arrays[b], level=level))
+                  for a, b in itertools.combinations(arrays, 2)]
+        dca = stats.decision_curve(y, probs)
+    rule = "youden" if threshold == "youden" else (
+        "per model" if isinstance(threshold, Mapping) else f"fixed {float(threshold):g}")
+    for note in notes:
+        log.warning(note)
+    if threshold == "youden":
+        notes.append("thresholds maximise Youden's J on these same cases, which flatters "
+                     "sensitivity and specificity; fix one (--threshold) for a fair test")
+    return Evaluation(
+        n=int(y.size), n_positive=int(np.sum(y)), models=models, delong=delong,
+        dca=dca, ci=ci, level=level, threshold_rule=rule,
+        n_bootstrap=n_bootstrap, notes=notes,
+    )
+
+
+def _evaluate_model(
+    y: NDArray[np.int8], s: NDArray[np.float64], *, threshold: Threshold | Mapping[str, float],
+    name: str, ci: str, level: float, n_bootstrap: int, seed: int, calibration_bins: int,
+    is_probability: bool,
+) -> ModelEvaluation:
+    auc = stats.roc_auc_ci(y, s, level=level)  # checks the scores first
+    cut = _threshold_for(threshold, name, y, s)
+    boot = band = None
+    if n_bootstrap > 0:
+        boot = stats.bootstrap_auc_ci(y, s, n_boot=n_bootstrap, level=level, seed=seed)
+        band = stats.roc_ci_band(y, s, n_boot=n_bootstrap, level=level, seed=seed)
+    brier, fit, reliability = math.nan, None, None
+    if is_probability:
+        brier = stats.brier_score(y, s)
+        fit = stats.calibration_intercept_slope(y, s)
+        reliability = stats.calibration_curve(y, s, n_bins=calibration_bins, strategy="quantile")
+    return ModelEvaluation(
+        auc=auc, auc_bootstrap=boot, threshold=cut,
+        at_threshold=stats.threshold_metrics(y, s, threshold=cut, ci=ci, level=level),
+        roc=stats.roc_curve(y, s), band=band, brier=brier, calibration_fit=fit,
+        reliability=reliability,
+    )
+
+
+def evaluate_subgroups(
+    table: ScoreTable, specs: Sequence[SubgroupSpec], overall: Evaluation
+) -> list[SubgroupResult]:
+    """Evaluate every subgroup at the overall thresholds, CI method and level.
+
+    Subgroups with fewer than two cases of a class get a note instead of statistics.
+    """
+    thresholds = {name: m.threshold for name, m in overall.models.items()}
+    probabilities = {name for name, m in overall.models.items() if m.is_probability}
+    out = []
+    for spec in specs:
+        levels = np.array(spec.levels(table.covariates[spec.column]), dtype=object)
+        missing = int(sum(v is None for v in levels))
+        if missing:
+            log.warning("subgroup %s: %d case(s) with no value left out", spec.column, missing)
+        present = {v for v in levels if v is not None}
+        order = [v for v in spec.level_names() if v in present] if spec.cuts else sorted(present)
+        for level in order:
+            rows = levels == level
+            y = table.y_true[rows]
+            n_pos = int(y.sum())
+            if min(n_pos, y.size - n_pos) < 2:
+                out.append(SubgroupResult(spec.column, level, int(y.size), n_pos, None,
+                                          "fewer than 2 cases of a class"))
+                continue
+            ev = evaluate_scores(y, {k: v[rows] for k, v in table.scores.items()},
+                                 threshold=thresholds, ci=overall.ci, level=overall.level,
+                                 n_bootstrap=0, probabilities=probabilities)
+            out.append(SubgroupResult(spec.column, level, int(y.size), n_pos, ev))
+    return out
+
+
+def report_from_table(
+    frame: pd.DataFrame,
+    score_cols: Sequence[str],
+    out_dir: str | os.PathLike[str],
+    options: EvaluationOptions = EvaluationOptions(),
+    *,
+    source: str = "scores table",
+    overwrite: bool = False,
+) -> tuple[Evaluation, Path]:
+    """Evaluate a scores table and write its report folder (all or nothing).
+
+    This is what the ``evaluate`` command and the app's Evaluate tab both run: see
+    :func:`prepare_scores`, :func:`evaluate_scores`, :func:`evaluate_subgroups` and
+    :func:`write_report`. ``options.subgroups`` holds ``"COL"`` or ``"COL:CUTS"`` texts.
+    """
+    from eusgist import __version__
+
+    specs = options.subgroup_specs
+    table = prepare_scores(
+        frame, label_col=options.label_col, score_cols=score_cols,
+        positive_label=options.positive_label, lesion_col=options.lesion_col,
+        aggregate=options.aggregate, keep_cols=[s.column for s in specs],
+    )
+    unit = (f"{table.y_true.size} lesions ({options.aggregate} of {table.n_images} image scores)"
+            if table.unit == "lesion" else f"{table.y_true.size} images (no lesion column)")
+    log.info("evaluating %d model(s) on %s", len(table.scores), unit)
+    ev = evaluate_scores(table.y_true, table.scores, threshold=options.threshold, ci=options.ci,
+                         level=options.level, n_bootstrap=options.n_bootstrap, seed=options.seed)
+    subgroups = evaluate_subgroups(table, specs, ev)
+    context = {
+        "Scores": source,
+        "Cases": unit,
+        "Label": f"{options.label_col} (positive: {table.positive_label})",
+        "Threshold": str(options.threshold),
+        "Intervals": f"{100 * options.level:g}%, proportions: {options.ci}, AUC: DeLong"
+                     + (f", bootstrap {options.n_bootstrap} (seed {options.seed})"
+                        if options.n_bootstrap else ""),
+        "eusgist": __version__,
+    }
+    out = write_report(out_dir, ev, subgroups=subgroups, context=context, overwrite=overwrite)
+    for name, m in ev.models.items():
+        log.info("%s: AUC %.3f (%.3f-%.3f)", name, m.auc.auc, m.auc.lo, m.auc.hi)
+    return ev, out
+
+
+# --- writing, all or nothing ---------------------------------------------------------------
+
+def write_report(
+    out_dir: str | os.PathLike[str],
+    ev: Evaluation,
+    *,
+    subgroups: Sequence[SubgroupResult] = (),
+    context: Mapping[str, str] | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write the report folder: report.json, CSV tables, PNG figures, report.html.
+
+    Everything is written into a temporary folder beside ``out_dir`` and renamed into
+    place at the end, so an error leaves nothing behind.
+
+    Parameters
+    ----------
+    out_dir : path
+        The folder to create.
+    ev : Evaluation
+        The statistics to report.
+    subgroups : sequence of SubgroupResult
+        Written to ``subgroups.json`` / ``subgroups.csv`` when given.
+    context : mapping of str to str, optional
+        Lines describing the run (source, options), shown at the top of the HTML page.
+    overwrite : bool, default False
+        Replace an existing non-empty ``out_dir``; otherwise that is an error.
+
+    Returns
+    -------
+    Path
+        ``out_dir``.
+    """
+    from eusgist.report import figures, html  # matplotlib only when writing
+
+    out = Path(out_dir)
+    with atomic_dir(out, overwrite=overwrite) as tmp:
+        tables = {
+            "performance.csv": performance_table(ev),
+            "delong.csv": delong_table(ev),
+            "calibration.csv": calibration_table(ev),
+            "dca.csv": dca_table(ev),
+        }
+        if subgroups:
+            tables["subgroups.csv"] = subgroup_table(subgroups)
+            write_json(tmp / "subgroups.json", subgroups_dict(subgroups))
+        for name, table in tables.items():
+            write_csv(table, tmp / name)
+        write_json(tmp / "report.json", report_dict(ev))
+        pngs = figures.write_figures(ev, tmp)
+        html.write_html(tmp / "report.html", ev, figures=pngs, subgroups=subgroups,
+                        context=dict(context or {}))
+    log.info("wrote %s", out)
+    return out
+
