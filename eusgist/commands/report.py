@@ -1,7 +1,7 @@
 """``report``: zhao2026's Tables 2-4 and Figures 1-2 on any data set, in one command.
 
 Extracts features of ``--manifest`` (cached) or reads ``--features``, then runs
-:func:`eusgist.paper_report.paper_report` into ``--out``.
+:func:`eusgist.report.paper.paper_report` into ``--out``.
 """
 
 from __future__ import annotations
