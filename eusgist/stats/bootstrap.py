@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from eusgist.stats._validate import check_both_classes, check_level, check_scores, check_y_true
-from eusgist.stats.roc import AUCResult
+from eusgist.stats.delong import AUCResult
 
 __all__ = ["RocBand", "bootstrap_auc_ci", "roc_ci_band"]
 
