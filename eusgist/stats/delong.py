@@ -73,9 +73,11 @@ class DeLongTest:
 class RankedScores:
     """One model's DeLong placements on a labelled sample, computed once for reuse.
 
-    Build it with :func:`rank_scores`. ``v10`` follows the positive cases and ``v01`` the
-    negative cases in their order in ``y_true``, so two models ranked on the same labels
-    can be paired case by case.
+    Build it with :func:`rank_scores`. ``v10`` holds each positive case's fraction of
+    negatives ranked below it (ties 1/2) and ``v01`` each negative case's fraction of
+    positives ranked above it, in the cases' order in ``y_true``, so two models ranked on
+    the same labels pair case by case. ``auc`` is the mean of ``v10`` and ``var`` the
+    DeLong variance of the AUC.
     """
 
     y_true: NDArray[np.int8]
