@@ -5,7 +5,8 @@ positive. Nothing here imports the rest of eusgist.
 
 - ROC: :func:`roc_auc_ci` (DeLong), :func:`delong_test`, :func:`delong_test_unpaired`,
   :func:`roc_curve`, :func:`youden_threshold`; bootstrap: :func:`bootstrap_auc_ci`,
-  :func:`roc_ci_band`.
+  :func:`roc_ci_band`. Several models on the same cases: :func:`rank_scores` once per
+  model, then :func:`auc_ci_from_ranks` and :func:`delong_test_from_ranks` reuse the ranks.
 - Threshold metrics: :func:`binary_metrics`, :func:`threshold_metrics`,
   :func:`proportion_ci` (Wald, Wilson, Clopper-Pearson).
 - Calibration: :func:`brier_score`, :func:`calibration_curve`,
@@ -33,6 +34,18 @@ from eusgist.stats.dca import (
     net_benefit_treat_all,
     net_interventions_avoided,
 )
+from eusgist.stats.delong import (
+    AUCResult,
+    DeLongTest,
+    RankedScores,
+    auc_ci_from_ranks,
+    delong_placements,
+    delong_test,
+    delong_test_from_ranks,
+    delong_test_unpaired,
+    rank_scores,
+    roc_auc_ci,
+)
 from eusgist.stats.metrics import (
     CI_METHODS,
     ConfusionCounts,
@@ -43,17 +56,7 @@ from eusgist.stats.metrics import (
     proportion_ci,
     threshold_metrics,
 )
-from eusgist.stats.roc import (
-    AUCResult,
-    DeLongTest,
-    RocCurve,
-    delong_placements,
-    delong_test,
-    delong_test_unpaired,
-    roc_auc_ci,
-    roc_curve,
-    youden_threshold,
-)
+from eusgist.stats.roc import RocCurve, roc_curve, youden_threshold
 
 __all__ = [
     "CI_METHODS",
@@ -64,10 +67,12 @@ __all__ = [
     "DeLongTest",
     "DecisionCurve",
     "LesionScores",
+    "RankedScores",
     "RocBand",
     "RocCurve",
     "ThresholdMetrics",
     "aggregate_by_lesion",
+    "auc_ci_from_ranks",
     "binary_metrics",
     "bootstrap_auc_ci",
     "brier_score",
@@ -78,12 +83,14 @@ __all__ = [
     "default_thresholds",
     "delong_placements",
     "delong_test",
+    "delong_test_from_ranks",
     "delong_test_unpaired",
     "f1_score",
     "net_benefit",
     "net_benefit_treat_all",
     "net_interventions_avoided",
     "proportion_ci",
+    "rank_scores",
     "roc_auc_ci",
     "roc_ci_band",
     "roc_curve",

@@ -22,6 +22,7 @@ def test_importing_stats_pulls_in_nothing_else_of_the_project():
 def test_public_api_is_exported():
     for name in ("roc_auc_ci", "delong_test", "delong_test_unpaired", "binary_metrics",
                  "net_benefit", "net_benefit_treat_all", "brier_score", "calibration_curve",
-                 "calibration_intercept_slope"):
+                 "calibration_intercept_slope", "rank_scores", "auc_ci_from_ranks",
+                 "delong_test_from_ranks"):
         assert name in eusgist.stats.__all__
         assert callable(getattr(eusgist.stats, name))
