@@ -119,14 +119,16 @@ def evaluate_scores(
     models: dict[str, ModelEvaluation] = {}
     notes: list[str] = []
     arrays = {}
+    ranked: dict[str, stats.RankedScores] = {}  # one sort per model, shared by CI and tests
     for name, raw in scores.items():
         try:
             s = arrays[name] = np.asarray(raw, dtype=np.float64)
+            ranked[name] = stats.rank_scores(y, s)  # checks the scores first
             is_prob = _is_probability(s) if probabilities is None else name in probabilities
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 models[name] = _evaluate_model(
-                    y, s, threshold=threshold, name=name, ci=ci, level=level,
+                    y, s, ranked[name], threshold=threshold, name=name, ci=ci, level=level,
                     n_bootstrap=n_bootstrap, seed=seed, calibration_bins=calibration_bins,
                     is_probability=is_prob)
         except (TypeError, ValueError) as exc:
@@ -137,7 +139,7 @@ def evaluate_scores(
                          "Brier score or decision curve")
     probs = {name: arrays[name] for name, m in models.items() if m.is_probability}
     with stats_errors():
-        delong = [(a, b, stats.delong_test(y, arrays[a], arrays[b], level=level))
+        delong = [(a, b, stats.delong_test_from_ranks(ranked[a], ranked[b], level=level))
                   for a, b in itertools.combinations(arrays, 2)]
         dca = stats.decision_curve(y, probs)
     rule = "youden" if threshold == "youden" else (
@@ -155,11 +157,11 @@ def evaluate_scores(
 
 
 def _evaluate_model(
-    y: NDArray[np.int8], s: NDArray[np.float64], *, threshold: Threshold | Mapping[str, float],
+    y: NDArray[np.int8], s: NDArray[np.float64], ranked: stats.RankedScores, *, threshold: Threshold | Mapping[str, float],
     name: str, ci: str, level: float, n_bootstrap: int, seed: int, calibration_bins: int,
     is_probability: bool,
 ) -> ModelEvaluation:
-    auc = stats.roc_auc_ci(y, s, level=level)  # checks the scores first
+    auc = stats.auc_ci_from_ranks(ranked, level=level)
     cut = _threshold_for(threshold, name, y, s)
     boot = band = None
     if n_bootstrap > 0:
