@@ -97,8 +97,10 @@ class PretrainedSource:
     sha256: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form for provenance and model cards."""
-        return {"arch": self.arch, "source": self.kind, "location": self.location,
+        """JSON-ready form for provenance and model cards: what identifies the weights (a
+        package file by its name, not by where this machine installed it)."""
+        location = self.location if self.kind == "hub" else Path(self.location).name
+        return {"arch": self.arch, "source": self.kind, "location": location,
                 "sha256": self.sha256}
 
 

@@ -77,7 +77,7 @@ def test_fake_package_maps_in_order(tmp_path, monkeypatch):
     assert load_pretrained(model, ARCH) == source and source_of(model) == source
     for (name, got), want in zip(model.state_dict().items(), state.values(), strict=True):
         assert torch.equal(got, want), name
-    assert source.as_dict() == {"arch": ARCH, "source": source.kind, "location": str(path),
+    assert source.as_dict() == {"arch": ARCH, "source": source.kind, "location": FILENAME,
                                 "sha256": source.sha256}
 
 
