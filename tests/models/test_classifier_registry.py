@@ -11,6 +11,8 @@ import pytest
 from scipy.special import expit, logit
 from sklearn.linear_model import LogisticRegression
 
+from eusgist.bundle import load_bundle, save_bundle
+from eusgist.cli import main
 from eusgist.errors import EusgistError
 from eusgist.explain import METHODS, background_sample, explain
 from eusgist.models import classifiers
@@ -134,3 +136,22 @@ def test_a_registered_classifier_trains_stores_and_explains(logreg, table):
                       n_splits=3)
     assert model.name == "combined-logreg" and model.cv_auc > 0.6
 
+
+def test_a_registered_classifier_goes_through_the_train_command_and_a_bundle(
+    logreg, table, tmp_path
+):
+    features = tmp_path / "features.parquet"
+    table.to_parquet(features)
+    out = tmp_path / "combined-logreg"
+    assert main(["train", "--features", str(features), "--out", str(out), "--modalities",
+                 "combined", "--classifiers", "svm,logreg", "--select", "combined-logreg",
+                 "--cv-folds", "3", "--shap-rows", "5"]) == 0
+    bundle = load_bundle(out)
+    assert bundle.card["classifier"] == "logreg"
+    assert bundle.predict_proba(table).shape == (len(table),)
+    again = save_bundle(tmp_path / "copy", bundle.model, name="copy", classes=bundle.classes,
+                        threshold=bundle.threshold, input_features=list(bundle.model.features),
+                        background=bundle.background)
+    np.testing.assert_array_equal(load_bundle(again).predict_proba(table),
+                                  bundle.predict_proba(table))
+    assert len(bundle.explain(table.iloc[:1])) == len(bundle.model.features)
