@@ -9,16 +9,17 @@ import pytest
 
 from eusgist.explain import (
     EXACT_MAX_FEATURES,
+    METHODS,
     Explanation,
-    _exact_shapley,
-    _permutation_shapley,
-    _svm_game,
     background_sample,
     explain,
     masked_game,
     readable_name,
     shap_summary,
 )
+from eusgist.models.classifiers import list_classifiers
+from eusgist.models.classifiers.shapley import exact_shapley, permutation_shapley
+from eusgist.models.classifiers.svm import svm_game
 from eusgist.models.portable import PortableModel
 from eusgist.models.synthetic import synthetic_feature_table
 from eusgist.models.tabular import fit_model
@@ -62,7 +63,7 @@ def test_shap_values_add_up_to_the_model_output(portable, table):
     assert abs(contributions[0][2]) == pytest.approx(np.abs(expl.values[0]).max())
 
 
-def test_permutation_estimate_matches_exact_shapley():
+def test_permutation_estimate_matchesexact_shapley():
     rng = np.random.default_rng(0)
     w = rng.normal(size=5)
 
@@ -70,13 +71,13 @@ def test_permutation_estimate_matches_exact_shapley():
         return np.tanh(x @ w) + x[:, 0] * x[:, 1]
 
     x, bg = rng.normal(size=(3, 5)), rng.normal(size=(12, 5))
-    exact = _exact_shapley(masked_game(f, bg), x)
-    approx = _permutation_shapley(masked_game(f, bg), x, np.random.default_rng(1))
+    exact = exact_shapley(masked_game(f, bg), x)
+    approx = permutation_shapley(masked_game(f, bg), x, np.random.default_rng(1))
     np.testing.assert_allclose(exact.sum(axis=1), f(x) - f(bg).mean(), atol=1e-12)
     np.testing.assert_allclose(approx.sum(axis=1), f(x) - f(bg).mean(), atol=1e-12)
     np.testing.assert_allclose(approx, exact, atol=0.15)
     # a linear model has the closed form w_j (x_j - mean bg_j)
-    exact_lin = _exact_shapley(masked_game(lambda z: z @ w, bg), x)
+    exact_lin = exact_shapley(masked_game(lambda z: z @ w, bg), x)
     np.testing.assert_allclose(exact_lin, w * (x - bg.mean(axis=0)), atol=1e-12)
 
 
@@ -86,8 +87,22 @@ def test_fast_svm_game_equals_the_definition(portable, table):
     bg = portable.standardise(background_sample(portable, table, n=15))
     masks = np.random.default_rng(3).random((40, x.shape[1])) < 0.5
     for row in x:
-        np.testing.assert_allclose(_svm_game(portable, bg)(row, masks),
+        np.testing.assert_allclose(svm_game(portable, bg)(row, masks),
                                    masked_game(portable.output, bg)(row, masks), atol=1e-10)
+
+
+def test_methods_are_a_view_of_the_registry():
+    assert list(METHODS) == list(list_classifiers())
+    assert METHODS["xgboost"][1] == "log-odds" and "lightgbm" not in METHODS
+
+
+def test_the_package_does_not_import_torch():
+    """eusgist.explain re-exports the tabular names only; Grad-CAM (torch) is a submodule."""
+    import subprocess
+    import sys
+
+    code = "import sys, eusgist.explain; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import timm
 import torch
 from torch import nn
 
-from eusgist.explain_cnn import default_target_layer, explain_image, grad_cam, overlay
+from eusgist.explain.gradcam import default_target_layer, explain_image, grad_cam, overlay
 from eusgist.models.cnn_bundle import load_cnn_bundle, save_cnn_bundle
 
 
@@ -80,3 +80,9 @@ def test_explain_image_from_a_bundle(tmp_path) -> None:
     e = explain_image(bundle, image, mask)
     assert e.probability == pytest.approx(bundle.predict_proba([image], [mask])[0], rel=1e-5)
     assert e.crop.shape == e.heatmap.shape == (32, 32) and e.overlay.shape == (32, 32, 3)
+
+
+def test_old_module_name_still_works() -> None:
+    import eusgist.explain_cnn as shim
+
+    assert shim.grad_cam is grad_cam and shim.explain_image is explain_image

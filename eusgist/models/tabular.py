@@ -2,10 +2,11 @@
 
 Every model is one :class:`~sklearn.pipeline.Pipeline`:
 median imputation → zero-variance filter → correlation filter → standardisation →
-L1 (LASSO) selection → classifier (calibrated RBF SVM, XGBoost or random forest), so all
-preprocessing is fitted on training folds only. Hyper-parameters are tuned by grouped
-(lesion-level) stratified cross-validation on the training split; rows are images, and the
-decision threshold is chosen on lesion-level (mean-aggregated) out-of-fold scores.
+L1 (LASSO) selection → classifier (calibrated RBF SVM, XGBoost, random forest: any
+classifier registered in :mod:`eusgist.models.classifiers`), so all preprocessing is fitted
+on training folds only. Hyper-parameters are tuned by grouped (lesion-level) stratified
+cross-validation on the training split; rows are images, and the decision threshold is
+chosen on lesion-level (mean-aggregated) out-of-fold scores.
 """
 
 from __future__ import annotations
@@ -19,29 +20,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import expit
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.ensemble import RandomForestClassifier
 from sklearn.feature_selection import VarianceThreshold
 from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import (
-    GridSearchCV,
-    StratifiedGroupKFold,
-    StratifiedKFold,
-    cross_val_predict,
-)
+from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.svm import SVC
-from sklearn.utils import Tags
-from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import check_is_fitted, validate_data
-from xgboost import XGBClassifier
 
 from eusgist.data import train_test_split, validate_manifest
 from eusgist.errors import EusgistError
 from eusgist.features.table import DEEP_PREFIX, ID_COLUMNS, RAD_PREFIX
+from eusgist.models.classifiers import get_classifier, list_classifiers
+from eusgist.models.classifiers.svm import CalibratedSVC
 from eusgist.models.selectors import CorrelationFilter, L1Selector
 from eusgist.stats import aggregate_by_lesion, youden_threshold
 
@@ -66,7 +55,8 @@ MODALITY_PREFIXES: dict[str, tuple[str, ...]] = {
     "combined": (RAD_PREFIX, DEEP_PREFIX),
 }
 MODALITIES: tuple[str, ...] = tuple(MODALITY_PREFIXES)
-CLASSIFIERS: tuple[str, ...] = ("svm", "xgboost", "rf")
+#: The classifiers registered when eusgist is imported (see :mod:`eusgist.models.classifiers`).
+CLASSIFIERS: tuple[str, ...] = list_classifiers()
 
 
 def feature_columns(columns: Sequence[str], modality: str) -> list[str]:
@@ -126,125 +116,11 @@ def lesion_split(
     return train, test, manifest.classes
 
 
-class CalibratedSVC(ClassifierMixin, BaseEstimator):
-    """RBF support vector machine with Platt (sigmoid) probability calibration.
-
-    The sigmoid is fitted on out-of-fold decision values from a grouped stratified
-    cross-validation (pass ``groups`` to :meth:`fit`), so images of one lesion never
-    calibrate each other; the SVM itself is then refitted on all rows. The sigmoid is a
-    lightly regularised (C=1) logistic fit, which, like Platt's target smoothing, stays
-    finite when the out-of-fold decisions separate the classes.
-
-    Parameters
-    ----------
-    C : float, default 1.0
-        SVM regularisation.
-    gamma : {"scale", "auto"} or float, default "scale"
-        RBF kernel width, as :class:`sklearn.svm.SVC`.
-    cv : int, default 3
-        Folds of the calibration cross-validation (fewer when a class has fewer groups).
-    random_state : int or None, default None
-        Seed of the calibration folds.
-
-    Attributes
-    ----------
-    svc_ : sklearn.svm.SVC
-        The SVM fitted on all rows.
-    calibration_ : tuple of float
-        ``(a, b)`` with ``P(positive) = expit(a * decision + b)``.
-    classes_ : ndarray of shape (2,)
-    """
-
-    def __init__(
-        self,
-        C: float = 1.0,
-        gamma: str | float = "scale",
-        cv: int = 3,
-        random_state: int | None = None,
-    ) -> None:
-        self.C = C
-        self.gamma = gamma
-        self.cv = cv
-        self.random_state = random_state
-
-    def fit(self, X: ArrayLike, y: ArrayLike, groups: ArrayLike | None = None) -> CalibratedSVC:
-        """Fit the calibration sigmoid on out-of-fold decisions, then the SVM on all rows."""
-        x, y_arr = validate_data(self, X, y, dtype=np.float64)
-        target = type_of_target(y_arr, input_name="y", raise_unknown=True)
-        if target != "binary":
-            raise EusgistError(
-                f"Only binary classification is supported. The type of the target is {target}."
-            )
-        self.classes_ = np.unique(y_arr)
-        if self.classes_.size != 2:
-            raise EusgistError(f"CalibratedSVC needs 2 classes; got {self.classes_.size} class(es)")
-        units = np.arange(y_arr.size) if groups is None else np.asarray(groups)
-        per_class = min(np.unique(units[y_arr == c]).size for c in self.classes_)
-        folds = min(self.cv, per_class)
-        if folds < 2:
-            what = "samples" if groups is None else "groups"
-            raise EusgistError(f"calibration needs at least 2 {what} per class; got {per_class}")
-        svc = SVC(C=self.C, gamma=self.gamma, kernel="rbf")
-        if groups is None:
-            splitter: Any = StratifiedKFold(folds, shuffle=True, random_state=self.random_state)
-        else:
-            splitter = StratifiedGroupKFold(folds, shuffle=True, random_state=self.random_state)
-        decision = cross_val_predict(
-            svc, x, y_arr, groups=groups, cv=splitter, method="decision_function"
-        )
-        platt = LogisticRegression(C=1.0).fit(decision.reshape(-1, 1), y_arr == self.classes_[1])
-        self.calibration_ = (float(platt.coef_[0, 0]), float(platt.intercept_[0]))
-        self.svc_ = svc.fit(x, y_arr)
-        return self
-
-    def __sklearn_tags__(self) -> Tags:
-        tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_class = False
-        return tags
-
-    def decision_function(self, X: ArrayLike) -> NDArray[np.float64]:
-        """Signed distance to the SVM boundary (positive = second class)."""
-        check_is_fitted(self, "svc_")
-        x = validate_data(self, X, dtype=np.float64, reset=False)
-        return self.svc_.decision_function(x)
-
-    def predict_proba(self, X: ArrayLike) -> NDArray[np.float64]:
-        """Calibrated class probabilities, shape (n, 2)."""
-        check_is_fitted(self, "calibration_")
-        a, b = self.calibration_
-        p = expit(a * self.decision_function(X) + b)
-        return np.column_stack([1.0 - p, p])
-
-    def predict(self, X: ArrayLike) -> NDArray[Any]:
-        """Class with the higher calibrated probability."""
-        positive = self.predict_proba(X)[:, 1] >= 0.5
-        return self.classes_[positive.astype(int)]
-
-
-def _classifier(name: str, seed: int) -> BaseEstimator:
-    if name == "svm":
-        return CalibratedSVC(random_state=seed)
-    if name == "xgboost":
-        return XGBClassifier(
-            n_estimators=150,
-            learning_rate=0.05,
-            subsample=0.8,
-            colsample_bytree=0.8,
-            tree_method="hist",
-            n_jobs=1,
-            random_state=seed,
-        )
-    if name == "rf":
-        return RandomForestClassifier(
-            n_estimators=100, max_features="sqrt", n_jobs=1, random_state=seed
-        )
-    raise EusgistError(f"unknown classifier {name!r}; choose from {list(CLASSIFIERS)}")
-
-
 def build_pipeline(
     classifier: str, *, seed: int = 0, corr_threshold: float = 0.9, max_features: int = 30
 ) -> Pipeline:
-    """An unfitted pipeline ending in ``classifier`` (one of :data:`CLASSIFIERS`)."""
+    """An unfitted pipeline ending in ``classifier`` (a registered classifier name)."""
+    spec = get_classifier(classifier)
     return Pipeline(
         [
             ("impute", SimpleImputer(strategy="median")),
@@ -252,26 +128,14 @@ def build_pipeline(
             ("decorrelate", CorrelationFilter(corr_threshold)),
             ("scale", StandardScaler()),
             ("select", L1Selector(C=0.1, max_features=max_features, random_state=seed)),
-            ("clf", _classifier(classifier, seed)),
+            ("clf", spec.build(seed)),
         ]
     )
 
 
 def param_grid(classifier: str) -> dict[str, list[Any]]:
     """The small tuning grid of ``classifier`` (selector strength × classifier capacity)."""
-    grids: dict[str, dict[str, list[Any]]] = {
-        "svm": {"select__C": [0.05, 0.2], "clf__C": [0.5, 5.0]},
-        "xgboost": {"select__C": [0.05, 0.2], "clf__max_depth": [2, 4]},
-        "rf": {"select__C": [0.05, 0.2], "clf__min_samples_leaf": [1, 5]},
-    }
-    if classifier not in grids:
-        raise EusgistError(f"unknown classifier {classifier!r}; choose from {list(CLASSIFIERS)}")
-    return grids[classifier]
-
-
-def _fit_params(classifier: str, groups: NDArray[Any]) -> dict[str, Any]:
-    """Per-row fit parameters (sliced per fold by scikit-learn)."""
-    return {"clf__groups": groups} if classifier == "svm" else {}
+    return get_classifier(classifier).param_grid()
 
 
 def _n_splits(y: NDArray[np.int64], groups: NDArray[Any], wanted: int) -> int:
@@ -350,7 +214,8 @@ def fit_model(
     lesion_ids : array-like
         Lesion of each row; cross-validation never splits a lesion.
     modality : {"radiomics", "deep", "combined"}
-    classifier : {"svm", "xgboost", "rf"}
+    classifier : str
+        A registered classifier (:func:`~eusgist.models.classifiers.list_classifiers`).
     seed : int, default 0
     n_splits : int, default 5
         Grouped CV folds (fewer when a class has fewer lesions).
@@ -374,7 +239,7 @@ def fit_model(
         cv=cv,
         error_score="raise",
     )
-    fit_params = _fit_params(classifier, groups)
+    fit_params = get_classifier(classifier).fit_params(groups)
     search.fit(x, y_arr, groups=groups, **fit_params)
     oof = cross_val_predict(
         search.best_estimator_, x, y_arr, groups=groups, cv=cv, method="predict_proba",

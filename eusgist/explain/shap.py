@@ -1,5 +1,8 @@
 """SHAP explanations of tabular models, reported on readable original feature names.
 
+How the values are computed is each classifier's own (its ``shap`` in
+:mod:`eusgist.models.classifiers`; :data:`METHODS` lists them):
+
 - Random forest: exact Tree SHAP (path-dependent) on the probability.
 - XGBoost: exact Tree SHAP on the log-odds margin.
 - SVM: interventional Shapley values of the calibrated probability against a small stored
@@ -19,20 +22,17 @@ import csv
 import logging
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from math import factorial
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
-import shap
 from matplotlib.figure import Figure
 from numpy.typing import NDArray
-from scipy.special import expit
 
-from eusgist.errors import EusgistError
+from eusgist.models.classifiers import get_classifier, list_classifiers
+from eusgist.models.classifiers.shapley import EXACT_MAX_FEATURES
 from eusgist.models.portable import PortableModel
 
 log = logging.getLogger(__name__)
@@ -47,20 +47,26 @@ __all__ = [
     "shap_summary",
 ]
 
-#: Up to this many selected features, SVM Shapley values enumerate every coalition.
-EXACT_MAX_FEATURES = 10
-#: Permutations (each run forward and backward) of the SVM estimator above that.
-N_PERMUTATIONS = 10
-#: Per classifier: how its SHAP values are computed, and the output space they explain.
-METHODS: dict[str, tuple[str, str]] = {
-    "svm": (
-        f"interventional Shapley values against the stored background: exact up to "
-        f"{EXACT_MAX_FEATURES} features, else {N_PERMUTATIONS} antithetic permutations",
-        "probability",
-    ),
-    "rf": ("Tree SHAP (exact, path-dependent)", "probability"),
-    "xgboost": ("Tree SHAP (exact, path-dependent)", "log-odds"),
-}
+
+class _Methods(Mapping[str, tuple[str, str]]):
+    """Per registered classifier: how its SHAP values are computed, and their output space."""
+
+    def __getitem__(self, name: str) -> tuple[str, str]:
+        if name not in list_classifiers():
+            raise KeyError(name)
+        spec = get_classifier(name)
+        return spec.shap_method, spec.shap_space
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list_classifiers())
+
+    def __len__(self) -> int:
+        return len(list_classifiers())
+
+
+#: Per classifier: ``(how its SHAP values are computed, the output space they explain)``;
+#: a live view of the registry.
+METHODS: Mapping[str, tuple[str, str]] = _Methods()
 
 _RADIOMICS_CLASSES = {
     "firstorder": "first-order",
@@ -154,7 +160,7 @@ def background_sample(
 def explain(
     model: PortableModel, frame: pd.DataFrame, background: NDArray[np.float64], *, seed: int = 0
 ) -> Explanation:
-    """SHAP values of each row of ``frame`` (see the module docstring for the method).
+    """SHAP values of each row of ``frame`` by the model's classifier's method.
 
     Parameters
     ----------
@@ -163,132 +169,15 @@ def explain(
         Rows to explain; must hold the model's selected feature columns.
     background : ndarray of shape (m, k)
         Raw background rows of the selected features (:func:`background_sample`); used by
-        the SVM path only.
+        interventional methods (the SVM) only.
     seed : int
-        Seed of the SVM permutation estimator.
+        Seed of the permutation estimator.
     """
     raw = model.raw_matrix(frame)
     x = model.standardise(raw)
-    if model.classifier == "svm":
-        values, base, output = _svm_shap(model, x, model.standardise(background), seed)
-    else:
-        tree_model: Any = model.tree_model() if model.classifier == "rf" else model.booster
-        explainer = shap.TreeExplainer(tree_model)
-        values = np.asarray(explainer.shap_values(x), dtype=np.float64)
-        base = float(np.ravel(explainer.expected_value)[-1])
-        if model.classifier == "rf":
-            output = model.output(x)
-        else:
-            margin = model.booster.predict(x, output_margin=True)  # type: ignore[union-attr]
-            output = np.asarray(margin, dtype=np.float64)
-    _, space = METHODS[model.classifier]
-    return Explanation(model.features, values, base, raw, output, space)
-
-
-#: A cooperative game: ``value(row, masks)`` is the model's expected output for each
-#: coalition (row of ``masks``) with the coalition's features taken from ``row``.
-Game = Callable[[NDArray[np.float64], NDArray[np.bool_]], NDArray[np.float64]]
-#: Most float64 values one block of SVM coalition kernels may hold (bounds memory).
-_BLOCK_VALUES = 4_000_000
-
-
-def _svm_shap(
-    model: PortableModel, x: NDArray[np.float64], background: NDArray[np.float64], seed: int
-) -> tuple[NDArray[np.float64], float, NDArray[np.float64]]:
-    if background.ndim != 2 or background.shape[1] != x.shape[1] or background.shape[0] == 0:
-        raise EusgistError(
-            f"SHAP background has shape {background.shape}; expected (m, {x.shape[1]})"
-        )
-    game = _svm_game(model, background)
-    if x.shape[1] <= EXACT_MAX_FEATURES:
-        values = _exact_shapley(game, x)
-    else:
-        values = _permutation_shapley(game, x, np.random.default_rng(seed))
-    base = float(np.mean(model.output(background)))
-    return values, base, model.output(x)
-
-
-def masked_game(
-    f: Callable[[NDArray[np.float64]], NDArray[np.float64]], background: NDArray[np.float64]
-) -> Game:
-    """The interventional game of any model ``f``: the mean of ``f`` over background rows
-    with the coalition's features set to the explained row's values (the definition)."""
-
-    def value(row: NDArray[np.float64], masks: NDArray[np.bool_]) -> NDArray[np.float64]:
-        mixed = np.where(masks[:, None, :], row, background[None, :, :])
-        return f(mixed.reshape(-1, row.size)).reshape(masks.shape[0], -1).mean(axis=1)
-
-    return value
-
-
-def _svm_game(model: PortableModel, background: NDArray[np.float64]) -> Game:
-    """:func:`masked_game` of the calibrated RBF SVM, computed fast.
-
-    A squared distance is a sum over features, so the distance of a mixed row to a
-    support vector is the background row's distance plus, for each coalition feature,
-    the change from swapping in the explained row's value: one matrix product per block
-    of coalitions instead of building every mixed row.
-    """
-    sv = model.arrays["support_vectors"]
-    dual = model.arrays["dual_coef"]
-    gamma, intercept = model.params["gamma"], model.params["intercept"]
-    bg_sq = (background[:, None, :] - sv[None, :, :]) ** 2  # (m, n_sv, k)
-    bg_dist = bg_sq.sum(axis=2).reshape(-1)  # (m * n_sv,)
-    m, n_sv, k = bg_sq.shape
-    block = max(1, _BLOCK_VALUES // (m * n_sv))
-
-    def value(row: NDArray[np.float64], masks: NDArray[np.bool_]) -> NDArray[np.float64]:
-        swap = ((row - sv) ** 2)[None, :, :] - bg_sq  # (m, n_sv, k)
-        swap = swap.reshape(-1, k).T  # (k, m * n_sv)
-        out = np.empty(masks.shape[0])
-        for start in range(0, masks.shape[0], block):
-            chunk = masks[start:start + block].astype(np.float64)
-            dist = bg_dist + chunk @ swap  # (c, m * n_sv)
-            kernel = np.exp(-gamma * dist).reshape(-1, m, n_sv)
-            decision = kernel @ dual + intercept  # (c, m)
-            proba = expit(model.params["platt_a"] * decision + model.params["platt_b"])
-            out[start:start + block] = proba.mean(axis=1)
-        return out
-
-    return value
-
-
-def _permutation_shapley(
-    game: Game, x: NDArray[np.float64], rng: np.random.Generator
-) -> NDArray[np.float64]:
-    """Shapley values averaged over random feature orders and their reverses.
-
-    Each order adds the features one by one and credits each with the change it makes,
-    so every order's contributions sum to ``v(all) - v(none)`` (additive exactly).
-    """
-    n, k = x.shape
-    values = np.zeros((n, k))
-    steps = np.arange(k + 1)[:, None]
-    for i in range(n):
-        for _ in range(N_PERMUTATIONS):
-            order = rng.permutation(k)
-            for perm in (order, order[::-1]):
-                rank = np.empty(k, dtype=np.int64)
-                rank[perm] = np.arange(k)
-                v = game(x[i], rank[None, :] < steps)
-                values[i, perm] += np.diff(v)
-    return values / (2 * N_PERMUTATIONS)
-
-
-def _exact_shapley(game: Game, x: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Shapley values by enumerating all ``2**k`` coalitions."""
-    n, k = x.shape
-    codes = np.arange(2**k)
-    masks = ((codes[:, None] >> np.arange(k)) & 1).astype(bool)  # coalition code -> members
-    sizes = masks.sum(axis=1)
-    weight = np.array([factorial(s) * factorial(k - s - 1) / factorial(k) for s in range(k)])
-    values = np.empty((n, k))
-    for i in range(n):
-        v = game(x[i], masks)
-        for j in range(k):
-            without = codes[~masks[:, j]]
-            values[i, j] = np.sum(weight[sizes[without]] * (v[without | (1 << j)] - v[without]))
-    return values
+    spec = get_classifier(model.classifier)
+    values, base, output = spec.shap(model, x, model.standardise(background), seed)
+    return Explanation(model.features, values, base, raw, output, spec.shap_space)
 
 
 def shap_summary(
