@@ -161,20 +161,20 @@ def test_card_and_classifier_disagree_on_features(svm_bundle):
 
 
 def test_major_version_mismatch_is_an_error_minor_a_warning(svm_bundle):
-    _edit_card(svm_bundle, lambda card: card["library_versions"].update(numpy="1.26.4"))
+    _edit_card(svm_bundle, lambda card: card["versions"].update(numpy="1.26.4"))
     with pytest.raises(BundleError, match="numpy 1.26.4.*incompatible major"):
         load_bundle(svm_bundle)
     major = np.__version__.split(".")[0]
-    _edit_card(svm_bundle, lambda card: card["library_versions"].update(numpy=f"{major}.999.0"))
+    _edit_card(svm_bundle, lambda card: card["versions"].update(numpy=f"{major}.999.0"))
     with pytest.warns(UserWarning, match="numpy"):
         load_bundle(svm_bundle)
 
 
 def test_unknown_format_and_cnn_bundle(svm_bundle):
-    _edit_card(svm_bundle, lambda card: card.update(bundle_format="eusgist-cnn/1"))
+    _edit_card(svm_bundle, lambda card: card.update(format="eusgist-cnn/1"))
     with pytest.raises(BundleError, match="CNN bundle"):
         load_bundle(svm_bundle)
-    _edit_card(svm_bundle, lambda card: card.update(bundle_format="eusgist-tabular/99"))
+    _edit_card(svm_bundle, lambda card: card.update(format="eusgist-tabular/99"))
     with pytest.raises(BundleError, match="not supported"):
         load_bundle(svm_bundle)
 
