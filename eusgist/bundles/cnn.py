@@ -217,7 +217,7 @@ def load_cnn_bundle(path: str | os.PathLike[str], *,
     if info.files:
         check_checksums(folder, info.files)
     else:
-        log.info("%s: a first-format CNN card without checksums", folder.name)
+        log.debug("%s: a first-format CNN card without checksums", folder.name)
     check_versions(info.versions, library_versions(), VERSIONED)
     card = info.raw
     try:
