@@ -166,7 +166,9 @@ class ModelCard:
         return str(self.expects.get("dims", "2d")) if self.kind != "tabular" else "2d"
 
     def check(self, kind: Kind | Iterable[Kind] | None = None) -> ModelCard:
-        """Return self when the card is complete and of ``kind``; else raise BundleError."""
+        """Return self when the card is of ``kind`` and its fields are well-formed; else raise
+        BundleError. Missing fields take their defaults (classes ``negative``/``positive``,
+        threshold 0.5); a kind's loader says which it requires."""
         kinds = {kind} if isinstance(kind, str) else set(kind or FORMATS)
         if self.kind not in kinds or not self.format.startswith(FORMATS[self.kind]):
             wanted = sorted({FORMATS[k] + "1" for k in kinds})
@@ -176,7 +178,7 @@ class ModelCard:
             raise BundleError(f"{CARD}: bundle format {self.format!r} is not supported; this "
                               f"version reads {FORMATS[self.kind] + '1'!r}")
         raw = self.raw
-        classes = raw.get("classes", raw.get("class_names"))
+        classes = raw.get("classes", raw.get("class_names", ["negative", "positive"]))
         if not (isinstance(classes, list) and len(classes) == 2
                 and all(isinstance(c, str) for c in classes)
                 and raw.get("positive_class", classes[1]) == classes[1]):
