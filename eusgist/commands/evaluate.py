@@ -104,7 +104,7 @@ def _score_manifest(args: argparse.Namespace) -> tuple[pd.DataFrame, list[str], 
                              allow_outside_root=args.allow_outside_root)
     keys = [str(path) for path in args.model]
     table = score_manifest(manifest, list(dict.fromkeys(keys)))
-    names = _column_names([m.name for m in models], args.model, table.columns)
+    names = _column_names([m.name for m in models], args.model, manifest.table.columns)
     rows = table.drop(columns=list(dict.fromkeys(keys)))
     for key, name in zip(keys, names, strict=True):
         rows[name] = table[key]
@@ -122,7 +122,7 @@ def _column_names(models: list[str], paths: list[Path], taken: pd.Index) -> list
     names: list[str] = []
     for model, path in zip(models, paths, strict=True):
         name = model if model not in names else f"{model} ({path})"
-        if name in taken and str(path) != name:
+        if name in taken:
             raise EusgistError(f"model name {name!r} clashes with a manifest column")
         names.append(name)
     return names
