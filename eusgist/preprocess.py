@@ -164,6 +164,24 @@ def whole_image(image: np.ndarray, square: bool = True, fill: float = 0.0) -> np
     return _take(gray, _square_box(box) if square else box, fill)
 
 
+def model_crop(
+    image: np.ndarray,
+    mask: np.ndarray | None,
+    *,
+    supervision: str | None = "strong",
+    margin: float | None = DEFAULT_MARGIN,
+) -> np.ndarray:
+    """What a model looks at, the one crop rule of training and inference.
+
+    The whole frame (:func:`whole_image`) for weak supervision or when there is no mask,
+    else the lesion ROI grown by ``margin`` (:func:`crop_roi`; :data:`DEFAULT_MARGIN` when
+    None).
+    """
+    if supervision == "weak" or mask is None:
+        return whole_image(image)
+    return crop_roi(image, mask, margin=DEFAULT_MARGIN if margin is None else float(margin))
+
+
 def to_model_input(
     crop: np.ndarray, data_config: Mapping[str, Any], *, scale: float = DEFAULT_SCALE
 ) -> torch.Tensor:

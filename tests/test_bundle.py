@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from eusgist.bundle import (
+from eusgist.bundles.card import ModelCard, read_card
+from eusgist.bundles.tabular import (
     BACKGROUND,
     CARD,
     CLASSIFIER_ARRAYS,
@@ -161,20 +163,20 @@ def test_card_and_classifier_disagree_on_features(svm_bundle):
 
 
 def test_major_version_mismatch_is_an_error_minor_a_warning(svm_bundle):
-    _edit_card(svm_bundle, lambda card: card["library_versions"].update(numpy="1.26.4"))
+    _edit_card(svm_bundle, lambda card: card["versions"].update(numpy="1.26.4"))
     with pytest.raises(BundleError, match="numpy 1.26.4.*incompatible major"):
         load_bundle(svm_bundle)
     major = np.__version__.split(".")[0]
-    _edit_card(svm_bundle, lambda card: card["library_versions"].update(numpy=f"{major}.999.0"))
+    _edit_card(svm_bundle, lambda card: card["versions"].update(numpy=f"{major}.999.0"))
     with pytest.warns(UserWarning, match="numpy"):
         load_bundle(svm_bundle)
 
 
 def test_unknown_format_and_cnn_bundle(svm_bundle):
-    _edit_card(svm_bundle, lambda card: card.update(bundle_format="eusgist-cnn/1"))
+    _edit_card(svm_bundle, lambda card: card.update(format="eusgist-cnn/1"))
     with pytest.raises(BundleError, match="CNN bundle"):
         load_bundle(svm_bundle)
-    _edit_card(svm_bundle, lambda card: card.update(bundle_format="eusgist-tabular/99"))
+    _edit_card(svm_bundle, lambda card: card.update(format="eusgist-tabular/99"))
     with pytest.raises(BundleError, match="not supported"):
         load_bundle(svm_bundle)
 
@@ -238,3 +240,87 @@ def test_forest_with_a_cycle_is_refused(tmp_path, fitted, table):
     _rewrite(folder, CLASSIFIER_ARRAYS, (tmp_path / "arrays.safetensors").read_bytes())
     with pytest.raises(BundleError, match="tree nodes are inconsistent"):
         load_bundle(folder)
+
+
+# ---------------------------------------------------------------------------- card schema
+SHIPPED = Path(__file__).resolve().parents[1] / "weights"
+OLD_TABULAR = {"bundle_format": "eusgist-tabular/1", "name": "t", "class_names": ["a", "b"],
+               "positive_class": "b", "threshold": 0.3, "features": {"selected": ["x"]},
+               "files": {"classifier.json": "0" * 64}, "library_versions": {"numpy": "2.0"},
+               "training_data": {"source": "S"}, "intended_use": "Not for clinical use."}
+OLD_CNN = {"format": "eusgist-cnn/1", "name": "c", "kind": "cnn", "arch": "resnet18",
+           "classes": ["a", "b"], "positive_class": "b", "threshold": 0.3,
+           "expects": {"input_size": 64}, "versions": {"numpy": "2.0"},
+           "training": {"source": "S"}, "intended_use": "Not for clinical use."}
+
+
+@pytest.mark.parametrize("raw, kind", [(OLD_TABULAR, "tabular"), (OLD_CNN, "cnn"),
+                                       ({**OLD_CNN, "expects": {"dims": "3d"}}, "3d")])
+def test_card_reader_accepts_both_dialects(raw, kind):
+    card = ModelCard.from_dict(raw).check()
+    assert (card.kind, card.classes, card.positive_class, card.threshold) == \
+        (kind, ("a", "b"), "b", 0.3)
+    assert card.versions == {"numpy": "2.0"} and card.training_data == {"source": "S"}
+    assert card.check(kind) is card
+    with pytest.raises(BundleError, match="not supported"):
+        card.check("tabular" if kind != "tabular" else "cnn")
+
+
+@pytest.mark.parametrize("name, kind", [("busi-combined-svm", "tabular"),
+                                        ("phantom-demo-combined-svm", "tabular"),
+                                        ("busi-resnet18-cnn", "cnn")])
+def test_shipped_cards_of_both_dialects_read(name, kind):
+    card = read_card(SHIPPED / name)
+    assert card.kind == kind and card.name == name
+    assert card.classes[1] == card.positive_class and 0 < card.threshold < 1
+    assert card.versions["numpy"] and card.training_data and card.test_metrics["auc"] > 0.5
+    assert "not for clinical use" in card.intended_use.lower()
+    assert bool(card.files) == (kind == "tabular")  # the first CNN cards had no checksums
+
+
+def test_new_cards_are_written_in_the_unified_dialect(svm_bundle):
+    raw = json.loads((svm_bundle / CARD).read_text())
+    assert {"format", "kind", "classes", "versions", "files"} <= set(raw)
+    assert not {"bundle_format", "class_names", "library_versions"} & set(raw)
+
+
+@pytest.fixture
+def cnn_bundle(tmp_path):
+    from eusgist.bundles.cnn import create_backbone, save_cnn_bundle
+
+    model, _ = create_backbone("test_resnet", input_size=32)
+    expects = {"input_size": 32, "supervision": "weak", "crop_margin": 0.1, "mean": [0.5] * 3,
+               "std": [0.25] * 3, "intensity_scale": 255.0}
+    return save_cnn_bundle(tmp_path / "cnn", model, {
+        "name": "cnn", "arch": "test_resnet", "classes": ["a", "b"], "positive_class": "b",
+        "threshold": 0.5, "expects": expects})
+
+
+def test_cnn_bundles_record_checksums_and_follow_the_version_rule(cnn_bundle):
+    from eusgist.bundles.cnn import WEIGHTS_NAME, load_cnn_bundle
+
+    card = read_card(cnn_bundle, "cnn")
+    assert card.files == {WEIGHTS_NAME: file_sha256(cnn_bundle / WEIGHTS_NAME)}
+    assert load_cnn_bundle(cnn_bundle).card["name"] == "cnn"
+    torch_major = int(card.versions["torch"].split(".")[0])
+    _edit_card(cnn_bundle, lambda c: c["versions"].update(torch=f"{torch_major + 1}.0.0"))
+    with pytest.raises(BundleError, match="torch .*incompatible major"):
+        load_cnn_bundle(cnn_bundle)
+    _edit_card(cnn_bundle, lambda c: c["versions"].update(torch=f"{torch_major}.999.0"))
+    with pytest.warns(UserWarning, match="torch"):
+        load_cnn_bundle(cnn_bundle)
+    (cnn_bundle / WEIGHTS_NAME).write_bytes((cnn_bundle / WEIGHTS_NAME).read_bytes() + b"x")
+    with pytest.raises(BundleError, match="checksum"):
+        load_cnn_bundle(cnn_bundle)
+
+
+def test_old_import_paths_re_export():
+    import eusgist.bundle
+    import eusgist.models.cnn_bundle
+    import eusgist.scoring
+    from eusgist.bundles import cnn, tabular
+    from eusgist.inference import batch
+
+    assert eusgist.bundle.load_bundle is tabular.load_bundle
+    assert eusgist.models.cnn_bundle.load_cnn_bundle is cnn.load_cnn_bundle
+    assert eusgist.scoring.score_dataset is batch.score_dataset

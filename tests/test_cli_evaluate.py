@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -70,7 +71,7 @@ def _bad_csvs(root: Path) -> dict[str, tuple[Path, list[str], str]]:
         "manifest without model": (None, ["--manifest", str(root / "m.csv")],
                                    "--manifest needs at least one --model"),
         "model not found": (None, ["--manifest", "m.csv", "--model", str(root / "nope")],
-                            "no such bundle folder"),
+                            "no model bundle"),
         "model with csv": (EXAMPLE, ["--score-cols", "deep", "--model", "weights/x"],
                            "--model and --features go with --manifest"),
         "no score columns": (EXAMPLE, [], "--score-cols is required"),
@@ -94,7 +95,7 @@ def test_bad_input_gives_one_line_and_writes_nothing(tmp_path, capsys, case):
 
 
 class FakeBundle:
-    """Stands in for eusgist.bundle.Bundle: a logistic function of one feature column."""
+    """Stands in for eusgist.bundles.tabular.Bundle: a logistic function of one feature column."""
 
     classes = ("leiomyoma", "GIST")
 
@@ -122,7 +123,7 @@ def scored_manifest(tmp_path, monkeypatch):
     bundles = {"weights/rad": FakeBundle("rad-svm", "rad_x"),
                "weights/deep": FakeBundle("deep-svm", "deep_y"),
                "weights/other": FakeBundle("other", "deep_z")}
-    monkeypatch.setattr("eusgist.bundle.load_bundle", lambda path: bundles[str(path)])
+    monkeypatch.setattr("eusgist.bundles.tabular.load_bundle", lambda path: bundles[str(path)])
     return tmp_path, example.iloc[:-3]
 
 
@@ -176,3 +177,40 @@ def test_python_dash_m_eusgist_evaluate(tmp_path):
     assert "combined: AUC" in proc.stderr  # progress is logged
     report = json.loads((out / "report.json").read_text())
     assert report["delong"][0]["a"] == "radiomics" and report["delong"][0]["b"] == "combined"
+
+
+SHIPPED = Path(__file__).resolve().parents[1] / "weights"
+
+
+@pytest.fixture(scope="module")
+def busi_subset(busi_manifest_path, tmp_path_factory) -> Path:
+    """12 BUSI test images (6 per class) and their masks, copied beside their manifest."""
+    root = tmp_path_factory.mktemp("busi")
+    test = pd.read_csv(SHIPPED / "busi-resnet18-cnn" / "test_predictions.csv")
+    picked = pd.concat([group.head(6) for _, group in test.groupby("label")])["image"]
+    manifest = pd.read_csv(busi_manifest_path)
+    rows = manifest[manifest["image"].isin(picked)]
+    for rel in [*rows["image"], *rows["mask"]]:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(busi_manifest_path.parent / rel, root / rel)
+    rows.to_csv(root / "manifest.csv", index=False)
+    return root / "manifest.csv"
+
+
+@pytest.mark.parametrize("bundle", ["busi-combined-svm", "busi-resnet18-cnn"])
+def test_manifest_scored_by_each_shipped_bundle_kind(busi_subset, bundle, tmp_path, capsys):
+    """`evaluate --manifest --model` scores the images with a tabular or a CNN bundle, as
+    the app's Evaluate tab does (inference.score_manifest)."""
+    from eusgist import inference
+    from eusgist.data import read_manifest
+
+    out = tmp_path / "r"
+    code, err = _run(capsys, "--manifest", str(busi_subset), "--model", str(SHIPPED / bundle),
+                     "--bootstrap", "0", "--out", str(out))
+    assert code == 0, err
+    report = json.loads((out / "report.json").read_text())
+    assert list(report["models"]) == [bundle] and report["n"] == 12
+    key = str(SHIPPED / bundle)
+    app = inference.score_manifest(read_manifest(busi_subset, positive_label="malignant"), [key])
+    expected = stats.roc_auc_ci(app["label"] == "malignant", app[key]).auc
+    assert report["models"][bundle]["auc"] == pytest.approx(expected, abs=1e-4)

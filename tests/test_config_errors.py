@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from eusgist import cli, config, errors
-from eusgist.bundle import BundleError
+from eusgist.errors import BundleError
 from eusgist.data import ManifestError
 from eusgist.io import ImageReadError
 from eusgist.store import ConflictError, StorageError

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from eusgist.explain.gradcam import default_target_layer, explain_image, grad_cam, overlay
-from eusgist.models.cnn_bundle import load_cnn_bundle, save_cnn_bundle
+from eusgist.bundles.cnn import load_cnn_bundle, save_cnn_bundle
 
 
 class GapNet(nn.Module):

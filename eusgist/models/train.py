@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from eusgist.bundle import CARD, RADIOMICS_YAML, file_sha256, save_bundle
+from eusgist.bundles.tabular import CARD, RADIOMICS_YAML, file_sha256, save_bundle
 from eusgist.errors import EusgistError
 from eusgist.explain import background_sample, explain, shap_summary
 from eusgist.models.classifiers import get_classifier, list_classifiers

@@ -16,7 +16,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from eusgist import inference, report, scoring
+from eusgist import inference, report
 from eusgist.errors import EusgistError
 from eusgist.stats import CI_METHODS
 from eusgist.ui.errors import user_errors
@@ -164,7 +164,7 @@ def evaluate_images(
 
     for name in models:
         inference.load_listed_model(name)  # only the weights folder's bundles, never a path
-    table, manifest = scoring.score_dataset(path, models, work / "data", progress=step)
+    table, manifest = inference.score_dataset(path, models, work / "data", progress=step)
     options = report.EvaluationOptions(
         positive_label=manifest.positive_label, lesion_col="lesion_id",
         threshold=_threshold(threshold), ci=ci, n_bootstrap=200,

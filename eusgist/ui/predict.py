@@ -1,6 +1,6 @@
 """Predict tab: one EUS image and its lesion ROI through a model bundle.
 
-The work is :func:`eusgist.inference.predict`, the same call as ``python -m eusgist
+The work is :func:`eusgist.inference.predict.predict`, the same call as ``python -m eusgist
 predict``; this module reads the uploads, turns a drawn, uploaded or boxed ROI into a mask
 and shows the result. Every prediction comes with the model card: intended use (not for
 clinical use), training data and test metrics; synthetic demo models say so everywhere.
@@ -18,8 +18,9 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 
-from eusgist import inference
 from eusgist.errors import EusgistError
+from eusgist.inference import catalog
+from eusgist.inference.predict import Prediction, predict
 from eusgist.io import read_image, to_uint8
 from eusgist.masks import mask_from_layers
 from eusgist.ui.errors import user_errors
@@ -35,7 +36,7 @@ SYNTHETIC_NOTE = ("**SYNTHETIC demo model**: trained on computer-generated phant
 
 def model_choices() -> list[tuple[str, str]]:
     """``(label, name)`` for the selector: available models first, then unavailable ones."""
-    models = sorted(inference.list_models(), key=lambda m: (not m.available, m.name))
+    models = sorted(catalog.list_models(), key=lambda m: (not m.available, m.name))
     return [(f"{m.label} — {m.summary if m.available else m.error}", m.path.name)
             for m in models]
 
@@ -44,7 +45,7 @@ def list_models() -> list[dict[str, Any]]:
     """The bundles in the weights folder: name, kind, availability, synthetic, data statement."""
     return [{"name": m.path.name, "label": m.label, "kind": m.kind, "available": m.available,
              "synthetic": m.synthetic, "training_data": m.summary, "error": m.error}
-            for m in inference.list_models()]
+            for m in catalog.list_models()]
 
 
 def refresh_models() -> dict:
@@ -58,14 +59,14 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def input_statement(model: inference.LoadedModel) -> str | None:
+def input_statement(model: catalog.LoadedModel) -> str | None:
     """What a volume model takes, for the card; None for a 2D model."""
     if model.dims == "2d":
         return None
     if model.dims == "2d-slice":
         return ("2D CNN on one slice of a volume: upload a NIfTI/NRRD volume and its mask "
                 "volume; the slice with the largest lesion area is scored, as in training.")
-    size = "×".join(map(str, model.card["expects"]["volume_size"]))
+    size = "×".join(map(str, model.expects["volume_size"]))
     text = f"3D model (R3D-18 on volumes resampled to {size} voxels)"
     if len(model.phases) > 1:
         return (f"{text}; expects {len(model.phases)} co-registered phases: "
@@ -77,7 +78,7 @@ def input_statement(model: inference.LoadedModel) -> str | None:
             "painting is not used.")
 
 
-def card_markdown(model: inference.LoadedModel) -> str:
+def card_markdown(model: catalog.LoadedModel) -> str:
     """The model card panel: input, intended use, training data, test metrics, threshold."""
     neg, pos = model.classes
     lines = [f"### Model card: {model.name} ({model.kind})"]
@@ -87,9 +88,9 @@ def card_markdown(model: inference.LoadedModel) -> str:
     if takes:
         lines.append(f"**Input.** {takes}")
     lines += [
-        f"**Intended use.** {inference.intended_use(model.card)}",
-        f"**Training data.** {_sentence(inference.training_statement(model.card))}",
-        f"**Test performance.** {_sentence(inference.metrics_statement(model.card))}",
+        f"**Intended use.** {catalog.intended_use(model.model_card)}",
+        f"**Training data.** {_sentence(catalog.training_statement(model.card))}",
+        f"**Test performance.** {_sentence(catalog.metrics_statement(model.card))}",
         f"**Decision rule.** {pos} when P({pos}) ≥ {model.threshold:.3f}, else {neg}.",
     ]
     return "\n\n".join(lines)
@@ -100,7 +101,7 @@ def model_card(name: str | None) -> str:
     """The model card panel of the selected model."""
     if not name:
         return "No model selected: put bundles in the weights folder (`$EUSGIST_WEIGHTS_DIR`)."
-    return card_markdown(inference.load_listed_model(name))
+    return card_markdown(catalog.load_listed_model(name))
 
 
 @user_errors
@@ -132,7 +133,7 @@ def _drawn_mask(editor: dict | None, shape: tuple[int, int]) -> np.ndarray | Non
     return mask if mask is not None and mask.any() else None
 
 
-def shap_figure(pred: inference.Prediction) -> np.ndarray | None:
+def shap_figure(pred: Prediction) -> np.ndarray | None:
     """Horizontal bars of the signed SHAP contributions (RGB image), largest on top."""
     if not pred.contributions:
         return None
@@ -155,7 +156,7 @@ def shap_figure(pred: inference.Prediction) -> np.ndarray | None:
     return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
 
 
-def decision_markdown(pred: inference.Prediction) -> str:
+def decision_markdown(pred: Prediction) -> str:
     """Decision, threshold, notes and timings of one prediction."""
     pos = pred.classes[1]
     tag = " (SYNTHETIC demo model)" if pred.synthetic else ""
@@ -186,7 +187,7 @@ def predict_image(
         raise EusgistError("choose a model first")
     if not image_path:
         raise EusgistError("upload an image first")
-    model = inference.load_listed_model(name)
+    model = catalog.load_listed_model(name)
     if len(model.phases) > 1:
         raise EusgistError(input_statement(model))
     image = read_image(image_path, name=Path(image_path).name, allow_volume=True)
@@ -194,8 +195,8 @@ def predict_image(
     mask: Any = mask_path or None
     if mask is None and box is None and not image.is_volume and model.dims == "2d":
         mask = _drawn_mask(editor, image.array.shape[:2])
-    pred = inference.predict(model, image, mask, box=box,
-                             spacing_mm=spacing_mm if spacing_mm and spacing_mm > 0 else None)
+    pred = predict(model, image, mask, box=box,
+                   spacing_mm=spacing_mm if spacing_mm and spacing_mm > 0 else None)
     return (pred.probabilities, decision_markdown(pred), shap_figure(pred), pred.gradcam,
             card_markdown(model))
 

@@ -12,7 +12,14 @@ import pytest
 from bounds import refused
 
 from eusgist import inference
-from eusgist.bundle import CARD, CLASSIFIER_ARRAYS, CLASSIFIER_JSON, file_sha256, load_bundle
+from eusgist.bundles.tabular import (
+    CARD,
+    CLASSIFIER_ARRAYS,
+    CLASSIFIER_JSON,
+    file_sha256,
+    load_bundle,
+)
+from eusgist.inference import catalog
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD = ROOT / "weights" / "busi-combined-svm"
@@ -22,10 +29,10 @@ CNN = ROOT / "weights" / "busi-resnet18-cnn"
 @pytest.fixture(scope="module", autouse=True)
 def _imports_done():
     """Import torch and timm before any bound is measured: a refusal, not a first import."""
-    import eusgist.models.cnn_bundle  # noqa: F401 - torch, timm
+    import eusgist.bundles.cnn  # noqa: F401 - torch, timm
     from eusgist.features.deep import DeepFeatureExtractor  # noqa: F401
 
-    inference._device()
+    catalog._device()
 
 
 def _copy(tmp_path: Path, source: Path = GOOD, name: str = "bundle") -> Path:

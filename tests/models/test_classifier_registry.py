@@ -11,7 +11,7 @@ import pytest
 from scipy.special import expit, logit
 from sklearn.linear_model import LogisticRegression
 
-from eusgist.bundle import load_bundle, save_bundle
+from eusgist.bundles.tabular import load_bundle, save_bundle
 from eusgist.cli import main
 from eusgist.errors import EusgistError
 from eusgist.explain import METHODS, background_sample, explain

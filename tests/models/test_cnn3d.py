@@ -24,7 +24,7 @@ from eusgist.models.cnn3d import (
     resample,
     roi_box_3d,
 )
-from eusgist.models.cnn_bundle import load_cnn_bundle
+from eusgist.bundles.cnn import load_cnn_bundle
 
 TINY3D = CNNConfig(dims="3d", volume_size=(8, 16, 16), phases=("arterial", "venous"),
                    pretrained=False, epochs=2, patience=10, batch_size=8, lr=1e-3,

@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from eusgist.bundle import load_bundle
+from eusgist.bundles.tabular import load_bundle
 from eusgist.cli import main
 from eusgist.models.synthetic import synthetic_feature_table
 

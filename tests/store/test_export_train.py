@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eusgist.bundle import load_bundle
+from eusgist.bundles.tabular import load_bundle
 from eusgist.cli import main
 from eusgist.data import read_manifest
 from eusgist.io import read_mask

@@ -19,8 +19,8 @@ def bundles(model_weights: Path, tmp_path_factory: pytest.TempPathFactory,
             ) -> Iterator[SimpleNamespace]:
     """A single-phase 3D bundle (one epoch) and a two-phase one (its card, untrained weights)
     in the app's weights folder; removed afterwards so other tests see their own models."""
+    from eusgist.bundles.cnn import CARD_NAME, save_cnn_bundle
     from eusgist.models.cnn3d import build_resnet3d
-    from eusgist.models.cnn_bundle import CARD_NAME, save_cnn_bundle
 
     data = write_volumes(tmp_path_factory.mktemp("volume-ui"), phases=())
     single = train_bundle(data, model_weights / "vol-r3d-single", dims="3d")

@@ -1,0 +1,382 @@
+"""Find, describe and load model bundles.
+
+:func:`list_models` finds bundles (``weights/*/model_card.json``; folder
+``$EUSGIST_WEIGHTS_DIR``), :func:`load_model` loads one of any kind (cached read-only, keyed
+on path and card modification time) with the extractors its features need. The card text
+helpers (:func:`training_statement`, :func:`metrics_statement`, :func:`intended_use`) make
+sure nobody sees a probability without knowing where it came from; they take a card of
+either dialect (:class:`~eusgist.bundles.card.ModelCard`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from eusgist.bundles.card import CARD, ModelCard, read_json_object
+from eusgist.config import settings
+from eusgist.errors import BundleError, EusgistError
+from eusgist.inference.inputs import Dims, VolumeSpec
+
+if TYPE_CHECKING:
+    from eusgist.bundles.cnn import CNNBundle
+    from eusgist.bundles.tabular import Bundle
+    from eusgist.features.deep import DeepFeatureExtractor
+    from eusgist.features.radiomics import RadiomicsExtractor
+    from eusgist.inference.predictor import Predictor
+
+log = logging.getLogger(__name__)
+
+#: Words in a card's name or training source that mark a model trained on synthetic data.
+SYNTHETIC_WORDS = ("phantom", "synthetic", "demo")
+NOT_CLINICAL = "Research and teaching only; NOT for clinical use."
+
+#: A prediction's model kind (a volume model is a ``"cnn"``; see :attr:`LoadedModel.dims`).
+Kind = Literal["tabular", "cnn"]
+
+
+def default_weights_dir() -> Path:
+    """``$EUSGIST_WEIGHTS_DIR``, else ``weights/`` beside the package."""
+    return settings().weights_dir
+
+
+def _card(card: Mapping[str, Any] | ModelCard) -> ModelCard:
+    return card if isinstance(card, ModelCard) else ModelCard.from_dict(card)
+
+
+# ---------------------------------------------------------------------------- model cards
+def card_kind(card: Mapping[str, Any] | ModelCard) -> Kind:
+    """``"cnn"`` for a CNN card (2D or volume), else ``"tabular"``."""
+    return "tabular" if _card(card).kind == "tabular" else "cnn"
+
+
+def card_classes(card: Mapping[str, Any] | ModelCard) -> tuple[str, str]:
+    """``(negative, positive)`` class names of either card dialect."""
+    return _card(card).classes
+
+
+def _training_source(card: ModelCard) -> str:
+    data = card.training_data
+    if data.get("source"):
+        return str(data["source"])
+    manifest = data.get("manifest")
+    return Path(str(manifest)).parent.name or str(manifest) if manifest else "unrecorded data"
+
+
+def is_synthetic(card: Mapping[str, Any] | ModelCard) -> bool:
+    """True when the card says (``synthetic``) or its name/source suggests synthetic data."""
+    info = _card(card)
+    if "synthetic" in info.raw:
+        return bool(info.raw["synthetic"])
+    text = f"{info.name} {_training_source(info)}".lower()
+    return any(word in text for word in SYNTHETIC_WORDS)
+
+
+def _counts(per_class: Mapping[str, Any]) -> str:
+    parts = []
+    for name, value in per_class.items():
+        if isinstance(value, Mapping):
+            parts.append(f"{name} {value.get('images', '?')} images/{value.get('lesions', '?')} "
+                         "lesions")
+        else:
+            parts.append(f"{name} {value} images")
+    return ", ".join(parts)
+
+
+
+def training_statement(card: Mapping[str, Any] | ModelCard) -> str:
+    """One sentence on what the model was trained and tested on."""
+    info = _card(card)
+    prefix = "SYNTHETIC phantom data (demo only): " if is_synthetic(info) else ""
+    source = _training_source(info)
+    data = info.training_data
+    if info.raw.get("training_data"):
+        split = data.get("split") or {}
+        return (f"{prefix}trained on {source} — train: {_counts(data.get('train') or {})}; "
+                f"test: {_counts(data.get('test') or {})} (split by {split.get('by', 'lesion')}).")
+    images = data.get("images") or {}
+    return (f"{prefix}trained on {source} — train: {_counts(images.get('train') or {})}; "
+            f"test: {_counts(images.get('test') or {})}.")
+
+
+def metrics_statement(card: Mapping[str, Any] | ModelCard) -> str:
+    """Test AUC and threshold metrics with their 95% CIs, as one line."""
+    m = _card(card).test_metrics
+    if m.get("auc") is None:
+        return "No test metrics recorded."
+    lo, hi = m.get("auc_ci") or (float("nan"), float("nan"))
+    n = m.get("n_lesions") or m.get("n")
+    unit = "lesions" if m.get("n_lesions") else "images"
+    parts = [f"test AUC {m['auc']:.3f} (95% CI {lo:.3f}–{hi:.3f}; n={n} {unit})"]
+    for name, (value, mlo, mhi) in (m.get("metrics") or {}).items():
+        if name in ("sensitivity", "specificity", "accuracy"):
+            parts.append(f"{name} {value:.2f} ({mlo:.2f}–{mhi:.2f})")
+    return "; ".join(parts) + "."
+
+
+
+def intended_use(card: Mapping[str, Any] | ModelCard) -> str:
+    """The card's intended-use statement (never empty; always says not for clinical use)."""
+    text = _card(card).intended_use
+    return text if "not for clinical use" in text.lower() else f"{NOT_CLINICAL} {text}".strip()
+
+
+# ---------------------------------------------------------------------------- listing
+@dataclass(frozen=True)
+class ModelInfo:
+    """A bundle found in the weights folder; ``error`` says why an unavailable one fails."""
+
+    name: str
+    path: Path
+    kind: Kind | None
+    available: bool
+    synthetic: bool
+    summary: str
+    error: str | None = None
+
+    @property
+    def label(self) -> str:
+        """What a model selector shows."""
+        tag = " [SYNTHETIC demo]" if self.synthetic else ""
+        state = "" if self.available else " (unavailable)"
+        return f"{self.name}{tag}{state}"
+
+
+def list_models(weights_dir: str | os.PathLike[str] | None = None) -> list[ModelInfo]:
+    """Every bundle in the weights folder (sorted by name), each loaded once to check it.
+
+    A corrupt or partial bundle is listed with ``available=False`` and its error; it never
+    hides the others.
+    """
+    root = Path(weights_dir) if weights_dir is not None else default_weights_dir()
+    out = []
+    for card_path in sorted(root.glob(f"*/{CARD}")):
+        folder = card_path.parent
+        try:
+            card = read_json_object(card_path)
+        except (OSError, ValueError) as exc:
+            out.append(ModelInfo(folder.name, folder, None, False, False,
+                                 "unreadable model card", str(exc)))
+            continue
+        info = dict(name=str(card.get("name") or folder.name), path=folder, kind=card_kind(card),
+                    synthetic=is_synthetic(card), summary=training_statement(card))
+        try:
+            load_model(folder)
+        except Exception as exc:  # noqa: BLE001 - any failure makes this one unavailable only
+            log.warning("model %s unavailable: %s", folder, exc)
+            out.append(ModelInfo(**info, available=False, error=str(exc)))
+        else:
+            out.append(ModelInfo(**info, available=True))
+    return out
+
+
+
+# ---------------------------------------------------------------------------- loading
+@dataclass(eq=False)
+class LoadedModel:
+    """A bundle ready to predict: the model and the extractors its features need."""
+
+    name: str
+    path: Path
+    kind: Kind
+    card: dict[str, Any]
+    device: str
+    bundle: Bundle | CNNBundle
+    radiomics: RadiomicsExtractor | None = None
+    rad_features: tuple[str, ...] = ()
+    deep: tuple[DeepFeatureExtractor, ...] = ()
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @cached_property
+    def model_card(self) -> ModelCard:
+        """The card, normalised."""
+        return ModelCard.from_dict(self.card, self.path.name)
+
+    @cached_property
+    def predictor(self) -> Predictor:
+        """How this model prepares, scores and explains inputs (by its kind and dims)."""
+        from eusgist.inference.predictor import predictor_for
+
+        return predictor_for(self)
+
+    @property
+    def classes(self) -> tuple[str, str]:
+        """``(negative, positive)``."""
+        return self.model_card.classes
+
+    @property
+    def threshold(self) -> float:
+        """Decision threshold on the positive-class probability."""
+        return self.model_card.threshold
+
+    @property
+    def expects(self) -> dict[str, Any]:
+        """What the model takes (the card's ``expects``)."""
+        return self.model_card.expects
+
+    @property
+    def needs_mask(self) -> bool:
+        """Whether a lesion ROI (mask or box) must be given."""
+        if self.kind == "cnn":
+            return self.expects.get("supervision") == "strong"
+        return bool(self.expects.get("mask_required", True))
+
+    @property
+    def synthetic(self) -> bool:
+        """Trained on synthetic (phantom) data."""
+        return is_synthetic(self.model_card)
+
+    @property
+    def dims(self) -> Dims:
+        """``"2d"`` (images), ``"2d-slice"`` (one slice of a volume) or ``"3d"`` (volumes)."""
+        return self.model_card.dims  # type: ignore[return-value]
+
+    @property
+    def phases(self) -> tuple[str, ...]:
+        """A 3D model's phases in channel order; empty when it takes one unnamed volume."""
+        return tuple(self.expects.get("phases") or ())
+
+    @property
+    def volume_spec(self) -> VolumeSpec:
+        """What a volume model takes, without the network (sent to worker processes)."""
+        return VolumeSpec(self.name, self.dims, self.phases, self.needs_mask, dict(self.expects))
+
+
+def _device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def resolve_model_path(name_or_path: str | os.PathLike[str]) -> Path:
+    """A bundle folder: the path itself when it is a folder, else ``default_weights_dir()/name``."""
+    path = Path(name_or_path)
+    if path.is_dir():
+        return path.resolve()
+    root = default_weights_dir()
+    candidate = root / str(name_or_path)
+    if candidate.is_dir():
+        return candidate.resolve()
+    known = [p.parent.name for p in root.glob(f"*/{CARD}")]
+    raise EusgistError(f"no model bundle {str(name_or_path)!r} (folder or name in "
+                       f"{root}: {known or 'none'})")
+
+
+def load_listed_model(name: str) -> LoadedModel:
+    """A bundle of the weights folder by its folder name, as the app's users choose one.
+
+    Unlike :func:`load_model`, no path is accepted, so a web user cannot make the server open
+    folders outside ``default_weights_dir()``; errors name the bundle.
+
+    Raises
+    ------
+    ValueError
+        When ``name`` is not a bundle of the weights folder, or the bundle cannot be used.
+    """
+    root = default_weights_dir()
+    listed = sorted(p.parent.name for p in root.glob(f"*/{CARD}"))
+    if name not in listed:
+        raise EusgistError(f"no model {name!r} in the weights folder (available: "
+                           f"{', '.join(listed) or 'none'})")
+    try:
+        return load_model(root / name)
+    except ValueError as exc:
+        raise EusgistError(f"model {name!r} cannot be used: {exc}") from exc
+
+
+def load_model(name_or_path: str | os.PathLike[str]) -> LoadedModel:
+    """Load a bundle of any kind by folder or name; cached until its card changes.
+
+    Raises
+    ------
+    ValueError
+        (:class:`~eusgist.errors.BundleError` included) when the bundle cannot be used.
+    """
+    path = resolve_model_path(name_or_path)
+    card = path / CARD
+    if not card.is_file():
+        raise EusgistError(f"{path}: not a model bundle (no {CARD})")
+    return _load_cached(str(path), card.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=8)
+def _load_cached(path: str, _mtime_ns: int) -> LoadedModel:
+    folder = Path(path)
+    device = _device()
+    if card_kind(read_json_object(folder / CARD)) == "cnn":
+        from eusgist.bundles.cnn import load_cnn_bundle
+
+        cnn = load_cnn_bundle(folder, device=device)
+        return LoadedModel(str(cnn.card.get("name") or folder.name), folder, "cnn", cnn.card,
+                           device, cnn)
+    from eusgist.bundles.tabular import load_bundle
+
+    bundle = load_bundle(folder)
+    required = bundle.required_features
+    rad = tuple(f for f in required if f.startswith("rad_"))
+    model = LoadedModel(bundle.name, folder, "tabular", bundle.card, device, bundle,
+                        rad_features=rad)
+    if rad:
+        model.radiomics = _radiomics_extractor(bundle)
+    model.deep = tuple(_deep_extractors(bundle, device))
+    unknown = [f for f in required if not f.startswith("rad_")
+               and not any(f in ex.feature_names for ex in model.deep)]
+    if unknown:
+        raise EusgistError(f"{folder.name}: cannot compute feature(s) {unknown[:5]} from the "
+                           "card's radiomics protocol and backbones")
+    return model
+
+
+def _radiomics_extractor(bundle: Bundle) -> RadiomicsExtractor:
+    import yaml
+
+    from eusgist.bundles.tabular import RADIOMICS_YAML
+    from eusgist.features.radiomics import RadiomicsExtractor
+
+    yaml_path = bundle.path / RADIOMICS_YAML
+    if not yaml_path.is_file():
+        raise BundleError(f"{bundle.path.name}: needs radiomics features but ships no "
+                          f"{RADIOMICS_YAML}")
+    extractor = RadiomicsExtractor(yaml.safe_load(yaml_path.read_text(encoding="utf-8")))
+    recorded = ((bundle.card.get("expects") or {}).get("radiomics_params") or {})
+    if recorded.get("settings_hash") and recorded["settings_hash"] != extractor.settings_hash:
+        log.warning("%s: %s differs from the settings the training table recorded",
+                    bundle.path.name, RADIOMICS_YAML)
+    return extractor
+
+
+def _deep_extractors(bundle: Bundle, device: str) -> Iterator[DeepFeatureExtractor]:
+    """One extractor per backbone whose columns the classifier reads, weights as in training."""
+    from eusgist.bundles.card import file_sha256
+    from eusgist.bundles.tabular import BACKBONE
+    from eusgist.features.deep import DeepFeatureExtractor, feature_prefix
+
+    required = bundle.required_features
+    for spec in (bundle.card.get("expects") or {}).get("backbones") or []:
+        name = spec["backbone"]
+        if not any(f.startswith(feature_prefix(name)) for f in required):
+            continue
+        size = (spec.get("input_size") or [None])[-1]
+        weights = spec.get("weights")
+        if weights == "checkpoint":
+            ckpt = bundle.path / BACKBONE
+            if not ckpt.is_file():
+                raise BundleError(f"{bundle.path.name}: features came from fine-tuned {name} "
+                                  f"weights, but {BACKBONE} is not in the bundle")
+            if spec.get("checkpoint_sha256") and file_sha256(ckpt) != spec["checkpoint_sha256"]:
+                raise BundleError(f"{BACKBONE}: not the checkpoint the features were made with")
+            yield DeepFeatureExtractor(name, checkpoint=ckpt, device=device, input_size=size)
+            continue
+        extractor = DeepFeatureExtractor(name, pretrained=weights == "pretrained",
+                                         device=device, input_size=size)
+        if weights == "pretrained" and not extractor.pretrained:
+            raise BundleError(f"{bundle.path.name}: needs the pretrained {name} weights, which "
+                              "cannot be loaded here (offline and not in the local cache)")
+        yield extractor
+

@@ -1,0 +1,123 @@
+"""Predict one EUS image (or volume) with a model bundle: probabilities, decision,
+explanation, and the model card's context.
+
+Every :class:`Prediction` carries the model card's intended use, training data and test
+metrics, so nobody sees a probability without knowing where it came from. The work is the
+model's :class:`~eusgist.inference.predictor.Predictor`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from eusgist.inference.catalog import (
+    Kind,
+    LoadedModel,
+    intended_use,
+    load_model,
+    metrics_statement,
+    training_statement,
+)
+from eusgist.inference.inputs import Box, MaskInput, VolumeInput
+from eusgist.inference.predictor import Contribution, Timer
+
+__all__ = ["Contribution", "Prediction", "predict"]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One image's prediction with its explanation and the model card's context."""
+
+    model: str
+    kind: Kind
+    classes: tuple[str, str]
+    probabilities: dict[str, float]
+    threshold: float
+    decision: str
+    contributions: list[Contribution]
+    gradcam: np.ndarray | None
+    intended_use: str
+    training_data: str
+    test_metrics: str
+    synthetic: bool
+    timings_ms: dict[str, float]
+    device: str
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def positive_probability(self) -> float:
+        """Probability of ``classes[1]``."""
+        return self.probabilities[self.classes[1]]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (the Grad-CAM overlay as its shape only)."""
+        return {
+            "model": self.model, "kind": self.kind, "classes": list(self.classes),
+            "probabilities": self.probabilities, "threshold": self.threshold,
+            "decision": self.decision,
+            "contributions": [{"feature": c.feature, "value": c.value, "shap": c.shap}
+                              for c in self.contributions],
+            "gradcam_shape": None if self.gradcam is None else list(self.gradcam.shape),
+            "intended_use": self.intended_use, "training_data": self.training_data,
+            "test_metrics": self.test_metrics, "synthetic": self.synthetic,
+            "timings_ms": self.timings_ms, "device": self.device, "notes": self.notes,
+        }
+
+
+
+def predict(
+    model: LoadedModel | str | os.PathLike[str],
+    image: VolumeInput,
+    mask: MaskInput = None,
+    *,
+    box: Box | None = None,
+    spacing_mm: float | None = None,
+    explain: bool = True,
+) -> Prediction:
+    """Predict one image, or one volume with a volume model (``dims`` ``"3d"``/``"2d-slice"``).
+
+    Parameters
+    ----------
+    model : LoadedModel, bundle folder or model name
+    image : path, bytes, array, LoadedImage, or mapping phase → volume
+        A 2D image for a 2D model; a NIfTI/NRRD volume or ``(Z, H, W)`` array for a volume
+        model (a ``"2d-slice"`` model scores the slice training would have picked,
+        :func:`~eusgist.models.cnn3d.pick_slice`); a mapping phase → volume for a
+        multi-phase 3D model (:func:`load_volume_input`).
+    mask : bool/0-1/0-255 array, path or bytes, optional
+        Lesion mask of the image's (or volume's) size.
+    box : (x0, y0, x1, y1), optional
+        Rectangular lesion ROI in pixels (end exclusive), instead of a mask; 2D images only.
+    spacing_mm : float, optional
+        Pixel spacing when the file does not state it (radiomics shape features are in mm).
+    explain : bool
+        Compute SHAP contributions (tabular) or Grad-CAM (2D CNN; a 3D model says in
+        ``notes`` that it has none).
+
+    Raises
+    ------
+    ValueError
+        Not an image; a volume for a 2D model or a 2D image for a volume model; other
+        phases than the model's; the model needs a lesion ROI and none was given; an empty
+        or wrongly sized mask; a box outside the image; an unusable bundle.
+    """
+    loaded = model if isinstance(model, LoadedModel) else load_model(model)
+    timer = Timer()
+    notes: list[str] = []
+    p, contributions, gradcam = loaded.predictor.predict(image, mask, box, spacing_mm, timer,
+                                                         explain, notes)
+    neg, pos = loaded.classes
+    card = loaded.model_card
+    return Prediction(
+        model=loaded.name, kind=loaded.kind, classes=(neg, pos),
+        probabilities={neg: 1.0 - p, pos: p}, threshold=loaded.threshold,
+        decision=pos if p >= loaded.threshold else neg, contributions=contributions,
+        gradcam=gradcam, intended_use=intended_use(card), training_data=training_statement(card),
+        test_metrics=metrics_statement(card), synthetic=loaded.synthetic,
+        timings_ms={k: round(v, 2) for k, v in timer.ms.items()}, device=loaded.device,
+        notes=notes,
+    )

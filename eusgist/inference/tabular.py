@@ -1,0 +1,172 @@
+"""Tabular models: the features the classifier reads, extracted as for training; SHAP.
+
+Only the features the classifier reads are extracted: the radiomics extraction is reduced
+to them and a backbone runs only when deep features are required, on the crop
+:func:`~eusgist.preprocess.model_crop` makes (the training crop rule).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache, partial
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from eusgist.errors import EusgistError
+from eusgist.inference.cache import FEATURE_CACHE, digest
+from eusgist.inference.inputs import Box, ImageInput, MaskInput, VolumeInput, resolve_roi
+from eusgist.inference.predictor import (
+    Contribution,
+    Scored,
+    Timer,
+    Worker,
+    decode_image,
+    one_image,
+)
+from eusgist.io import LoadedImage
+from eusgist.preprocess import model_crop
+
+if TYPE_CHECKING:
+    from eusgist.bundles.tabular import Bundle
+    from eusgist.features.radiomics import RadiomicsExtractor
+    from eusgist.inference.catalog import LoadedModel
+
+#: Signed SHAP contributions shown per prediction.
+TOP_CONTRIBUTIONS = 10
+#: One prepared batch item: its radiomics features and its deep-feature crop (or None).
+Prepared = tuple[dict[str, float], "np.ndarray | None"]
+
+
+def _bundle(loaded: LoadedModel) -> Bundle:
+    from eusgist.bundles.tabular import Bundle
+
+    assert isinstance(loaded.bundle, Bundle)  # noqa: S101 - narrowing for the type checker
+    return loaded.bundle
+
+
+def tabular_features(
+    loaded: LoadedModel,
+    image: LoadedImage,
+    roi: np.ndarray | None,
+    spacing_mm: float | None = None,
+    timer: Timer | None = None,
+) -> dict[str, float]:
+    """The features `loaded`'s classifier reads, extracted as for training."""
+    timer = timer or Timer()
+    expects = loaded.expects
+    features: dict[str, float] = {}
+    if loaded.deep:
+        with timer("preprocess"):
+            crop = model_crop(image.array, roi, supervision=expects.get("supervision"),
+                              margin=expects.get("crop_margin"))
+            crop_id = digest(crop)
+        with timer("deep_features"):
+            for extractor in loaded.deep:
+                key = ("deep", crop_id, extractor.backbone, str(extractor.checkpoint),
+                       extractor.pretrained, tuple(extractor.data_config["input_size"]))
+                cached = FEATURE_CACHE.get(key)
+                if not cached:
+                    cached = dict(zip(extractor.feature_names,
+                                      extractor.extract([crop])[0].tolist()))
+                    FEATURE_CACHE.add(key, cached)
+                features.update(cached)
+    if loaded.radiomics is not None:
+        if roi is None:
+            raise EusgistError(f"model {loaded.name} needs a lesion ROI for its radiomics features")
+        spacing = image.spacing or (None if spacing_mm is None else (spacing_mm, spacing_mm))
+        with timer("radiomics"):
+            key = ("radiomics", digest(image.array), digest(roi),
+                   None if spacing is None else tuple(map(float, spacing)),
+                   loaded.radiomics.settings_hash)
+            cached = FEATURE_CACHE.get(key)
+            missing = [f for f in loaded.rad_features if f not in cached]
+            if missing:
+                new = loaded.radiomics.extract(image.array, roi, spacing, only=missing)
+                FEATURE_CACHE.add(key, new)
+                cached.update(new)
+            features.update({f: cached[f] for f in loaded.rad_features})
+    return {name: features[name] for name in _bundle(loaded).required_features}
+
+
+class TabularPredictor:
+    """A tabular bundle: image features → classifier; SHAP contributions as explanation."""
+
+    def __init__(self, loaded: LoadedModel) -> None:
+        self.loaded = loaded
+
+    def predict(self, image: VolumeInput, mask: MaskInput, box: Box | None,
+                spacing_mm: float | None, timer: Timer, explain: bool,
+                notes: list[str]) -> Scored:
+        """One image's probability and its top :data:`TOP_CONTRIBUTIONS` SHAP contributions."""
+        import pandas as pd
+
+        loaded = self.loaded
+        img, roi = decode_image(loaded, image, mask, box, timer, notes)
+        with loaded.lock:
+            if (loaded.radiomics is not None and img.spacing is None and spacing_mm is None
+                    and any("_shape2D_" in f for f in loaded.rad_features)):
+                notes.append("Pixel spacing unknown (not in the file, none given): 1 mm per "
+                             "pixel assumed for shape features.")
+            frame = pd.DataFrame([tabular_features(loaded, img, roi, spacing_mm, timer)])
+            with timer("classifier"):
+                p = float(_bundle(loaded).predict_proba(frame)[0])
+            contributions: list[Contribution] = []
+            if explain:
+                with timer("explain"):
+                    top = _bundle(loaded).explain(frame)[:TOP_CONTRIBUTIONS]
+                    contributions = [Contribution(f, v, s) for f, v, s in top]
+        return Scored(p, contributions, None)
+
+    def worker(self) -> Worker:
+        """Radiomics features and (when deep features are read) the crop, per image."""
+        loaded = self.loaded
+        params_json = (None if loaded.radiomics is None
+                       else json.dumps(loaded.radiomics.settings, sort_keys=True))
+        return partial(prepare_image, loaded.name, params_json=params_json,
+                       only=loaded.rad_features, crop=bool(loaded.deep),
+                       supervision=loaded.expects.get("supervision"),
+                       margin=loaded.expects.get("crop_margin"))
+
+    def score(self, prepared: list[Prepared], batch_size: int) -> np.ndarray:
+        """The classifier's probabilities; deep features batched by their extractors."""
+        import pandas as pd
+
+        columns: dict[str, np.ndarray] = {}
+        for extractor in self.loaded.deep:
+            embedding = extractor.extract([c for _, c in prepared])
+            columns.update(zip(extractor.feature_names, embedding.T))
+        bundle = _bundle(self.loaded)
+        frame = pd.DataFrame([features for features, _ in prepared])
+        frame = frame.assign(**{k: v for k, v in columns.items()
+                                if k in bundle.required_features})
+        return bundle.predict_proba(frame)
+
+
+@lru_cache(maxsize=4)
+def _worker_radiomics(params_json: str) -> RadiomicsExtractor:
+    from eusgist.features.radiomics import RadiomicsExtractor
+
+    return RadiomicsExtractor(json.loads(params_json))
+
+
+def prepare_image(
+    model: str, image: ImageInput, mask: MaskInput, spacing_mm: float | None, *,
+    params_json: str | None, only: tuple[str, ...], crop: bool,
+    supervision: str | None = "strong", margin: float | None = None,
+) -> tuple[dict[str, float], Any]:
+    """Worker: one image's radiomics features and (with ``crop``) its model crop."""
+    import SimpleITK as sitk
+
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)  # workers already fill the cores
+    img = one_image(model, image)
+    roi = resolve_roi(img, mask, None)
+    features: dict[str, float] = {}
+    if params_json is not None:
+        if roi is None:
+            raise EusgistError("radiomics features need a lesion mask")
+        spacing = img.spacing or (None if spacing_mm is None else (spacing_mm, spacing_mm))
+        features = _worker_radiomics(params_json).extract(img.array, roi, spacing, only=only)
+    if not crop:
+        return features, None
+    return features, model_crop(img.array, roi, supervision=supervision, margin=margin)
