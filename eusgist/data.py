@@ -2,7 +2,7 @@
 
 A manifest is a CSV with the columns ``image, mask, label, patient_id, lesion_id`` and any
 metadata columns after them; paths are relative to the CSV's folder and ``mask`` may be
-empty for weakly supervised use (see DESIGN.md). Splits keep every image of a lesion (or,
+empty for weakly supervised use (see docs/design.md). Splits keep every image of a lesion (or,
 with ``group="patient"``, of a patient) on one side.
 """
 

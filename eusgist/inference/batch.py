@@ -4,7 +4,7 @@ labelled image set with model bundles, ready for :mod:`eusgist.report`.
 Every bundle kind scores through its :class:`~eusgist.inference.predictor.Predictor`:
 decoding, cropping and radiomics features run in parallel worker processes, the networks
 (backbones, CNNs) batched in this process — the same path for the CLI and the app.
-A labelled set is a manifest dataset (DESIGN.md), given as a folder or as a ZIP archive
+A labelled set is a manifest dataset (docs/design.md), given as a folder or as a ZIP archive
 holding ``manifest.csv`` with its images and masks. ZIPs are unpacked safely: entries with
 absolute or ``..`` paths, symbolic links, encrypted or oversized entries are skipped, and
 the archive's entry count and size are bounded (the limits of :mod:`eusgist.store.importing`).

@@ -1,4 +1,4 @@
-"""Write a synthetic data set in the manifest format (see DESIGN.md, "Dataset manifest")."""
+"""Write a synthetic data set in the manifest format (see docs/design.md, "Dataset manifest")."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ The work is split in three steps so that any source of scores can use it:
    mapping ``{model name: scores}`` (a model bundle's predicted probabilities can be passed
    straight in), and :func:`evaluate_subgroups` repeats it within subgroups at the same
    thresholds;
-3. :func:`write_report` writes ``report.json`` (the contract in DESIGN.md), CSV tables
+3. :func:`write_report` writes ``report.json`` (the contract in docs/design.md), CSV tables
    (:mod:`.tables`), PNG figures (:mod:`.figures`) and one self-contained HTML page
    (:mod:`.html`) into a folder, all or nothing (:mod:`.writer`).
 

@@ -12,7 +12,7 @@ with :func:`eusgist.models.tabular.fit_model`, and writes:
 - ``table4_brier.csv`` — test Brier score, calibration intercept and slope;
 - ``figure1_calibration_dca.png`` — calibration and decision curves per modality (test);
 - ``figure2_shap_<modality>-svm.png``/``.csv`` — SHAP top-20 of each SVM (test images);
-- ``roc_test.png``, ``dca.csv``, ``report.json`` (DESIGN.md's evaluation-report contract
+- ``roc_test.png``, ``dca.csv``, ``report.json`` (docs/design.md's evaluation-report contract
   for the test-split scores of all nine models), ``settings.json`` and ``report.html``.
 
 Statistics are lesion-level (mean of image probabilities); every threshold is the

@@ -1,5 +1,5 @@
 """The numbers of an evaluation as data: ``report.json``'s dictionary (the contract in
-DESIGN.md) and the CSV tables (performance, DeLong, calibration, decision curves,
+docs/design.md) and the CSV tables (performance, DeLong, calibration, decision curves,
 subgroups)."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ def _num(x: float) -> float | None:
 
 
 def report_dict(ev: Evaluation) -> dict:
-    """The ``report.json`` contract of DESIGN.md ("Evaluation report")."""
+    """The ``report.json`` contract of docs/design.md ("Evaluation report")."""
     return {
         "n": ev.n,
         "n_positive": ev.n_positive,

@@ -1,4 +1,4 @@
-"""Export the annotation database as a manifest dataset (see DESIGN.md) ready for ``train``.
+"""Export the annotation database as a manifest dataset (see docs/design.md) ready for ``train``.
 
 Per image the accepted annotation is used, else the most recently updated submitted one,
 else (``include_drafts``) the latest draft; images without one, without a label or with a
