@@ -24,6 +24,7 @@ import logging
 import os
 import socket
 import sys
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from importlib import metadata
@@ -39,6 +40,10 @@ log = logging.getLogger(__name__)
 
 #: Seconds to wait for the model hub before treating the machine as offline.
 HUB_TIMEOUT_S = 2.0
+#: Held while eusgist builds a model: weight initialisation draws from torch's global
+#: generator, so a seeded random-init build reproduces its weights only when no other thread
+#: builds a model meanwhile (concurrent loads once gave a bundle wrong, constant predictions).
+MODEL_BUILD_LOCK = threading.RLock()
 #: Files timm reads from a hub repository, in its order of preference.
 HUB_FILES = ("model.safetensors", "pytorch_model.bin")
 

@@ -59,16 +59,18 @@ def create_backbone(arch: str, *, input_size: int,
     -------
     (model, whether pretrained weights were loaded)
     """
-    from eusgist.pretrained import load_pretrained
+    from eusgist.pretrained import MODEL_BUILD_LOCK, load_pretrained
 
     if not timm.is_model(arch):
         raise EusgistError(f"unknown timm architecture {arch!r}")
 
     def make() -> nn.Module:
-        try:  # transformers (ViT, Swin) need the input size; CNNs reject the argument
-            return timm.create_model(arch, pretrained=False, num_classes=1, img_size=input_size)
-        except TypeError:
-            return timm.create_model(arch, pretrained=False, num_classes=1)
+        with MODEL_BUILD_LOCK:
+            try:  # transformers (ViT, Swin) need the input size; CNNs reject the argument
+                return timm.create_model(arch, pretrained=False, num_classes=1,
+                                         img_size=input_size)
+            except TypeError:
+                return timm.create_model(arch, pretrained=False, num_classes=1)
 
     if pretrained:
         try:

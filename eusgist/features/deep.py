@@ -29,6 +29,7 @@ from eusgist.errors import EusgistError
 from eusgist.preprocess import to_model_input
 from eusgist.pretrained import (
     HUB_TIMEOUT_S,  # noqa: F401 - re-exported: it lived here
+    MODEL_BUILD_LOCK,
     load_pretrained,
     source_of,
 )
@@ -71,7 +72,8 @@ def _create_pretrained(name: str, **kwargs: Any) -> torch.nn.Module:
     """The model with pretrained weights (:func:`eusgist.pretrained.load_pretrained`)."""
     import timm
 
-    model = timm.create_model(name, pretrained=False, num_classes=0, **kwargs)
+    with MODEL_BUILD_LOCK:
+        model = timm.create_model(name, pretrained=False, num_classes=0, **kwargs)
     load_pretrained(model, name)
     return model
 
@@ -105,8 +107,11 @@ def _create(
                 name,
                 str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__,
             )
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(RANDOM_INIT_SEED)  # random-init features are reproducible, cacheable
+    # Random-init features are reproducible (and cacheable) only if no other thread draws
+    # from torch's global generator between the seeding and the last initialised weight:
+    # concurrent loads once gave every prediction of a bundle the same wrong probability.
+    with MODEL_BUILD_LOCK, torch.random.fork_rng(devices=[]):
+        torch.manual_seed(RANDOM_INIT_SEED)
         return timm.create_model(name, pretrained=False, num_classes=0, **kwargs), False
 
 

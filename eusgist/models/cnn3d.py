@@ -49,10 +49,17 @@ def build_resnet3d(in_channels: int, *, pretrained: bool = False) -> tuple[nn.Mo
     -------
     (model, whether pretrained weights were loaded)
     """
-    from torchvision.models.video import R3D_18_Weights, r3d_18
+    from eusgist.pretrained import MODEL_BUILD_LOCK
 
     if in_channels < 1:
         raise EusgistError(f"in_channels must be >= 1, got {in_channels}")
+    with MODEL_BUILD_LOCK:
+        return _build_resnet3d(in_channels, pretrained=pretrained)
+
+
+def _build_resnet3d(in_channels: int, *, pretrained: bool) -> tuple[nn.Module, bool]:
+    from torchvision.models.video import R3D_18_Weights, r3d_18
+
     model, loaded = None, False
     if pretrained:
         try:
