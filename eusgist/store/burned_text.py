@@ -48,6 +48,8 @@ _UNCLIP_RATIO = 1.6
 #: A text line is thin: a component thicker than this fraction of the short side (in both
 #: directions) is tissue that looks like text to the network (a lesion, a bright band).
 _MAX_THICKNESS = 0.04
+#: Frames with a side shorter than this hold no readable text and are not searched.
+MIN_FRAME_SIDE = 32
 #: Pixels added around every box (anti-aliased glyph edges), in frame pixels.
 MARGIN = 2
 #: Frames of a cine looked at (evenly spaced, first and last included).
@@ -114,7 +116,7 @@ def as_rgb8(frame: np.ndarray) -> np.ndarray:
         values = np.nan_to_num(array.astype(np.float64))
         low, high = float(values.min()), float(values.max())
         scale = 255.0 / (high - low) if high > low else 0.0
-        array = np.clip((values - low) * scale, 0, 255).astype(np.uint8)
+        array = np.clip(np.rint((values - low) * scale), 0, 255).astype(np.uint8)
     if array.ndim == 2:
         array = np.repeat(array[..., None], 3, axis=-1)
     return np.ascontiguousarray(array)
@@ -153,7 +155,8 @@ def find_text_boxes(image: np.ndarray, *, margin: int = MARGIN) -> list[Box]:
     Returns
     -------
     list of (x0, y0, x1, y1)
-        End-exclusive, clipped to the frame, top to bottom then left to right.
+        End-exclusive, clipped to the frame, top to bottom then left to right; none for a
+        frame with a side under :data:`MIN_FRAME_SIDE` pixels.
 
     Raises
     ------
@@ -164,7 +167,7 @@ def find_text_boxes(image: np.ndarray, *, margin: int = MARGIN) -> list[Box]:
         raise EusgistError(f"text box margin {margin} must be >= 0")
     rgb = as_rgb8(image)
     rows, cols = rgb.shape[:2]
-    if min(rows, cols) < 8:
+    if min(rows, cols) < MIN_FRAME_SIDE:
         return []
     probability = _probability_map(rgb)
     scale_y, scale_x = rows / probability.shape[0], cols / probability.shape[1]
