@@ -50,7 +50,7 @@ from eusgist.errors import EusgistError
 from eusgist.io._dicom import parse_dicom
 from eusgist.io._read import read_pixels
 from eusgist.io.sniff import sniff_format
-from eusgist.store.burned_text import (
+from eusgist.store.burned_text import (  # noqa: F401  (find_text_boxes re-exported)
     Box,
     as_rgb8,
     find_text_boxes,
@@ -148,24 +148,8 @@ DEID_METHOD = "DICOM PS3.15 Basic Profile (eusgist import)"
 REDACT_MODES: tuple[str, ...] = ("auto", "none")
 #: Formats whose burned-in text an import blanks itself (the store redacts only DICOM).
 RASTER_FORMATS = frozenset({"png", "jpeg", "bmp", "tiff", "gif"})
-
-__all__ = [
-    "DEID_ACTIONS",
-    "REDACT_MODES",
-    "Deidentified",
-    "Redacted",
-    "RedactionPreview",
-    "Redaction",
-    "deidentify",
-    "find_text_boxes",
-    "import_redaction",
-    "preview_redaction",
-    "preview_text_boxes",
-    "pseudonym",
-    "redact",
-    "redact_raster",
-    "redaction_boxes",
-]
+#: Pillow modes a redacted raster image is stored in as PNG (others, 32-bit and float, TIFF).
+_PNG_MODES = frozenset({"L", "LA", "RGB", "RGBA", "I;16"})
 
 
 @dataclass(frozen=True)
@@ -433,8 +417,7 @@ def redact_raster(data: bytes, redaction: Redaction, *, name: str = "<image>") -
     blanked = redact(pixels, boxes)
     picture = Image.fromarray(blanked[..., 0] if blanked.shape[-1] == 1 else blanked)
     out = io.BytesIO()
-    picture.save(out, format="PNG" if picture.mode in ("L", "LA", "RGB", "RGBA", "I;16")
-                 else "TIFF")
+    picture.save(out, format="PNG" if picture.mode in _PNG_MODES else "TIFF")
     return Redacted(out.getvalue(), tuple(boxes))
 
 
@@ -453,11 +436,12 @@ def preview_redaction(
         When ``data`` is not a readable image or a rectangle lies outside it.
     """
     fmt = sniff_format(data)
-    frame = _raster_pixels(data, name) if fmt in RASTER_FORMATS else read_pixels(data, name=name)[0]
+    raster = fmt in RASTER_FORMATS
+    frame = _raster_pixels(data, name) if raster else read_pixels(data, name=name)[0]
     frames = [frame]
     if fmt in ("nifti", "nrrd"):
         redaction = replace(redaction, text=False)
-    elif fmt not in RASTER_FORMATS and redaction.text:  # DICOM, with or without the preamble
+    elif not raster and redaction.text:  # DICOM, with or without the preamble
         ds = parse_dicom(data)
         frames = _dicom_frames(ds, ds.pixel_array, redaction)
     rows, cols = frame.shape[:2]

@@ -95,7 +95,9 @@ def _open_zip(path: Path, limits: ImportLimits) -> zipfile.ZipFile:
     try:
         count = _declared_entries(path)
         if count > limits.max_zip_entries:
-            raise EusgistError(f"{path.name}: {count} entries; the limit is {limits.max_zip_entries}")
+            raise EusgistError(
+                f"{path.name}: {count} entries; the limit is {limits.max_zip_entries}"
+            )
         return zipfile.ZipFile(path)
     except (zipfile.BadZipFile, EOFError, struct.error, NotImplementedError) as exc:
         raise EusgistError(f"{path.name}: not a readable ZIP archive ({exc})") from exc

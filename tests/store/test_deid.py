@@ -9,10 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from _support import random_png
+from PIL import Image
 from pydicom import dcmread, dcmwrite, examples
 from pydicom.datadict import tag_for_keyword
 from pydicom.dataset import Dataset
 
+from eusgist.io import read_image
 from eusgist.store import AnnotationStore, Redaction, StoreError
 from eusgist.store.deid import (
     DEID_ACTIONS,
@@ -21,6 +23,7 @@ from eusgist.store.deid import (
     import_redaction,
     preview_redaction,
     pseudonym,
+    redact_raster,
 )
 
 EXAMPLES = ["ct", "mr", "rgb_color", "palette_color", "jpeg2k", "overlay"]
@@ -248,3 +251,36 @@ def test_dicom_without_preamble_is_deidentified_and_stored_with_one(
     info = store.add_image(data, name="old.dcm").image
     assert info.format == "dicom" and (info.width, info.height) == (800, 350)
     assert store.image_bytes(info.id)[128:132] == b"DICM"
+
+
+@pytest.mark.parametrize(
+    ("mode", "dtype", "fmt", "stored_as"),
+    [
+        ("L", np.uint8, "PNG", b"\x89PNG"),
+        ("I;16", np.uint16, "PNG", b"\x89PNG"),
+        ("RGBA", np.uint8, "PNG", b"\x89PNG"),
+        ("RGB", np.uint8, "JPEG", b"\x89PNG"),
+        ("F", np.float32, "TIFF", b"II*\x00"),
+    ],
+)
+def test_raster_images_are_redacted_losslessly(
+    mode: str, dtype: type, fmt: str, stored_as: bytes
+) -> None:
+    shape = (40, 60, 4) if mode == "RGBA" else (40, 60, 3) if mode == "RGB" else (40, 60)
+    values = np.random.default_rng(1).integers(1, 200, shape).astype(dtype)
+    buf = io.BytesIO()
+    Image.fromarray(values).save(buf, format=fmt)
+    original = buf.getvalue()
+    before = read_image(original).array
+    result = redact_raster(original, Redaction(regions=((5, 30, 20, 35),), top=3), name="x")
+    assert result.data.startswith(stored_as)
+    assert result.blanked == ((5, 30, 20, 35), (0, 0, 60, 3))
+    after = read_image(result.data).array
+    blanked = _mask(after.shape, result.blanked)
+    assert not after[blanked].any()
+    np.testing.assert_array_equal(after[~blanked], before[~blanked])
+    if mode == "RGBA":
+        assert (np.asarray(Image.open(io.BytesIO(result.data)))[0, :, 3] == 255).all()
+    assert redact_raster(original, Redaction(text=True), name="x").data == original  # no text
+    with pytest.raises(ValueError, match="outside the 60×40 image"):
+        redact_raster(original, Redaction(regions=((60, 0, 70, 5),)), name="x")
