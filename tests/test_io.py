@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import gzip
 import io
@@ -450,6 +451,52 @@ def test_dicom_preamble_that_is_a_tiff_header_is_still_dicom() -> None:
     assert sniff_format(data) == "dicom"
 
 
+def _headerless(ds: Dataset) -> bytes:
+    """``ds`` as old files are written (pydicom's OT-PAL-8-face.dcm): no preamble, no file
+    meta, implicit VR little endian."""
+    ds = copy.deepcopy(ds)
+    ds.preamble = None
+    del ds.file_meta
+    buf = io.BytesIO()
+    pydicom.dcmwrite(buf, ds, implicit_vr=True, little_endian=True, enforce_file_format=False)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("cut", ["no-meta", "meta-no-preamble", "marker-no-preamble"])
+def test_dicom_without_the_preamble_is_read(cut: str) -> None:
+    path = pydicom.examples.get_path("palette_color")
+    full = Path(path).read_bytes()
+    data = {
+        "no-meta": _headerless(pydicom.examples.palette_color),
+        "meta-no-preamble": full[132:],
+        "marker-no-preamble": full[128:],
+    }[cut]
+    assert sniff_format(data) is None  # not by its magic bytes ...
+    image = read_image(data, name="old.dcm")  # ... but it parses as DICOM to the end
+    expected = read_image(path)
+    np.testing.assert_array_equal(image.array, expected.array)
+    assert image.meta["format"] == "dicom" and image.spacing == expected.spacing
+    syntax = "Implicit VR Little Endian" if cut == "no-meta" else "Explicit VR Little Endian"
+    assert image.meta["transfer_syntax"] == syntax
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\x08\x00" + RNG.integers(0, 256, 4000, dtype=np.uint8).tobytes(),
+        b"\x02\x00\x00\x00UL\x04\x00" + RNG.integers(0, 256, 4000, dtype=np.uint8).tobytes(),
+        b"DICM\x08\x00" + bytes(300),
+        b"\x08\x00\x05\x00CS\x0a\x00ISO_IR 100" + bytes(range(256)) * 4,
+    ],
+    ids=["group-8-noise", "meta-noise", "marker-zeros", "one-element-then-noise"],
+)
+def test_bytes_that_only_start_like_dicom_are_still_refused(data: bytes) -> None:
+    with pytest.raises(
+        ImageReadError, match=exact("x: not a supported image (detected: unknown binary data)")
+    ):
+        read_image(data, name="x")
+
+
 @pytest.mark.parametrize(
     ("file_name", "shape"),
     [
@@ -874,6 +921,9 @@ _MAGIC = [
     b"GIF89a",
     b"BM\x00\x00\x00\x00\x00\x00\x00\x00\x36\x00\x00\x00\x28\x00\x00\x00",
     bytes(128) + b"DICM",
+    b"\x08\x00",  # DICOM without the preamble: group 0008 first ...
+    b"\x02\x00\x00\x00UL\x04\x00",  # ... or the file meta
+    b"DICM\x02\x00",
     b"NRRD0004\n",
     b"NRRD0004\ntype: uint8\ndimension: 2\nsizes: 4 4\nencoding: raw\n\n",
     struct.pack("<i", 348) + bytes(340) + b"n+1\x00",

@@ -6,7 +6,7 @@ import hashlib
 import logging
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import BinaryIO
@@ -21,7 +21,7 @@ from eusgist.io._common import (
     format_size,
     resolve_max_pixels,
 )
-from eusgist.io._dicom import read_dicom
+from eusgist.io._dicom import is_headerless_dicom, read_dicom
 from eusgist.io._itk import read_itk
 from eusgist.io._raster import read_raster
 from eusgist.io.sniff import describe_content, sniff_format
@@ -54,7 +54,8 @@ def read_image(
 ) -> LoadedImage:
     """Read an image into canonical form: float32 grayscale, spacing in mm, provenance.
 
-    The format is detected from the content, never from the file name. Colour is reduced
+    The format is detected from the content, never from the file name (DICOM without
+    the 128-byte preamble too, when it parses as DICOM to the end). Colour is reduced
     to ITU-R BT.601 luma, alpha is dropped, palettes are expanded, DICOM YBR is converted
     and the DICOM modality LUT (rescale slope/intercept) applied; values stay in the
     original units (0–255 for 8-bit, 0–65535 for 16-bit).
@@ -88,6 +89,28 @@ def read_image(
     """
     decoded = _decode(source, frame, name, max_pixels, allow_volume)
     return LoadedImage(_luma(decoded.array), decoded.spacing, MappingProxyType(decoded.meta))
+
+
+def read_pixels(
+    source: Source,
+    *,
+    frame: int | None = None,
+    name: str | None = None,
+    max_pixels: int | None = None,
+) -> tuple[np.ndarray, Mapping[str, object]]:
+    """Read one frame as decoded, channels kept, for code that must write pixels back.
+
+    Read like :func:`read_image` (same format detection, limits and errors), but the array
+    is ``(H, W, C)`` in the decoded dtype: gray, gray+alpha, RGB or RGBA (palettes expanded,
+    DICOM YBR converted to RGB, the DICOM modality LUT applied), EXIF orientation applied.
+
+    Returns
+    -------
+    (numpy.ndarray, mapping)
+        The pixels and the provenance (``meta`` of :func:`read_image`).
+    """
+    decoded = _decode(source, frame, name, max_pixels, False)
+    return decoded.array, MappingProxyType(decoded.meta)
 
 
 def read_mask(
@@ -155,6 +178,8 @@ def _decode(
     if not req.data:
         raise ImageReadError(f"{req.name}: file is empty (0 bytes)")
     fmt = sniff_format(req.data)
+    if fmt is None and is_headerless_dicom(req.data):
+        fmt = "dicom"  # a DICOM data set without the preamble, parsed as one to the end
     if fmt is None:
         raise ImageReadError(
             f"{req.name}: not a supported image (detected: {describe_content(req.data)})"

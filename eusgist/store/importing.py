@@ -1,11 +1,13 @@
 """Import images into the store: single files, several files, folders and ZIP archives.
 
 Each file goes through :meth:`AnnotationStore.add_image` (DICOM de-identified, duplicates
-found by content hash). A file that fails is reported and the import goes on. ZIP archives
-(recognised by content, not extension) are read in memory, never extracted: entries with
-absolute or ``..`` paths, symbolic links, encrypted entries and nested archives are skipped,
-and the entry count (read from the end record before the directory is parsed), sizes and
-compression ratios are bounded (:class:`ImportLimits`) before and while reading.
+found by content hash). A file that fails is reported and the import goes on. Burned-in
+text is blanked by default (``redact="auto"``): in DICOM by the de-identification, in PNG,
+JPEG, BMP, TIFF and GIF images here, before they are stored (see :mod:`eusgist.store.deid`).
+ZIP archives (recognised by content, not extension) are read in memory, never extracted:
+entries with absolute or ``..`` paths, symbolic links, encrypted entries and nested archives
+are skipped, and the entry count (read from the end record before the directory is parsed),
+sizes and compression ratios are bounded (:class:`ImportLimits`) before and while reading.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ import struct
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from eusgist.errors import EusgistError
-from eusgist.store.deid import Redaction
+from eusgist.io.sniff import sniff_format
+from eusgist.store.deid import RASTER_FORMATS, Redaction, import_redaction, redact_raster
 from eusgist.store.repository import AnnotationStore, ImageInfo
 
 log = logging.getLogger(__name__)
@@ -92,7 +95,9 @@ def _open_zip(path: Path, limits: ImportLimits) -> zipfile.ZipFile:
     try:
         count = _declared_entries(path)
         if count > limits.max_zip_entries:
-            raise EusgistError(f"{path.name}: {count} entries; the limit is {limits.max_zip_entries}")
+            raise EusgistError(
+                f"{path.name}: {count} entries; the limit is {limits.max_zip_entries}"
+            )
         return zipfile.ZipFile(path)
     except (zipfile.BadZipFile, EOFError, struct.error, NotImplementedError) as exc:
         raise EusgistError(f"{path.name}: not a readable ZIP archive ({exc})") from exc
@@ -169,6 +174,21 @@ def iter_zip(path: Path, limits: ImportLimits, report: ImportReport) -> Iterator
             yield info.filename, data
 
 
+def _redacted(data: bytes, redaction: Redaction, label: str) -> tuple[bytes, Redaction | None]:
+    """The bytes to store and the redaction left for the store to apply (to DICOM).
+
+    Raster images are redacted here (the store redacts DICOM only); NIfTI/NRRD are not
+    searched for text, so only given rectangles or a top band reach the store, which
+    refuses them for those formats.
+    """
+    fmt = sniff_format(data)
+    if fmt in RASTER_FORMATS:
+        return redact_raster(data, redaction, name=label).data, None
+    if fmt in ("nifti", "nrrd"):
+        redaction = replace(redaction, text=False)
+    return data, redaction or None  # DICOM (with or without the preamble) or unreadable
+
+
 def _walk(folder: Path) -> Iterator[Path]:
     for root, dirs, files in os.walk(folder, followlinks=False):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
@@ -186,18 +206,26 @@ def import_paths(
     patient: str | None = None,
     lesion: str | None = None,
     redaction: Redaction | None = None,
+    redact: str = "auto",
     limits: ImportLimits = ImportLimits(),
 ) -> ImportReport:
     """Import files, folders (recursively, symlinks not followed) and ZIP archives.
 
     ``patient``/``lesion`` put every imported image under those codes (e.g. several views
     of one lesion); by default each image gets its own (see ``add_image``).
+    ``redaction`` blanks rectangles and a top band of every DICOM and raster image;
+    ``redact="auto"`` (the default) also blanks the burned-in text found in each, and
+    ``"none"`` does not look for text (:func:`eusgist.store.deid.preview_redaction` shows
+    what would be blanked). A raster image with something blanked is stored as PNG.
 
     Raises
     ------
     FileNotFoundError
         When a given path does not exist (checked before anything is imported).
+    EusgistError
+        For a ``redact`` other than ``"auto"`` or ``"none"``.
     """
+    redaction = import_redaction(redact, redaction)
     paths = [Path(p) for p in paths]
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
@@ -206,6 +234,7 @@ def import_paths(
 
     def add(label: str, name: str, data: bytes, source: str) -> None:
         try:
+            data, redacting = _redacted(data, redaction, label)
             result = store.add_image(
                 data,
                 name=name,
@@ -213,7 +242,7 @@ def import_paths(
                 lesion=lesion,
                 source=source,
                 annotator=annotator,
-                redaction=redaction,
+                redaction=redacting,
             )
         except ValueError as exc:
             report.errors.append((label, str(exc)))

@@ -2,21 +2,39 @@
 
 from __future__ import annotations
 
+import copy
 import io
 from pathlib import Path
 
 import numpy as np
 import pytest
 from _support import random_png
-from pydicom import dcmread, examples
+from PIL import Image
+from pydicom import dcmread, dcmwrite, examples
 from pydicom.datadict import tag_for_keyword
 from pydicom.dataset import Dataset
 
+from eusgist.io import read_image
 from eusgist.store import AnnotationStore, Redaction, StoreError
-from eusgist.store.deid import DEID_ACTIONS, STUDY_CODE_KEYWORDS, deidentify, pseudonym
+from eusgist.store.deid import (
+    DEID_ACTIONS,
+    STUDY_CODE_KEYWORDS,
+    deidentify,
+    import_redaction,
+    preview_redaction,
+    pseudonym,
+    redact_raster,
+)
 
 EXAMPLES = ["ct", "mr", "rgb_color", "palette_color", "jpeg2k", "overlay"]
 SALT = "test-salt"
+#: Burned-in text inside pydicom's real ultrasound examples (x0, y0, x1, y1): the hospital
+#: name "BAPTIST MED CTR" of the GE screens (jpeg2k is US1_J2KR) and the Philips date.
+BURNED_IN = {
+    "jpeg2k": (18, 24, 170, 40),
+    "rgb_color": (9, 11, 85, 21),
+    "palette_color": (668, 8, 775, 26),
+}
 
 
 def _original(name: str) -> tuple[bytes, Dataset]:
@@ -143,3 +161,126 @@ def test_store_import_of_dicom_is_deidentified_and_deduplicated(store: Annotatio
     assert store.add_image(data, name="again.dcm").image == info
     with pytest.raises(StoreError, match="DICOM files only"):
         store.add_image(random_png(9), name="a.png", redaction=Redaction(top=3))
+
+
+def _mask(shape: tuple[int, ...], boxes: tuple[tuple[int, int, int, int], ...]) -> np.ndarray:
+    blanked = np.zeros(shape[:2], bool)
+    for x0, y0, x1, y1 in boxes:
+        blanked[y0:y1, x0:x1] = True
+    return blanked
+
+
+def _headerless(name: str) -> bytes:
+    """A pydicom example written as old files are: no preamble, no file meta, implicit VR."""
+    ds = copy.deepcopy(getattr(examples, name))
+    ds.preamble = None
+    del ds.file_meta
+    buf = io.BytesIO()
+    dcmwrite(buf, ds, implicit_vr=True, little_endian=True, enforce_file_format=False)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("name", sorted(BURNED_IN))
+def test_burned_in_text_of_real_ultrasound_is_found_and_blanked(name: str) -> None:
+    data, before = _original(name)
+    result = deidentify(data, salt=SALT, redaction=Redaction(text=True), name=name)
+    after = dcmread(io.BytesIO(result.data))
+    old, new = before.pixel_array, after.pixel_array
+    x0, y0, x1, y1 = BURNED_IN[name]
+    assert old[y0:y1, x0:x1].any() and not new[y0:y1, x0:x1].any()
+    blanked = _mask(old.shape, result.blanked)
+    assert blanked[y0:y1, x0:x1].all()
+    assert not new[blanked].any()
+    np.testing.assert_array_equal(new[~blanked], old[~blanked])
+    assert 0.01 < blanked.mean() < 0.2  # text lines, not the image
+    rows, cols = blanked.shape
+    assert blanked[rows // 3 : rows * 2 // 3, cols // 4 : cols * 3 // 4].mean() < 0.02  # tissue
+    assert after.PatientIdentityRemoved == "YES"
+
+
+def test_text_is_blanked_in_every_frame_of_a_cine() -> None:
+    data, before = _original("ybr_color")
+    result = deidentify(data, salt=SALT, redaction=Redaction(text=True))
+    new = dcmread(io.BytesIO(result.data)).pixel_array
+    assert new.shape == before.pixel_array.shape and len(result.blanked) >= 5
+    assert not new[:, _mask(new.shape[1:], result.blanked)].any()
+
+
+def test_an_image_without_text_keeps_its_pixel_data() -> None:
+    data, before = _original("ct")
+    result = deidentify(data, salt=SALT, redaction=Redaction(text=True))
+    after = dcmread(io.BytesIO(result.data))
+    assert result.blanked == ()
+    assert after.PixelData == before.PixelData
+    assert after.file_meta.TransferSyntaxUID == before.file_meta.TransferSyntaxUID
+
+
+def test_preview_shows_what_the_import_blanks() -> None:
+    data, before = _original("jpeg2k")
+    preview = preview_redaction(data, name="us.dcm")
+    assert (preview.width, preview.height) == (640, 480)
+    assert preview.image.shape == (480, 640, 3) and preview.image.dtype == np.uint8
+    assert preview.boxes == deidentify(data, salt=SALT, redaction=Redaction(text=True)).blanked
+    x0, y0, x1, y1 = preview.boxes[0]
+    assert tuple(preview.image[y0, (x0 + x1) // 2]) == (255, 40, 40)
+    override = Redaction(regions=((0, 0, 10, 10),), top=5)
+    assert preview_redaction(data, override).boxes == ((0, 0, 10, 10), (0, 0, 640, 5))
+    with pytest.raises(ValueError, match="outside the 640×480 image"):
+        preview_redaction(data, Redaction(regions=((700, 0, 710, 5),)))
+
+
+def test_import_redaction_modes() -> None:
+    given = Redaction(regions=((1, 2, 3, 4),), top=2)
+    assert import_redaction() == Redaction(text=True)
+    assert import_redaction("auto", given) == Redaction(((1, 2, 3, 4),), 2, text=True)
+    assert import_redaction("none", given) == given and not import_redaction("none")
+    with pytest.raises(ValueError, match="redact must be one of auto, none, not 'always'"):
+        import_redaction("always")
+
+
+def test_dicom_without_preamble_is_deidentified_and_stored_with_one(
+    store: AnnotationStore,
+) -> None:
+    data = _headerless("palette_color")
+    assert data[128:132] != b"DICM" and data[:2] == b"\x08\x00"
+    result = deidentify(data, salt=SALT, redaction=Redaction(text=True))
+    after = dcmread(io.BytesIO(result.data))
+    assert result.data[128:132] == b"DICM" and after.PatientIdentityRemoved == "YES"
+    x0, y0, x1, y1 = BURNED_IN["palette_color"]
+    assert not after.pixel_array[y0:y1, x0:x1].any()
+    info = store.add_image(data, name="old.dcm").image
+    assert info.format == "dicom" and (info.width, info.height) == (800, 350)
+    assert store.image_bytes(info.id)[128:132] == b"DICM"
+
+
+@pytest.mark.parametrize(
+    ("mode", "dtype", "fmt", "stored_as"),
+    [
+        ("L", np.uint8, "PNG", b"\x89PNG"),
+        ("I;16", np.uint16, "PNG", b"\x89PNG"),
+        ("RGBA", np.uint8, "PNG", b"\x89PNG"),
+        ("RGB", np.uint8, "JPEG", b"\x89PNG"),
+        ("F", np.float32, "TIFF", b"II*\x00"),
+    ],
+)
+def test_raster_images_are_redacted_losslessly(
+    mode: str, dtype: type, fmt: str, stored_as: bytes
+) -> None:
+    shape = (40, 60, 4) if mode == "RGBA" else (40, 60, 3) if mode == "RGB" else (40, 60)
+    values = np.random.default_rng(1).integers(1, 200, shape).astype(dtype)
+    buf = io.BytesIO()
+    Image.fromarray(values).save(buf, format=fmt)
+    original = buf.getvalue()
+    before = read_image(original).array
+    result = redact_raster(original, Redaction(regions=((5, 30, 20, 35),), top=3), name="x")
+    assert result.data.startswith(stored_as)
+    assert result.blanked == ((5, 30, 20, 35), (0, 0, 60, 3))
+    after = read_image(result.data).array
+    blanked = _mask(after.shape, result.blanked)
+    assert not after[blanked].any()
+    np.testing.assert_array_equal(after[~blanked], before[~blanked])
+    if mode == "RGBA":
+        assert (np.asarray(Image.open(io.BytesIO(result.data)))[0, :, 3] == 255).all()
+    assert redact_raster(original, Redaction(text=True), name="x").data == original  # no text
+    with pytest.raises(ValueError, match="outside the 60×40 image"):
+        redact_raster(original, Redaction(regions=((60, 0, 70, 5),)), name="x")

@@ -9,9 +9,11 @@ import stat
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 from _support import random_png
-from pydicom import examples
+from PIL import Image, ImageDraw, ImageFont
+from pydicom import dcmread, examples
 
 from eusgist.commands import import_images
 from eusgist.store import AnnotationStore, open_store
@@ -110,7 +112,7 @@ def test_missing_path_is_an_error_before_anything_is_imported(
     assert store.list_images() == []
 
 
-def test_import_images_command(tmp_path: Path) -> None:
+def test_import_images_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     url = f"sqlite:///{tmp_path / 'cli.sqlite'}"
     (tmp_path / "a.png").write_bytes(random_png(1))
     (tmp_path / "scan.dcm").write_bytes(Path(examples.get_path("mr")).read_bytes())
@@ -125,17 +127,81 @@ def test_import_images_command(tmp_path: Path) -> None:
         "--redact-top",
         "4",
     ]
-    assert (
-        import_images.run(parser.parse_args([*argv, "--annotator", "alice"])) == 1
-    )  # a.png cannot be redacted
+    assert import_images.run(parser.parse_args([*argv, "--annotator", "alice"])) == 0
     args = parser.parse_args(
-        [str(tmp_path / "a.png"), str(tmp_path / "bad.png"), "--database", url]
+        [str(tmp_path / "a.png"), str(tmp_path / "bad.png"), "--database", url, "--redact", "none"]
     )
-    assert import_images.run(args) == 1
+    assert args.redact == "none"
+    assert import_images.run(args) == 1  # bad.png
     store = open_store(url)
-    assert sorted(i.format for i in store.list_images()) == ["dicom", "png"]
+    images = store.list_images()
+    assert sorted(i.format for i in images) == ["dicom", "png", "png"]  # a.png blanked, again
+    [blanked] = [i for i in images if i.format == "png" and i.source.startswith("file")
+                 and store.image_bytes(i.id) != random_png(1)]
+    assert not np.asarray(Image.open(io.BytesIO(store.image_bytes(blanked.id))))[:4].any()
     store.close()
+    assert parser.parse_args([str(tmp_path / "a.png")]).redact == "auto"
     with pytest.raises(ValueError, match="x0,y0,x1,y1"):
         import_images.run(
-            parser.parse_args([str(tmp_path / "a.png"), "--database", url, "--redact", "1,2,3"])
+            parser.parse_args([str(tmp_path / "a.png"), "--database", url,
+                               "--redact-box", "1,2,3"])
         )
+    for bad, hint in (("always", "must be one of auto, none, not 'always'"),
+                      ("1,2,3,4", "give rectangles with --redact-box")):
+        with pytest.raises(SystemExit):
+            parser.parse_args([str(tmp_path / "a.png"), "--redact", bad])
+        assert hint in capsys.readouterr().err
+
+
+def _text_png(fmt: str = "PNG", mode: str = "RGB") -> tuple[bytes, tuple[int, int, int, int]]:
+    """Speckle with a patient name burned in (and where it is)."""
+    speckle = np.random.default_rng(3).gamma(2.0, 30, (300, 400)).clip(0, 255)
+    picture = Image.fromarray(speckle.astype(np.uint8)).convert(mode)
+    draw, font = ImageDraw.Draw(picture), ImageFont.load_default(size=16)
+    draw.text((12, 10), "DOE^JANE 0099123", fill=255 if mode == "L" else "white", font=font)
+    ink = draw.textbbox((12, 10), "DOE^JANE 0099123", font=font)
+    buf = io.BytesIO()
+    picture.save(buf, format=fmt)
+    return buf.getvalue(), ink
+
+
+def test_burned_in_text_is_blanked_on_import_by_default(
+    store: AnnotationStore, tmp_path: Path
+) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "screen.png").write_bytes(_text_png()[0])
+    (folder / "screen.jpg").write_bytes(_text_png("JPEG", "L")[0])
+    (folder / "us.dcm").write_bytes(Path(examples.get_path("jpeg2k")).read_bytes())
+    (folder / "plain.png").write_bytes(random_png(1))
+    ink = _text_png()[1]
+    report = import_paths(store, [folder])
+    assert len(report.added) == 4 and not report.errors
+    by_name = {i.name: i for i in report.added}
+    for name in ("screen.png", "screen.jpg"):
+        stored = store.image_bytes(by_name[name].id)
+        assert stored[:8] == b"\x89PNG\r\n\x1a\n"  # redacted: stored losslessly as PNG
+        pixels = np.asarray(Image.open(io.BytesIO(stored)))
+        x0, y0, x1, y1 = ink
+        assert not pixels[y0:y1, x0:x1].any() and pixels[150:].any()
+    assert store.image_bytes(by_name["plain.png"].id) == random_png(1)  # nothing found: as is
+    [dicom] = [i for i in report.added if i.format == "dicom"]
+    after = dcmread(io.BytesIO(store.image_bytes(dicom.id))).pixel_array
+    assert not after[24:40, 18:170].any()  # "BAPTIST MED CTR"
+    again = import_paths(store, [folder])
+    assert len(again.duplicates) == 4  # the same file is redacted the same way
+
+
+def test_redact_none_keeps_the_pixels(store: AnnotationStore, tmp_path: Path) -> None:
+    data, _ = _text_png()
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "screen.png").write_bytes(data)
+    (folder / "us.dcm").write_bytes(Path(examples.get_path("jpeg2k")).read_bytes())
+    report = import_paths(store, [folder], redact="none")
+    by_format = {i.format: i for i in report.added}
+    assert store.image_bytes(by_format["png"].id) == data
+    after = dcmread(io.BytesIO(store.image_bytes(by_format["dicom"].id))).pixel_array
+    assert after[24:40, 18:170].any()
+    with pytest.raises(ValueError, match="redact must be one of auto, none, not 'off'"):
+        import_paths(store, [folder], redact="off")
