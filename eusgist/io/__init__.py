@@ -33,8 +33,9 @@ from eusgist.io._common import (
     ImageReadError,
     LoadedImage,
 )
+from eusgist.io._dicom import parse_dicom
 from eusgist.io._display import to_uint8
-from eusgist.io._read import read_image, read_mask
+from eusgist.io._read import read_image, read_mask, read_pixels
 from eusgist.io.sniff import sniff_format
 
 __all__ = [
@@ -42,8 +43,10 @@ __all__ = [
     "MAX_PIXELS_ENV",
     "ImageReadError",
     "LoadedImage",
+    "parse_dicom",
     "read_image",
     "read_mask",
+    "read_pixels",
     "sniff_format",
     "to_uint8",
 ]

@@ -47,8 +47,7 @@ from pydicom.pixels import apply_color_lut
 from pydicom.uid import generate_uid
 
 from eusgist.errors import EusgistError
-from eusgist.io._dicom import parse_dicom
-from eusgist.io._read import read_pixels
+from eusgist.io import parse_dicom, read_pixels
 from eusgist.io.sniff import sniff_format
 from eusgist.store.burned_text import (  # noqa: F401  (find_text_boxes re-exported)
     Box,

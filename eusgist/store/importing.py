@@ -24,7 +24,7 @@ from pathlib import Path, PurePosixPath
 
 from eusgist.errors import EusgistError
 from eusgist.io.sniff import sniff_format
-from eusgist.store.deid import RASTER_FORMATS, Redaction, import_redaction, redact_raster
+from eusgist.store.deid import Redaction, import_redaction
 from eusgist.store.repository import AnnotationStore, ImageInfo
 
 log = logging.getLogger(__name__)
@@ -174,19 +174,13 @@ def iter_zip(path: Path, limits: ImportLimits, report: ImportReport) -> Iterator
             yield info.filename, data
 
 
-def _redacted(data: bytes, redaction: Redaction, label: str) -> tuple[bytes, Redaction | None]:
-    """The bytes to store and the redaction left for the store to apply (to DICOM).
-
-    Raster images are redacted here (the store redacts DICOM only); NIfTI/NRRD are not
-    searched for text, so only given rectangles or a top band reach the store, which
-    refuses them for those formats.
-    """
-    fmt = sniff_format(data)
-    if fmt in RASTER_FORMATS:
-        return redact_raster(data, redaction, name=label).data, None
-    if fmt in ("nifti", "nrrd"):
+def _redacted(data: bytes, redaction: Redaction) -> Redaction | None:
+    """The redaction the store applies: DICOM and raster images are searched for text;
+    NIfTI/NRRD are not, so only given rectangles or a top band reach the store, which
+    refuses them for those formats."""
+    if sniff_format(data) in ("nifti", "nrrd"):
         redaction = replace(redaction, text=False)
-    return data, redaction or None  # DICOM (with or without the preamble) or unreadable
+    return redaction or None
 
 
 def _walk(folder: Path) -> Iterator[Path]:
@@ -234,7 +228,7 @@ def import_paths(
 
     def add(label: str, name: str, data: bytes, source: str) -> None:
         try:
-            data, redacting = _redacted(data, redaction, label)
+            redacting = _redacted(data, redaction)
             result = store.add_image(
                 data,
                 name=name,

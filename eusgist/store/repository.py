@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from eusgist.io import LoadedImage, read_image, read_mask
 from eusgist.store import db
-from eusgist.store.deid import Redaction, deidentify
+from eusgist.store.deid import RASTER_FORMATS, Redaction, deidentify, redact_raster
 from eusgist.store.metadata import METADATA_FIELDS, validate_metadata
 from eusgist.store.models import (
     LABELS,
@@ -281,7 +281,7 @@ class AnnotationStore:
         eusgist.io.ImageReadError
             When ``data`` is not a readable 2D image.
         StoreError
-            For a redaction of a non-DICOM image or bad codes.
+            For a redaction of a volume (NIfTI/NRRD) or bad codes.
         """
         source_sha = hashlib.sha256(data).hexdigest()
         with self._read() as session:
@@ -289,7 +289,7 @@ class AnnotationStore:
             if existing is not None:
                 return AddedImage(_image_info(existing), created=False)
         loaded = read_image(data, name=name, max_pixels=max_pixels)
-        stored, age, sex, deidentified = data, None, None, False
+        stored, age, sex, deidentified, blanked = data, None, None, False, False
         if loaded.meta["format"] == "dicom":
             result = deidentify(
                 data,
@@ -305,12 +305,17 @@ class AnnotationStore:
                 result.sex,
                 True,
             )
+            blanked = bool(result.blanked)
             name, source = f"{patient}-{source_sha[:8]}.dcm", source.split(":", 1)[0]
             loaded = read_image(stored, name=name, max_pixels=max_pixels)
+        elif redaction and loaded.meta["format"] in RASTER_FORMATS:
+            redacted = redact_raster(data, redaction, name=name)
+            stored, blanked = redacted.data, bool(redacted.blanked)
+            if blanked:
+                loaded = read_image(stored, name=name, max_pixels=max_pixels)
         elif redaction:
-            raise StoreError(
-                f"{name}: redaction of burned-in text is supported for DICOM files only"
-            )
+            raise StoreError(f"{name}: redaction of burned-in text is supported for DICOM "
+                             "and 2D raster images (PNG, JPEG, BMP, TIFF, GIF) only")
         if loaded.is_volume:
             raise StoreError(f"{name}: volumes are not supported; import 2D images")
         patient = _check_name(patient or f"P-{source_sha[:12]}", "patient")
@@ -348,7 +353,7 @@ class AnnotationStore:
                 spacing_x_mm=spacing[1] if spacing else None,
                 source=source[:255],
                 deidentified=deidentified,
-                redacted=bool(redaction),
+                redacted=blanked,
                 imported_by_id=importer.id if importer else None,
             )
             session.add(image)

@@ -8,6 +8,7 @@ import types
 import gradio as gr
 import pytest
 
+from eusgist.errors import EusgistError
 from eusgist.ui import evaluate, gpu, predict
 from eusgist.ui.errors import user_errors
 
@@ -46,7 +47,7 @@ def test_spaces_gpu_on_zero_gpu(monkeypatch: pytest.MonkeyPatch, value: str) -> 
     @user_errors
     def handler(x: int) -> int:
         if x < 0:
-            raise ValueError("x must be non-negative")
+            raise EusgistError("x must be non-negative")
         return x
 
     assert calls == [gpu.PREDICT_SECONDS]
