@@ -32,6 +32,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "eusgist.commands.export_annotations",
     "eusgist.commands.serve",
     "eusgist.commands.add_user",
+    "eusgist.commands.validate_roi",
 )
 
 log = logging.getLogger("eusgist")

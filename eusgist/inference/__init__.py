@@ -33,6 +33,8 @@ from eusgist.inference.catalog import (
     load_listed_model,
     load_model,
     metrics_statement,
+    roi_metrics,
+    roi_statement,
     resolve_model_path,
     training_statement,
 )
@@ -85,6 +87,8 @@ __all__ = [
     "load_model",
     "load_volume_input",
     "metrics_statement",
+    "roi_metrics",
+    "roi_statement",
     "model_inputs",
     "predict",
     "predictor_for",

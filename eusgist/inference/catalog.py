@@ -117,7 +117,25 @@ def metrics_statement(card: Mapping[str, Any] | ModelCard) -> str:
     for name, (value, mlo, mhi) in (m.get("metrics") or {}).items():
         if name in ("sensitivity", "specificity", "accuracy"):
             parts.append(f"{name} {value:.2f} ({mlo:.2f}–{mhi:.2f})")
-    return "; ".join(parts) + "."
+    return "; ".join(parts) + ". " + roi_statement(card)
+
+
+def roi_metrics(card: Mapping[str, Any] | ModelCard) -> dict[str, dict[str, Any]]:
+    """The card's test metrics per ROI kind (``outline``, ``box``); empty when unrecorded."""
+    value = _card(card).raw.get("test_metrics_by_roi")
+    return {k: v for k, v in value.items() if isinstance(v, dict)} if isinstance(value, dict) \
+        else {}
+
+
+def roi_statement(card: Mapping[str, Any] | ModelCard) -> str:
+    """Which ROI kinds the model was validated on, with the test AUC of each."""
+    by_kind = roi_metrics(card)
+    if not by_kind:
+        return ("Validated with expert outlines only; not validated on boxes."
+                if _card(card).expects.get("supervision", "strong") == "strong" else "")
+    parts = [f"{kind} AUC {m['auc']:.3f} ({m['auc_ci'][0]:.3f}–{m['auc_ci'][1]:.3f})"
+             for kind, m in by_kind.items() if "auc" in m and "auc_ci" in m]
+    return "Validated per ROI kind: " + ", ".join(parts) + "."
 
 
 

@@ -20,10 +20,12 @@ from eusgist.inference.catalog import (
     intended_use,
     load_model,
     metrics_statement,
+    roi_metrics,
     training_statement,
 )
 from eusgist.inference.inputs import Box, MaskInput, VolumeInput
 from eusgist.inference.predictor import Contribution, Timer
+from eusgist.roi_kinds import RoiKind
 
 __all__ = ["Contribution", "Prediction", "predict"]
 
@@ -47,6 +49,7 @@ class Prediction:
     timings_ms: dict[str, float]
     device: str
     notes: list[str] = field(default_factory=list)
+    roi_kind: RoiKind | None = None
 
     @property
     def positive_probability(self) -> float:
@@ -65,6 +68,7 @@ class Prediction:
             "intended_use": self.intended_use, "training_data": self.training_data,
             "test_metrics": self.test_metrics, "synthetic": self.synthetic,
             "timings_ms": self.timings_ms, "device": self.device, "notes": self.notes,
+            "roi_kind": self.roi_kind,
         }
 
 
@@ -107,7 +111,9 @@ def predict(
     """
     loaded = model if isinstance(model, LoadedModel) else load_model(model)
     timer = Timer()
-    notes: list[str] = []
+    roi_kind: RoiKind | None = "box" if box is not None else (
+        "outline" if mask is not None else None)
+    notes = _roi_notes(loaded, roi_kind)
     p, contributions, gradcam = loaded.predictor.predict(image, mask, box, spacing_mm, timer,
                                                          explain, notes)
     neg, pos = loaded.classes
@@ -119,5 +125,19 @@ def predict(
         gradcam=gradcam, intended_use=intended_use(card), training_data=training_statement(card),
         test_metrics=metrics_statement(card), synthetic=loaded.synthetic,
         timings_ms={k: round(v, 2) for k, v in timer.ms.items()}, device=loaded.device,
-        notes=notes,
+        notes=notes, roi_kind=roi_kind,
     )
+
+
+def _roi_notes(loaded: LoadedModel, roi_kind: RoiKind | None) -> list[str]:
+    """A caution when the ROI kind used is one the model was not validated on."""
+    if roi_kind is None or not loaded.needs_mask:
+        return []
+    validated = roi_metrics(loaded.model_card)
+    if validated and roi_kind not in validated:
+        return [f"This model was not validated on {roi_kind} ROIs (only on "
+                f"{', '.join(validated)}): treat the probability with extra caution."]
+    if not validated and roi_kind == "box":
+        return ["This model was validated with expert outlines only: a box can give a quite "
+                "different probability. Outline the lesion for the answer it was tested on."]
+    return []
