@@ -300,7 +300,8 @@ def test_cnn_bundles_record_checksums_and_follow_the_version_rule(cnn_bundle):
     from eusgist.bundles.cnn import WEIGHTS_NAME, load_cnn_bundle
 
     card = read_card(cnn_bundle, "cnn")
-    assert card.files == {WEIGHTS_NAME: file_sha256(cnn_bundle / WEIGHTS_NAME)}
+    assert card.files == {name: file_sha256(cnn_bundle / name)
+                          for name in (WEIGHTS_NAME, "probe.safetensors")}
     assert load_cnn_bundle(cnn_bundle).card["name"] == "cnn"
     torch_major = int(card.versions["torch"].split(".")[0])
     _edit_card(cnn_bundle, lambda c: c["versions"].update(torch=f"{torch_major + 1}.0.0"))

@@ -11,6 +11,7 @@ weight's name and shape, saying plainly what does not match.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -27,6 +28,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from eusgist.bundles.card import CARD, check_checksums, check_versions, file_sha256, read_card
+from eusgist.bundles.probe import PROBE, check_probe, probe_input, read_probe, write_probe
 from eusgist.errors import BundleError, EusgistError
 from eusgist.models.cnn3d import build_resnet3d, pick_slice, prepare_volume
 from eusgist.preprocess import model_crop, to_model_input
@@ -103,10 +105,16 @@ def save_cnn_bundle(path: str | os.PathLike[str], model: nn.Module, card: dict[s
     state = {k: (v.detach().half() if v.is_floating_point() else v.detach()).contiguous().cpu()
              for k, v in model.state_dict().items()}
     save_file(state, str(out / WEIGHTS_NAME))
+    # The probe's output is the saved (fp16) weights' output, computed as loading will.
+    saved = copy.deepcopy(model).cpu()
+    own = saved.state_dict()
+    saved.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
+    x = probe_input(_probe_shape(card))
+    write_probe(out, {"model_input": x, "model_output": _probe_output(saved.eval(), x)})
     kind = "3d" if (card.get("expects") or {}).get("dims", "2d") != "2d" else "cnn"
     card = {"format": BUNDLE_FORMAT, "kind": kind, "intended_use": INTENDED_USE,
             "versions": library_versions(), **card,
-            "files": {WEIGHTS_NAME: file_sha256(out / WEIGHTS_NAME)}}
+            "files": {name: file_sha256(out / name) for name in (WEIGHTS_NAME, PROBE)}}
     text = json.dumps(_finite(card), indent=2, default=_jsonable, allow_nan=False)
     (out / CARD_NAME).write_text(text + "\n")
     return out
@@ -244,7 +252,28 @@ def load_cnn_bundle(path: str | os.PathLike[str], *,
         shown = "; ".join(problems[:5]) + more
         raise BundleError(f"{weights_path} does not fit {card['arch']}: {shown}")
     model.load_state_dict({k: v.to(expected[k].dtype) for k, v in weights.items()})
-    return CNNBundle(model=model.to(device).eval(), card=card, path=folder)
+    model = model.to(device).eval()
+    probe = read_probe(folder) if PROBE in info.files else None
+    if probe is not None:
+        check_probe(folder.name, "network", _probe_output(model, probe["model_input"]),
+                    probe["model_output"], device=str(device))
+    return CNNBundle(model=model, card=card, path=folder)
+
+
+def _probe_shape(card: Mapping[str, Any]) -> tuple[int, ...]:
+    """The network's input shape for one item: (1, 3, S, S), or (1, C, D, H, W) for 3D."""
+    expects = card["expects"]
+    if expects.get("dims") == "3d":
+        return (1, max(len(expects.get("phases") or ()), 1), *expects["volume_size"])
+    size = int(expects["input_size"])
+    return (1, 3, size, size)
+
+
+def _probe_output(model: nn.Module, x: np.ndarray) -> np.ndarray:
+    """The network's float32 output on the probe input ``x``."""
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        return model(torch.from_numpy(np.asarray(x)).to(device)).float().cpu().numpy()
 
 
 def _build(card: Mapping[str, Any]) -> nn.Module:

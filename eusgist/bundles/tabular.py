@@ -51,6 +51,7 @@ from eusgist.bundles.card import (
     read_card,
     read_json_object,
 )
+from eusgist.bundles.probe import PROBE, check_probe, read_probe, write_probe
 from eusgist.errors import BundleError, EusgistError
 from eusgist.explain import METHODS, readable_name
 from eusgist.explain import explain as shap_explain
@@ -182,6 +183,10 @@ def save_bundle(
     if xgb is not None:
         (tmp / XGBOOST_MODEL).write_bytes(xgb)
     save_file({"background": background}, str(tmp / BACKGROUND))
+    probe = background[np.isfinite(background).all(axis=1)][:1]
+    if len(probe):
+        write_probe(tmp, {"classifier_input": probe,
+                          "classifier_output": _classifier_probe(model, probe)})
     if radiomics_yaml is not None:
         (tmp / RADIOMICS_YAML).write_text(radiomics_yaml, encoding="utf-8")
     if backbone_weights is not None:
@@ -217,6 +222,11 @@ def save_bundle(
     tmp.rename(folder)
     log.info("bundle %s written to %s", name, folder)
     return folder
+
+
+def _classifier_probe(model: PortableModel, rows: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Positive-class probability of raw rows of the selected features."""
+    return model.predict_proba(pd.DataFrame(rows, columns=list(model.features)))
 
 
 def _json_default(value: Any) -> Any:
@@ -355,6 +365,14 @@ def load_bundle(path: str | os.PathLike[str]) -> Bundle:
             raise BundleError(f"{RADIOMICS_YAML}: not valid YAML ({exc})") from exc
     if BACKBONE in files:
         _check_safetensors(folder / BACKBONE)
+    probe = read_probe(folder) if PROBE in files else None
+    if probe is not None:
+        inputs = probe["classifier_input"].astype(np.float64)
+        if inputs.ndim != 2 or inputs.shape[1] != len(model.features):
+            raise BundleError(f"{PROBE}: probe of shape {inputs.shape} does not fit "
+                              f"{len(model.features)} features")
+        check_probe(folder.name, "classifier", _classifier_probe(model, inputs),
+                    probe["classifier_output"])
     log.debug("bundle %s loaded from %s", info.name, folder)
     return Bundle(folder, card, model, background.astype(np.float64))
 

@@ -396,5 +396,21 @@ def _deep_extractors(bundle: Bundle, device: str) -> Iterator[DeepFeatureExtract
         if weights == "pretrained" and not extractor.pretrained:
             raise BundleError(f"{bundle.path.name}: needs the pretrained {name} weights, which "
                               "cannot be loaded here (offline and not in the local cache)")
+        _check_source(bundle, name, spec.get("pretrained_source"), extractor)
         yield extractor
+
+
+def _check_source(bundle: Bundle, name: str, recorded: Mapping[str, Any] | None,
+                  extractor: DeepFeatureExtractor) -> None:
+    """Refuse pretrained weights other than those the features were made with (by hash)."""
+    from eusgist.pretrained import source_of
+
+    want = (recorded or {}).get("sha256")
+    if not want:
+        return
+    found = source_of(extractor.model)
+    if found is None or found.sha256 != want:
+        got = "unknown weights" if found is None else f"{found.kind} ({found.sha256[:12]}…)"
+        raise BundleError(f"{bundle.path.name}: the features were made with {name} weights of "
+                          f"sha256 {want[:12]}…, but {got} were loaded here")
 

@@ -168,8 +168,8 @@ def _expects(modality: str, provenance: dict[str, Any]) -> dict[str, Any]:
         "supervision": supervision,
         "crop_margin": provenance.get("crop_margin") if uses_deep else None,
         "backbones": [
-            {k: p.get(k) for k in ("backbone", "weights", "pretrained", "input_size", "mean", "std",
-                                   "checkpoint_sha256")}
+            {k: p.get(k) for k in ("backbone", "weights", "pretrained", "pretrained_source",
+                                   "input_size", "mean", "std", "checkpoint_sha256")}
             for p in deep.values()
         ] if uses_deep else [],
         "radiomics_params": {
