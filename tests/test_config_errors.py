@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from eusgist import cli, config, errors
-from eusgist.errors import BundleError
 from eusgist.data import ManifestError
+from eusgist.errors import BundleError
 from eusgist.io import ImageReadError
 from eusgist.store import ConflictError, StorageError
 

@@ -8,8 +8,8 @@ import timm
 import torch
 from torch import nn
 
-from eusgist.explain.gradcam import default_target_layer, explain_image, grad_cam, overlay
 from eusgist.bundles.cnn import load_cnn_bundle, save_cnn_bundle
+from eusgist.explain.gradcam import default_target_layer, explain_image, grad_cam, overlay
 
 
 class GapNet(nn.Module):

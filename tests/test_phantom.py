@@ -20,8 +20,17 @@ from sklearn.preprocessing import StandardScaler
 
 from eusgist.cli import main
 from eusgist.phantom import (
-    GIST, LEIOMYOMA, MANIFEST_COLUMNS, PRIORS, FrameMeta, LesionSpec, PhantomConfig,
-    generate_dataset, render_frame, sample_frame_params, sample_lesion,
+    GIST,
+    LEIOMYOMA,
+    MANIFEST_COLUMNS,
+    PRIORS,
+    FrameMeta,
+    LesionSpec,
+    PhantomConfig,
+    generate_dataset,
+    render_frame,
+    sample_frame_params,
+    sample_lesion,
 )
 from eusgist.phantom.dataset import patient_labels
 from eusgist.phantom.physics import RAYLEIGH_SNR, SectorGeometry, envelope, simulate_rf

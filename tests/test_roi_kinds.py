@@ -14,8 +14,8 @@ from eusgist.roi_kinds import (
     box_mask,
     jitter_box,
     mask_box,
-    rough_outline,
     roi_variants,
+    rough_outline,
     write_roi_variants,
 )
 

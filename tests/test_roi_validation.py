@@ -12,7 +12,7 @@ from eusgist import inference
 from eusgist.cli import main
 from eusgist.data import read_manifest
 from eusgist.errors import EusgistError
-from eusgist.inference.roi_validation import record_roi_metrics, held_out_rows, validate_roi_kinds
+from eusgist.inference.roi_validation import held_out_rows, record_roi_metrics, validate_roi_kinds
 from eusgist.io import read_mask
 from eusgist.roi_kinds import mask_box
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scoring_data import BUSI_BUNDLE, busi_examples_zip
 
 from eusgist import inference
 from eusgist.inference import batch
-from scoring_data import BUSI_BUNDLE, busi_examples_zip
 
 
 def test_zip_is_unpacked_safely(tmp_path: Path) -> None:

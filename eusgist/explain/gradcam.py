@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from eusgist.errors import EusgistError
 from eusgist.bundles.cnn import CNNBundle
+from eusgist.errors import EusgistError
 
 
 def default_target_layer(model: nn.Module) -> str:

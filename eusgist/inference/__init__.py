@@ -33,9 +33,9 @@ from eusgist.inference.catalog import (
     load_listed_model,
     load_model,
     metrics_statement,
+    resolve_model_path,
     roi_metrics,
     roi_statement,
-    resolve_model_path,
     training_statement,
 )
 from eusgist.inference.inputs import (

@@ -45,12 +45,12 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
 from eusgist.augment import Transform, expand_offline, standard_augmentation
+from eusgist.bundles.cnn import create_backbone, round_to_fp16, save_cnn_bundle
 from eusgist.csvsafe import write_csv
 from eusgist.data import Manifest, train_test_split
 from eusgist.errors import EusgistError
 from eusgist.io import read_image, read_mask
 from eusgist.models.cnn3d import VolumeDataset, build_resnet3d, load_volumes, pick_slice
-from eusgist.bundles.cnn import create_backbone, round_to_fp16, save_cnn_bundle
 from eusgist.models.cnn_config import CNNConfig
 from eusgist.preprocess import DEFAULT_SCALE, crop_roi, to_model_input, whole_image
 from eusgist.pretrained import source_of

@@ -7,7 +7,12 @@ import pytest
 import torch
 
 from eusgist.preprocess import (
-    as_gray, binarise_mask, crop_roi, roi_box, to_model_input, whole_image,
+    as_gray,
+    binarise_mask,
+    crop_roi,
+    roi_box,
+    to_model_input,
+    whole_image,
 )
 
 CONFIG = {"input_size": (3, 8, 8), "mean": (0.485, 0.456, 0.406),

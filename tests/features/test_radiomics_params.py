@@ -9,7 +9,12 @@ import pytest
 import yaml
 
 from eusgist.features.radiomics import (
-    PARAMS_DIR, RadiomicsExtractor, load_params, minimal_params, shipped_params, validate_params,
+    PARAMS_DIR,
+    RadiomicsExtractor,
+    load_params,
+    minimal_params,
+    shipped_params,
+    validate_params,
 )
 
 

@@ -12,11 +12,11 @@ import pytest
 import torch
 from PIL import Image
 
+from eusgist.bundles.cnn import load_cnn_bundle, save_cnn_bundle
 from eusgist.commands import train_cnn as train_cnn_command
 from eusgist.data import read_manifest, write_manifest
 from eusgist.io import read_image, read_mask
 from eusgist.models.cnn import CNNConfig, EpochSampler, compare_runs, train_cnn
-from eusgist.bundles.cnn import load_cnn_bundle, save_cnn_bundle
 
 TINY = CNNConfig(arch="test_resnet", input_size=32, pretrained=False, epochs=4, patience=10,
                  batch_size=8, lr=3e-3, augment="none", seed=0)

@@ -12,6 +12,7 @@ import pytest
 import SimpleITK as sitk
 import torch
 
+from eusgist.bundles.cnn import load_cnn_bundle
 from eusgist.commands import train_cnn as train_cnn_command
 from eusgist.data import read_manifest, write_manifest
 from eusgist.io import read_image, read_mask
@@ -24,7 +25,6 @@ from eusgist.models.cnn3d import (
     resample,
     roi_box_3d,
 )
-from eusgist.bundles.cnn import load_cnn_bundle
 
 TINY3D = CNNConfig(dims="3d", volume_size=(8, 16, 16), phases=("arterial", "venous"),
                    pretrained=False, epochs=2, patience=10, batch_size=8, lr=1e-3,

@@ -18,12 +18,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from loopback import free_port
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from eusgist.store import AnnotationStore, open_store
 from eusgist.store.models import Base
-from loopback import free_port
 
 POSTGRES_URL_ENV = "EUSGIST_TEST_POSTGRES_URL"
 

@@ -9,7 +9,6 @@ import pytest
 from gradio_client import Client, handle_file
 from image_bytes import png_bomb
 
-
 HOSTILE = {
     "report.png": (b"%PDF-1.4\n%%EOF", "PDF"),
     "scan.dcm": (b"\x89PNG\r\n\x1a\n" + bytes(30), "corrupt PNG"),

@@ -10,9 +10,9 @@ import gradio as gr
 import numpy as np
 import pytest
 from gradio_client import Client, handle_file
+from loopback import free_port
 from PIL import Image
 
-from loopback import free_port
 from eusgist import accounts, ui
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 from gradio_client import Client, handle_file
-
 from loopback import free_port
+
 from eusgist import ui
 
 
