@@ -90,3 +90,18 @@ def test_bad_input_is_refused(prediction_bundles, tmp_path: Path) -> None:
         validate_roi_kinds(prediction_bundles.tabular, no_test)
     assert main(["validate-roi", "--model", str(tmp_path / "missing"), "--manifest",
                  str(prediction_bundles.manifest)]) == 2
+
+
+def test_the_app_offers_the_model_best_on_boxes_first(prediction_bundles, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from eusgist.ui.predict import model_choices
+
+    weights = tmp_path / "weights"
+    for name, box_auc in (("a-model", 0.81), ("b-model", 0.93), ("c-model", None)):
+        bundle = _copy(prediction_bundles.tabular, weights)
+        bundle = bundle.rename(weights / name)
+        if box_auc is not None:
+            record_roi_metrics(bundle, {"outline": {"auc": 0.9, "auc_ci": [0.8, 1.0]},
+                                        "box": {"auc": box_auc, "auc_ci": [0.7, 1.0]}})
+    monkeypatch.setenv("EUSGIST_WEIGHTS_DIR", str(weights))
+    assert [name for _, name in model_choices()] == ["b-model", "a-model", "c-model"]

@@ -157,6 +157,7 @@ class ModelInfo:
     synthetic: bool
     summary: str
     error: str | None = None
+    box_auc: float | None = None
 
     @property
     def label(self) -> str:
@@ -182,8 +183,10 @@ def list_models(weights_dir: str | os.PathLike[str] | None = None) -> list[Model
             out.append(ModelInfo(folder.name, folder, None, False, False,
                                  "unreadable model card", str(exc)))
             continue
+        box = roi_metrics(card).get("box", {}).get("auc")
         info = dict(name=str(card.get("name") or folder.name), path=folder, kind=card_kind(card),
-                    synthetic=is_synthetic(card), summary=training_statement(card))
+                    synthetic=is_synthetic(card), summary=training_statement(card),
+                    box_auc=float(box) if isinstance(box, int | float) else None)
         try:
             load_model(folder)
         except Exception as exc:  # noqa: BLE001 - any failure makes this one unavailable only

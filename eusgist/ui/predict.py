@@ -35,8 +35,10 @@ SYNTHETIC_NOTE = ("**SYNTHETIC demo model**: trained on computer-generated phant
 
 
 def model_choices() -> list[tuple[str, str]]:
-    """``(label, name)`` for the selector: available models first, then unavailable ones."""
-    models = sorted(catalog.list_models(), key=lambda m: (not m.available, m.name))
+    """``(label, name)`` for the selector: available real-data models first, the one best on
+    boxes (what a clinician draws) on top; then synthetic demos; unavailable ones last."""
+    models = sorted(catalog.list_models(), key=lambda m: (
+        not m.available, m.synthetic, -(m.box_auc if m.box_auc is not None else -1.0), m.name))
     return [(f"{m.label} — {m.summary if m.available else m.error}", m.path.name)
             for m in models]
 
