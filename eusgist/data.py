@@ -287,14 +287,20 @@ def grouped_kfold(
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Stratified K-fold over lesions (or patients): yields ``(train_rows, test_rows)``.
 
-    No lesion (or patient) is ever on both sides of a fold.
+    No lesion (or patient) is ever on both sides of a fold. Rows repeating an image (ROI
+    variants, :mod:`eusgist.roi_kinds`) follow that image's first row, so a manifest of ROI
+    variants splits exactly as the manifest it was made from.
     """
     if n_splits < 2:
         raise EusgistError(f"n_splits must be at least 2, not {n_splits}")
     groups = _groups(manifest, group)
     _check_enough_groups(manifest, groups, n_splits, group)
+    images = manifest.table["image"].astype(str).to_numpy()
+    first = np.flatnonzero(~pd.Series(images).duplicated().to_numpy())
     splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    yield from splitter.split(np.zeros(len(manifest)), manifest.y, groups)
+    for _, test in splitter.split(np.zeros(len(first)), manifest.y[first], groups[first]):
+        in_test = np.isin(images, images[first[test]])
+        yield np.flatnonzero(~in_test), np.flatnonzero(in_test)
 
 
 def train_test_split(

@@ -90,3 +90,23 @@ def test_variant_manifest_keeps_lesions_together(busi_manifest_path: Path,
     per_lesion = out.table.groupby("lesion_id")["roi_variant"].apply(sorted)
     assert all(v == ["bbox", "expert", "jitter1", "rough1"] for v in per_lesion)
     assert (out.root / out.table["image"].iloc[0]).is_file()
+
+
+def test_a_variant_manifest_splits_as_its_source(busi_manifest_path: Path, tmp_path: Path) -> None:
+    from eusgist.data import train_test_split
+
+    src = read_manifest(busi_manifest_path)
+    rows = src.table.groupby("label").head(12).copy()
+    small = tmp_path / "src"
+    for col in ("image", "mask"):
+        (small / col).mkdir(parents=True)
+        for rel in rows[col]:
+            shutil.copyfile(src.root / rel, small / col / Path(rel).name)
+        rows[col] = [f"{col}/{Path(rel).name}" for rel in rows[col]]
+    write_manifest(rows, small / "manifest.csv")
+    plain = read_manifest(small / "manifest.csv")
+    variants = read_manifest(write_roi_variants(small / "manifest.csv", tmp_path / "v", boxes=2))
+    _, test = train_test_split(plain, test_size=0.25, seed=3)
+    _, vtest = train_test_split(variants, test_size=0.25, seed=3)
+    assert set(variants.table["lesion_id"].iloc[vtest]) == set(plain.table["lesion_id"].iloc[test])
+    assert len(vtest) == 5 * len(test)  # every variant of a test image is in test
