@@ -12,7 +12,6 @@ The schema is created and upgraded by the Alembic scripts in ``eusgist/store/mig
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,29 +28,41 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Persistent storage of a Hugging Face Space; used when it exists and is writable.
-SPACE_DATA_DIR = Path("/data")
-#: Default folder of the SQLite database outside a Space.
+#: Default folder of the SQLite database without ``EUSGIST_DATA_DIR`` (on a Space: the app's
+#: own disk, wiped on every restart).
 DEFAULT_DIR = PROJECT_ROOT / "annotations"
 DATABASE_FILE = "eusgist.sqlite"
 #: How long a SQLite writer waits for the lock before giving up.
 BUSY_TIMEOUT_S = 60
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+#: The Annotate tab's banner on a Space without persistent storage.
+NOT_PERSISTENT = (
+    "**Annotations are not persistent on this Space**: they are saved on the Space's own "
+    "disk and lost when it restarts or rebuilds. Its owner can keep them by mounting a Storage "
+    "Bucket and setting `EUSGIST_DATA_DIR` to the mount, or by setting `EUSGIST_DATABASE_URL` "
+    "to a PostgreSQL database."
+)
 #: Key of the PostgreSQL advisory lock that serialises concurrent migrations.
 _MIGRATION_LOCK_KEY = 0x6575_7367
 
 
 def default_database_url() -> str:
-    """``$EUSGIST_DATABASE_URL``, else SQLite in ``/data/eusgist/`` on a Space with
-    persistent storage, else SQLite in the project's ``annotations/`` folder."""
-    url = settings().database_url
-    if url:
-        return url
-    if SPACE_DATA_DIR.is_dir() and os.access(SPACE_DATA_DIR, os.W_OK):
-        folder = SPACE_DATA_DIR / "eusgist"
-    else:
-        folder = DEFAULT_DIR
-    return f"sqlite:///{folder / DATABASE_FILE}"
+    """``$EUSGIST_DATABASE_URL``, else SQLite in ``$EUSGIST_DATA_DIR`` (on a Space: a
+    Storage Bucket mounted as a volume), else SQLite in the project's ``annotations/`` folder
+    (on a Space not persistent: see :func:`storage_notice`)."""
+    config = settings()
+    if config.database_url:
+        return config.database_url
+    return f"sqlite:///{(config.data_dir or DEFAULT_DIR) / DATABASE_FILE}"
+
+
+def storage_notice() -> str | None:
+    """The warning for a Space whose annotations would vanish at restart (neither
+    ``EUSGIST_DATABASE_URL`` nor ``EUSGIST_DATA_DIR`` set), else None."""
+    config = settings()
+    if config.space_id is None or config.database_url or config.data_dir:
+        return None
+    return NOT_PERSISTENT
 
 
 def _configure_sqlite(engine: Engine, *, read_only: bool = False) -> None:
