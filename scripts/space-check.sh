@@ -2,7 +2,8 @@
 # Build and start the app as a Hugging Face ZeroGPU Space would, then smoke-test it.
 #   scripts/space-check.sh        (by hand: it downloads torch's CUDA build, several GB)
 # 1. copies the Space's files (tracked and untracked, not ignored; no weights/) to a work folder;
-# 2. a fresh venv on the ZeroGPU Python (3.10.13, pyenv), PyPI only (this machine's pip
+# 2. a fresh venv on a ZeroGPU Python (3.12 as in README's front matter; pyenv here has 3.12.1,
+#    ZeroGPU 3.12.12: same wheels; SPACE_PYTHON=...3.10.13 checks the other one), PyPI only (this machine's pip
 #    configuration and local wheels are switched off), then a plain
 #    `pip install -r requirements.txt` (pre-requirements.txt first when there is one);
 # 3. the model repo (scripts/make_model_repo.py) put into a Hub cache folder as
@@ -13,19 +14,19 @@
 # 5. scripts/space_smoke.py through gradio_client: list models, predict one example per
 #    bundle, evaluate a small ZIP, save one annotation.
 # SPACE_CHECK_DIR chooses the work folder (default /tmp/eusgist-space-check; replaced);
-# SPACE_PYTHON the interpreter (default ~/.pyenv/versions/3.10.13/bin/python).
+# SPACE_PYTHON the interpreter (default: pyenv 3.12, ZeroGPU runs 3.12.12; 3.10.13 works too).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
 work="${SPACE_CHECK_DIR:-/tmp/eusgist-space-check}"
-python="${SPACE_PYTHON:-$HOME/.pyenv/versions/3.10.13/bin/python}"
+python="${SPACE_PYTHON:-$HOME/.pyenv/versions/3.12.1/bin/python}"
 model_repo="eusgist/eusgist-weights"
 port="${SPACE_CHECK_PORT:-7871}"
 t0=$SECONDS
 step() { echo "space-check [$((SECONDS - t0)) s]: $*" >&2; }
 
-"$python" -c 'import sys; assert sys.version_info[:3] == (3, 10, 13), sys.version' \
-  || { echo "space-check: $python is not Python 3.10.13 (ZeroGPU's)" >&2; exit 2; }
+"$python" -c 'import sys; assert sys.version_info[:2] in ((3, 12), (3, 10)), sys.version' \
+  || { echo "space-check: $python is not Python 3.12 or 3.10 (ZeroGPU's)" >&2; exit 2; }
 rm -rf "$work"
 mkdir -p "$work/app" "$work/data" "$work/fake-spaces"
 
@@ -103,5 +104,5 @@ status=0
 (cd "$work/app" && "$py" scripts/space_smoke.py "http://127.0.0.1:$port/" \
   --gpu-log "$FAKE_SPACES_LOG" --database "$work/data/eusgist.sqlite") || status=$?
 if [[ $status -ne 0 ]]; then tail -60 "$work/app.log" >&2; fi
-step "$([[ $status -eq 0 ]] && echo PASSED || echo FAILED) (Python 3.10.13, $(grep -E '^torch==' "$work/freeze.txt"))"
+step "$([[ $status -eq 0 ]] && echo PASSED || echo FAILED) ($("$py" --version), $(grep -E '^torch==' "$work/freeze.txt"))"
 exit "$status"
