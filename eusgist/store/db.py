@@ -65,14 +65,14 @@ def storage_notice() -> str | None:
     return NOT_PERSISTENT
 
 
-def _configure_sqlite(engine: Engine, *, read_only: bool = False) -> None:
+def _configure_sqlite(engine: Engine, *, read_only: bool = False, wal: bool = True) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself (below)
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
         if not read_only:  # switching the journal mode writes to the file
-            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute(f"PRAGMA journal_mode = {'WAL' if wal else 'DELETE'}")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 
@@ -109,8 +109,18 @@ def make_engine(url: str) -> Engine:
     else:
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S})
-    _configure_sqlite(engine, read_only=read_only)
+    _configure_sqlite(engine, read_only=read_only, wal=not on_mounted_volume(database))
     return engine
+
+
+def on_mounted_volume(database: str) -> bool:
+    """Whether a SQLite file lies in ``EUSGIST_DATA_DIR``: a Storage Bucket mount (NFS or
+    FUSE) on a Space, where SQLite's WAL mode cannot work (it needs shared memory between
+    connections), so the rollback journal is used instead."""
+    data_dir = settings().data_dir
+    if data_dir is None:
+        return False
+    return Path(database).expanduser().resolve().is_relative_to(data_dir.expanduser().resolve())
 
 
 #: SQLSTATE codes (PostgreSQL) and message fragments (SQLite) of the failures told apart.
