@@ -51,6 +51,7 @@ from eusgist.store import (
     default_database_url,
     open_store,
 )
+from eusgist.store.db import storage_notice
 from eusgist.store.export import export_annotations
 from eusgist.store.importing import import_paths
 from eusgist.store.metadata import validate_metadata
@@ -626,6 +627,9 @@ def _metadata_input(name: str) -> gr.components.Component:
 def build() -> None:
     """Add the Annotate tab to the enclosing Blocks."""
     with gr.Tab("Annotate", id="annotate", elem_id="annotate"):
+        notice = storage_notice()  # a Space without persistent storage says so
+        if notice:
+            gr.Markdown(f"⚠️ {notice}", elem_id="annotate-storage-notice")
         loaded = gr.State(None)
         seen = gr.State({})
         with gr.Row():
