@@ -52,7 +52,8 @@ step "installed: $(grep -iE '^(torch|torchvision|numpy|scipy|pandas|gradio)==' "
 step "importing every eusgist module on $("$py" --version)"
 (cd "$work/app" && "$py" -c 'import importlib, pkgutil, eusgist
 for m in pkgutil.walk_packages(eusgist.__path__, "eusgist."):
-    importlib.import_module(m.name)')
+    if not m.name.endswith(".__main__"):
+        importlib.import_module(m.name)')
 
 step "model repo -> Hub cache (as preload_from_hub leaves it)"
 "$py" "$work/app/scripts/make_model_repo.py" "$work/model-repo" --weights "$repo/weights"
