@@ -38,6 +38,14 @@ def test_oauth_profile_names_the_annotator() -> None:
         annotate.annotator_name("", None, None)
 
 
+def test_an_oauth_space_takes_no_typed_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SPACE_ID", "org/eusgist")
+    monkeypatch.setenv("OAUTH_CLIENT_ID", "client")
+    with pytest.raises(EusgistError, match="sign in with Hugging Face"):
+        annotate.annotator_name("anyone", None, None)
+    assert annotate.annotator_name("anyone", None, profile("alice")) == "alice"
+
+
 def test_organisation_role_makes_a_reviewer(database: str) -> None:
     admin = profile("alice", [{"preferred_username": "hospital", "roleInOrg": "admin"}])
     reader = profile("bob", [{"preferred_username": "hospital", "roleInOrg": "read"},
