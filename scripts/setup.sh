@@ -32,7 +32,8 @@ echo "setup: installing $req into $venv" >&2
 # pyradiomics ships only an sdist whose build needs numpy present and no build isolation.
 # requirements.txt pins numpy per Python version (markers): pip picks this Python's line.
 "$py" -m pip install -qq -r <(grep -E '^numpy==' requirements.txt)
-"$py" -m pip install -qq --no-build-isolation -r requirements-radiomics.txt
+# Its setup.py also needs names Python 3.12 removed: eusgist.space supplies them for the build.
+"$py" -m eusgist.space requirements-radiomics.txt
 "$py" -m pip install -qq -r "$req"
 "$py" -m pip install -qq --no-deps -e .
 echo "$want" > "$stamp"

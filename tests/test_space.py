@@ -4,6 +4,10 @@ resolution (weights/, then the preloaded Hub snapshot), and the storage rule."""
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
+import sys
+import types
 from pathlib import Path
 
 import gradio as gr
@@ -41,6 +45,30 @@ def test_pip_failure_is_reported(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     bad.write_text(f"{tmp_path / 'missing-pyradiomics.whl'}\n")
     with pytest.raises(RuntimeError, match="installing pyradiomics failed"):
         space.ensure_pyradiomics(bad)
+
+
+def test_pyradiomics_builds_with_the_configparser_shim(monkeypatch: pytest.MonkeyPatch,
+                                                      tmp_path: Path) -> None:
+    seen = {}
+
+    def fake_run(cmd, *, env, **kwargs):
+        shim = Path(env["PYTHONPATH"].split(os.pathsep)[0]) / "sitecustomize.py"
+        seen.update(cmd=cmd, shim=shim.read_text())
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(space.subprocess, "run", fake_run)
+    space.install_pyradiomics(tmp_path / "requirements-radiomics.txt", python="py")
+    assert seen["cmd"][:5] == ["py", "-m", "pip", "install", "--no-build-isolation"]
+    # Python 3.12's configparser lacks SafeConfigParser and readfp (versioneer calls both).
+    class ConfigParser:
+        def read_file(self, f): ...
+
+    py312 = types.ModuleType("configparser")
+    py312.ConfigParser = ConfigParser
+    monkeypatch.setitem(sys.modules, "configparser", py312)
+    exec(seen["shim"], {})
+    assert py312.SafeConfigParser is ConfigParser
+    assert ConfigParser.readfp is ConfigParser.read_file
 
 
 # -- the Space's configuration: README front matter and requirements.txt -------------------
