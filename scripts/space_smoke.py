@@ -123,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database", type=Path)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="space_smoke: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per HTTP request
     start = time.monotonic()
     client = Client(args.url, verbose=False)
     try:
