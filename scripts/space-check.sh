@@ -90,6 +90,13 @@ step "weights folder: $(cd "$work/app" && "$py" -c 'from eusgist.hub import reso
 EUSGIST_WEIGHTS_DIR=$(cd "$work/app" && "$py" -c 'from eusgist.hub import resolve_weights_dir; print(resolve_weights_dir())')
 export EUSGIST_WEIGHTS_DIR
 
+step "with hf_oauth's variables the app gets Hugging Face sign-in routes (gradio[oauth])"
+(cd "$work/app" && SYSTEM=spaces OAUTH_CLIENT_ID=check OAUTH_CLIENT_SECRET=check \
+  OAUTH_SCOPES="openid profile read-memberships" OPENID_PROVIDER_URL=https://huggingface.co \
+  "$py" -c 'from eusgist.ui import build_app
+routes = {getattr(r, "path", "") for r in build_app().app.routes}
+assert {"/login/huggingface", "/login/callback"} <= routes, sorted(routes)')
+
 step "starting app.py (first start builds pyradiomics)"
 (cd "$work/app" && exec "$py" app.py) > "$work/app.log" 2>&1 &
 app_pid=$!
