@@ -8,7 +8,7 @@
 #    `pip install -r requirements.txt` (pre-requirements.txt first when there is one);
 # 3. the model repo (scripts/make_model_repo.py) put into a Hub cache folder as
 #    `preload_from_hub` leaves it, read offline;
-# 4. app.py started with SPACE_ID set, SPACES_ZERO_GPU=true and a stand-in `spaces` module
+# 4. app.py started with SYSTEM=spaces, SPACE_ID, SPACES_ZERO_GPU=true, a stand-in `spaces` module
 #    (its GPU decorator logs each call), EUSGIST_DATA_DIR as the Storage Bucket mount; the
 #    first start builds pyradiomics (eusgist.space.ensure_pyradiomics);
 # 5. scripts/space_smoke.py through gradio_client: list models, predict one example per
@@ -63,10 +63,15 @@ cp -r "$work/model-repo" "$snap"
 printf '%s' "$(basename "$snap")" > "$work/hf-home/hub/models--${model_repo/\//--}/refs/main"
 
 cat > "$work/fake-spaces/spaces.py" <<'EOF'
-"""Stand-in for ZeroGPU's `spaces` package: GPU(duration=...) logs each call, then runs it."""
+"""Stand-in for ZeroGPU's `spaces` package: GPU(duration=...) logs each call, then runs it;
+gradio_auto_wrap (which Gradio applies to every handler on a Space) leaves it as it is."""
 import functools
 import json
 import os
+
+
+def gradio_auto_wrap(fn):
+    return fn
 
 
 def GPU(fn=None, *, duration=60):
@@ -80,7 +85,7 @@ def GPU(fn=None, *, duration=60):
     return decorate(fn) if fn is not None else decorate
 EOF
 
-export SPACE_ID="$model_repo-space-check" SPACES_ZERO_GPU=true HF_HOME="$work/hf-home" \
+export SYSTEM=spaces SPACE_ID="$model_repo-space-check" SPACES_ZERO_GPU=true HF_HOME="$work/hf-home" \
   HF_HUB_OFFLINE=1 EUSGIST_DATA_DIR="$work/data" FAKE_SPACES_LOG="$work/gpu-calls.jsonl" \
   GRADIO_SERVER_NAME=127.0.0.1 GRADIO_SERVER_PORT="$port" GRADIO_ANALYTICS_ENABLED=False \
   PYTHONPATH="$work/fake-spaces" XDG_CACHE_HOME="$work/cache"
@@ -91,7 +96,7 @@ EUSGIST_WEIGHTS_DIR=$(cd "$work/app" && "$py" -c 'from eusgist.hub import resolv
 export EUSGIST_WEIGHTS_DIR
 
 step "with hf_oauth's variables the app gets Hugging Face sign-in routes (gradio[oauth])"
-(cd "$work/app" && SYSTEM=spaces OAUTH_CLIENT_ID=check OAUTH_CLIENT_SECRET=check \
+(cd "$work/app" && OAUTH_CLIENT_ID=check OAUTH_CLIENT_SECRET=check \
   OAUTH_SCOPES="openid profile read-memberships" OPENID_PROVIDER_URL=https://huggingface.co \
   "$py" -c 'from eusgist.ui import build_app
 routes = {getattr(r, "path", "") for r in build_app().app.routes}
