@@ -16,6 +16,14 @@ variable                   meaning (default)
 ``EUSGIST_MAX_UPLOAD``     largest upload the app accepts, Gradio size syntax (``512mb``)
 ``EUSGIST_QUEUE_SIZE``     requests that may wait while two run (64)
 ``EUSGIST_CACHE``          feature cache folder (``$XDG_CACHE_HOME/eusgist/features``)
+``EUSGIST_DATA_DIR``       persistent folder of the SQLite annotation database, e.g. a
+                           Hugging Face Storage Bucket mounted on a Space (none)
+``EUSGIST_MODEL_REPO``     Hub model repo whose preloaded snapshot holds the bundles
+                           when ``weights/`` is absent (``eusgist/eusgist-weights``)
+``EUSGIST_REVIEWER_ORG``   Hub organisation whose members with a reviewer role (below)
+                           are reviewers when signed in with Hugging Face (none)
+``EUSGIST_REVIEWER_ROLES`` comma-separated roles in that organisation (``admin,write``)
+``SPACE_ID``               set by Hugging Face on a Space (``owner/name``)
 =========================  ==========================================================
 """
 
@@ -40,10 +48,18 @@ MAX_PIXELS_ENV = "EUSGIST_MAX_PIXELS"
 MAX_UPLOAD_ENV = "EUSGIST_MAX_UPLOAD"
 QUEUE_SIZE_ENV = "EUSGIST_QUEUE_SIZE"
 CACHE_ENV = "EUSGIST_CACHE"
+DATA_DIR_ENV = "EUSGIST_DATA_DIR"
+MODEL_REPO_ENV = "EUSGIST_MODEL_REPO"
+REVIEWER_ORG_ENV = "EUSGIST_REVIEWER_ORG"
+REVIEWER_ROLES_ENV = "EUSGIST_REVIEWER_ROLES"
+SPACE_ID_ENV = "SPACE_ID"
 
 DEFAULT_MAX_PIXELS = 64_000_000
 DEFAULT_MAX_UPLOAD = "512mb"
 DEFAULT_QUEUE_SIZE = 64
+#: The Hub model repo of the shipped bundles (see scripts/make_model_repo.py).
+DEFAULT_MODEL_REPO = "eusgist/eusgist-weights"
+DEFAULT_REVIEWER_ROLES = ("admin", "write")
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -57,6 +73,10 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     if value < 1:
         raise ConfigError(f"{name} must be a positive integer, got {text!r}")
     return value
+
+
+def _names(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(n.strip() for n in env.get(name, "").split(",") if n.strip())
 
 
 def _path(env: Mapping[str, str], name: str) -> Path | None:
@@ -84,6 +104,16 @@ class Settings:
         Upload limit in Gradio's size syntax.
     cache_dir : Path
         Feature cache folder.
+    data_dir : Path or None
+        Persistent folder of the SQLite database; None means none configured.
+    model_repo : str
+        Hub model repo id of the bundles (``owner/name``).
+    reviewer_org : str or None
+        Hub organisation whose members with a role in ``reviewer_roles`` are reviewers.
+    reviewer_roles : tuple of str
+        Roles in ``reviewer_org`` that make a signed-in member a reviewer.
+    space_id : str or None
+        The Hugging Face Space this runs on; None off a Space.
     """
 
     database_url: str | None
@@ -94,6 +124,11 @@ class Settings:
     max_upload: str
     queue_size: int
     cache_dir: Path
+    data_dir: Path | None = None
+    model_repo: str = DEFAULT_MODEL_REPO
+    reviewer_org: str | None = None
+    reviewer_roles: tuple[str, ...] = DEFAULT_REVIEWER_ROLES
+    space_id: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -110,6 +145,11 @@ class Settings:
             max_upload=env.get(MAX_UPLOAD_ENV, "").strip() or DEFAULT_MAX_UPLOAD,
             queue_size=_positive_int(env, QUEUE_SIZE_ENV, DEFAULT_QUEUE_SIZE),
             cache_dir=_path(env, CACHE_ENV) or Path(cache_base) / "eusgist" / "features",
+            data_dir=_path(env, DATA_DIR_ENV),
+            model_repo=env.get(MODEL_REPO_ENV, "").strip() or DEFAULT_MODEL_REPO,
+            reviewer_org=env.get(REVIEWER_ORG_ENV, "").strip() or None,
+            reviewer_roles=_names(env, REVIEWER_ROLES_ENV) or DEFAULT_REVIEWER_ROLES,
+            space_id=env.get(SPACE_ID_ENV, "").strip() or None,
         )
 
 

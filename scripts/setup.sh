@@ -30,8 +30,10 @@ done
 echo "setup: installing $req into $venv" >&2
 "$py" -m pip install -qq --upgrade pip setuptools wheel
 # pyradiomics ships only an sdist whose build needs numpy present and no build isolation.
-"$py" -m pip install -qq "$(grep -E '^numpy==' requirements.txt)"
-"$py" -m pip install -qq --no-build-isolation -r requirements-radiomics.txt
+# requirements.txt pins numpy per Python version (markers): pip picks this Python's line.
+"$py" -m pip install -qq -r <(grep -E '^numpy==' requirements.txt)
+# Its setup.py also needs names Python 3.12 removed: eusgist.space supplies them for the build.
+"$py" -m eusgist.space requirements-radiomics.txt
 "$py" -m pip install -qq -r "$req"
 "$py" -m pip install -qq --no-deps -e .
 echo "$want" > "$stamp"

@@ -31,7 +31,7 @@ import random
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,8 @@ from eusgist.models.cnn_config import CNNConfig
 from eusgist.preprocess import DEFAULT_SCALE, crop_roi, to_model_input, whole_image
 from eusgist.pretrained import source_of
 from eusgist.stats import delong_test, roc_auc_ci, threshold_metrics, youden_threshold
+
+UTC = timezone.utc  # datetime.UTC needs Python 3.11; the Space runs 3.10
 
 log = logging.getLogger(__name__)
 

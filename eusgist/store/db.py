@@ -12,7 +12,6 @@ The schema is created and upgraded by the Alembic scripts in ``eusgist/store/mig
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,39 +28,51 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Persistent storage of a Hugging Face Space; used when it exists and is writable.
-SPACE_DATA_DIR = Path("/data")
-#: Default folder of the SQLite database outside a Space.
+#: Default folder of the SQLite database without ``EUSGIST_DATA_DIR`` (on a Space: the app's
+#: own disk, wiped on every restart).
 DEFAULT_DIR = PROJECT_ROOT / "annotations"
 DATABASE_FILE = "eusgist.sqlite"
 #: How long a SQLite writer waits for the lock before giving up.
 BUSY_TIMEOUT_S = 60
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+#: The Annotate tab's banner on a Space without persistent storage.
+NOT_PERSISTENT = (
+    "**Annotations are not persistent on this Space**: they are saved on the Space's own "
+    "disk and lost when it restarts or rebuilds. Its owner can keep them by mounting a Storage "
+    "Bucket and setting `EUSGIST_DATA_DIR` to the mount, or by setting `EUSGIST_DATABASE_URL` "
+    "to a PostgreSQL database."
+)
 #: Key of the PostgreSQL advisory lock that serialises concurrent migrations.
 _MIGRATION_LOCK_KEY = 0x6575_7367
 
 
 def default_database_url() -> str:
-    """``$EUSGIST_DATABASE_URL``, else SQLite in ``/data/eusgist/`` on a Space with
-    persistent storage, else SQLite in the project's ``annotations/`` folder."""
-    url = settings().database_url
-    if url:
-        return url
-    if SPACE_DATA_DIR.is_dir() and os.access(SPACE_DATA_DIR, os.W_OK):
-        folder = SPACE_DATA_DIR / "eusgist"
-    else:
-        folder = DEFAULT_DIR
-    return f"sqlite:///{folder / DATABASE_FILE}"
+    """``$EUSGIST_DATABASE_URL``, else SQLite in ``$EUSGIST_DATA_DIR`` (on a Space: a
+    Storage Bucket mounted as a volume), else SQLite in the project's ``annotations/`` folder
+    (on a Space not persistent: see :func:`storage_notice`)."""
+    config = settings()
+    if config.database_url:
+        return config.database_url
+    return f"sqlite:///{(config.data_dir or DEFAULT_DIR) / DATABASE_FILE}"
 
 
-def _configure_sqlite(engine: Engine, *, read_only: bool = False) -> None:
+def storage_notice() -> str | None:
+    """The warning for a Space whose annotations would vanish at restart (neither
+    ``EUSGIST_DATABASE_URL`` nor ``EUSGIST_DATA_DIR`` set), else None."""
+    config = settings()
+    if config.space_id is None or config.database_url or config.data_dir:
+        return None
+    return NOT_PERSISTENT
+
+
+def _configure_sqlite(engine: Engine, *, read_only: bool = False, wal: bool = True) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself (below)
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
         if not read_only:  # switching the journal mode writes to the file
-            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute(f"PRAGMA journal_mode = {'WAL' if wal else 'DELETE'}")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 
@@ -98,8 +109,18 @@ def make_engine(url: str) -> Engine:
     else:
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S})
-    _configure_sqlite(engine, read_only=read_only)
+    _configure_sqlite(engine, read_only=read_only, wal=not on_mounted_volume(database))
     return engine
+
+
+def on_mounted_volume(database: str) -> bool:
+    """Whether a SQLite file lies in ``EUSGIST_DATA_DIR``: a Storage Bucket mount (NFS or
+    FUSE) on a Space, where SQLite's WAL mode cannot work (it needs shared memory between
+    connections), so the rollback journal is used instead."""
+    data_dir = settings().data_dir
+    if data_dir is None:
+        return False
+    return Path(database).expanduser().resolve().is_relative_to(data_dir.expanduser().resolve())
 
 
 #: SQLSTATE codes (PostgreSQL) and message fragments (SQLite) of the failures told apart.

@@ -12,7 +12,7 @@ Hugging Face Space or a PostgreSQL server needs no shared file system.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
 from sqlalchemy import (
     Boolean,
@@ -28,6 +28,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+UTC = timezone.utc  # datetime.UTC needs Python 3.11; the Space runs 3.10
 
 #: Constraint names Alembic can rely on, identical on every backend.
 NAMING_CONVENTION = {

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
 import numpy as np
 from PIL import Image as PILImage
@@ -20,6 +20,8 @@ from eusgist.errors import (  # noqa: F401  (re-exported: the store's errors)
     StorageError,
     StoreError,
 )
+
+UTC = timezone.utc  # datetime.UTC needs Python 3.11; the Space runs 3.10
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import gradio as gr
 from eusgist import __version__
 from eusgist.accounts import PasswordCheck
 from eusgist.config import DEFAULT_MAX_UPLOAD, DEFAULT_QUEUE_SIZE, QUEUE_SIZE_ENV, settings  # noqa: F401
-from eusgist.ui import about, annotate, evaluate, predict
+from eusgist.ui import about, annotate, evaluate, predict, signin
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,7 @@ def build_app() -> gr.Blocks:
     # after a day (checked hourly) and whenever the server restarts.
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=CACHE_LIFETIME) as app:
         gr.Markdown(f"# {TITLE}\n*Research software, version {__version__}. Not for clinical use.*")
+        signin.build(app)  # "Sign in with Hugging Face" on a Space with hf_oauth: true
         with gr.Tabs():
             predict.build()
             annotate.build()

@@ -3,7 +3,8 @@
 Every action calls :mod:`eusgist.store` (the database is ``$EUSGIST_DATABASE_URL`` or the
 default, opened lazily on first use and cached per URL) and :mod:`eusgist.masks`. The
 annotator is the signed-in user (``gr.Request.username`` with ``auth=``, the Hugging Face
-OAuth profile on a Space), else the name typed in the tab. Names listed in
+OAuth profile on a Space), else the name typed in the tab (not on a Space with Hugging Face
+sign-in, :mod:`eusgist.ui.signin`). Names listed in
 ``$EUSGIST_REVIEWERS`` (comma-separated) are registered as reviewers when the database is
 opened. Each browser session keeps the loaded image and the revision it started from in a
 ``gr.State``, so a save or restore based on a stale revision is refused and nothing is
@@ -51,10 +52,12 @@ from eusgist.store import (
     default_database_url,
     open_store,
 )
+from eusgist.store.db import storage_notice
 from eusgist.store.export import export_annotations
 from eusgist.store.importing import import_paths
 from eusgist.store.metadata import validate_metadata
 from eusgist.ui.errors import user_errors
+from eusgist.ui.signin import oauth_enabled
 
 log = logging.getLogger(__name__)
 
@@ -115,11 +118,15 @@ class Loaded:
 def annotator_name(
     typed: str | None, request: gr.Request | None, profile: gr.OAuthProfile | None
 ) -> str:
-    """The signed-in user, else the typed name; a clear error when there is neither."""
+    """The signed-in user, else the typed name (not on a Space with Hugging Face sign-in);
+    a clear error when there is neither."""
     if profile is not None:
         return str(profile.username)
     if request is not None and request.username:
         return str(request.username)
+    if oauth_enabled():
+        raise EusgistError("sign in with Hugging Face first (the button at the top of the "
+                           "page): annotations are saved under your Hub username")
     name = (typed or "").strip()
     if not name:
         raise EusgistError("enter your name (annotator) first: every annotation is saved under it")
@@ -626,6 +633,9 @@ def _metadata_input(name: str) -> gr.components.Component:
 def build() -> None:
     """Add the Annotate tab to the enclosing Blocks."""
     with gr.Tab("Annotate", id="annotate", elem_id="annotate"):
+        notice = storage_notice()  # a Space without persistent storage says so
+        if notice:
+            gr.Markdown(f"⚠️ {notice}", elem_id="annotate-storage-notice")
         loaded = gr.State(None)
         seen = gr.State({})
         with gr.Row():

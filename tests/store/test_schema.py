@@ -43,14 +43,14 @@ def test_in_memory_sqlite_is_refused() -> None:
         db.make_engine("sqlite://")
 
 
-def test_default_url_environment_space_and_project(
+def test_default_url_environment_data_dir_and_project(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv(db.DATABASE_URL_ENV, "postgresql+psycopg://u@h/db")
+    monkeypatch.setenv("EUSGIST_DATA_DIR", str(tmp_path))
     assert db.default_database_url() == "postgresql+psycopg://u@h/db"
     monkeypatch.delenv(db.DATABASE_URL_ENV)
-    monkeypatch.setattr(db, "SPACE_DATA_DIR", tmp_path)
-    assert db.default_database_url() == f"sqlite:///{tmp_path / 'eusgist' / db.DATABASE_FILE}"
-    monkeypatch.setattr(db, "SPACE_DATA_DIR", tmp_path / "absent")
+    assert db.default_database_url() == f"sqlite:///{tmp_path / db.DATABASE_FILE}"
+    monkeypatch.delenv("EUSGIST_DATA_DIR")
     assert db.default_database_url() == f"sqlite:///{db.DEFAULT_DIR / db.DATABASE_FILE}"
     assert db.DEFAULT_DIR.name == "annotations"
