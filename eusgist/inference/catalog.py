@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from eusgist.bundles.card import CARD, ModelCard, read_json_object
-from eusgist.config import settings
 from eusgist.errors import BundleError, EusgistError
+from eusgist.hub import resolve_weights_dir
 from eusgist.inference.inputs import Dims, VolumeSpec
 
 if TYPE_CHECKING:
@@ -42,8 +42,9 @@ Kind = Literal["tabular", "cnn"]
 
 
 def default_weights_dir() -> Path:
-    """``$EUSGIST_WEIGHTS_DIR``, else ``weights/`` beside the package."""
-    return settings().weights_dir
+    """``$EUSGIST_WEIGHTS_DIR`` (default ``weights/`` beside the package) when present, else
+    the preloaded Hub snapshot of the model repo (:func:`eusgist.hub.resolve_weights_dir`)."""
+    return resolve_weights_dir()
 
 
 def _card(card: Mapping[str, Any] | ModelCard) -> ModelCard:
