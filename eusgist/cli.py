@@ -33,6 +33,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "eusgist.commands.serve",
     "eusgist.commands.add_user",
     "eusgist.commands.validate_roi",
+    "eusgist.commands.route",
 )
 
 log = logging.getLogger("eusgist")

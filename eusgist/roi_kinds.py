@@ -40,6 +40,9 @@ BOX_JITTER = 0.05
 #: Largest dilation/erosion of a rough outline, as a fraction of the lesion's equivalent diameter.
 OUTLINE_JITTER = 0.06
 
+#: Share of its bounding box a mask must fill to count as a box (an outline's is ~0.5-0.9).
+BOX_FILL = 0.98
+
 Box = tuple[int, int, int, int]
 
 
@@ -65,6 +68,16 @@ def box_mask(box: Sequence[float], shape: tuple[int, ...]) -> np.ndarray:
     mask = np.zeros(shape[:2], dtype=bool)
     mask[y0:y1, x0:x1] = True
     return mask
+
+
+def roi_kind_of(mask: np.ndarray) -> RoiKind:
+    """``"box"`` for a mask that fills its bounding box (a drawn or uploaded rectangle; at
+    least :data:`BOX_FILL` of it), else ``"outline"``."""
+    mask = np.asarray(mask, dtype=bool)
+    if not mask.any():
+        return "outline"
+    x0, y0, x1, y1 = mask_box(mask)
+    return "box" if mask.sum() >= BOX_FILL * (x1 - x0) * (y1 - y0) else "outline"
 
 
 def jitter_box(box: Box, shape: tuple[int, ...], rng: np.random.Generator,

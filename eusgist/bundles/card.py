@@ -44,9 +44,10 @@ CARD = "model_card.json"
 MAX_JSON_BYTES = 32 * 2**20
 #: ``tabular``: features → classifier; ``cnn``: a 2D CNN; ``3d``: a volume CNN (dims
 #: ``"3d"`` or ``"2d-slice"``).
-Kind = Literal["tabular", "cnn", "3d"]
+Kind = Literal["tabular", "cnn", "3d", "router"]
 #: Format prefix of each kind's cards (a volume CNN is a ``eusgist-cnn`` bundle).
-FORMATS = {"tabular": "eusgist-tabular/", "cnn": "eusgist-cnn/", "3d": "eusgist-cnn/"}
+FORMATS = {"tabular": "eusgist-tabular/", "cnn": "eusgist-cnn/", "3d": "eusgist-cnn/",
+           "router": "eusgist-router/"}
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
@@ -143,6 +144,8 @@ class ModelCard:
         expects = _dict(card.get("expects"))
         cnn = fmt.startswith(FORMATS["cnn"]) or card.get("kind") in ("cnn", "3d")
         kind: Kind = ("3d" if expects.get("dims", "2d") != "2d" else "cnn") if cnn else "tabular"
+        if fmt.startswith(FORMATS["router"]) or card.get("kind") == "router":
+            kind = "router"
         classes = card.get("classes", card.get("class_names"))
         pair = [str(c) for c in classes][:2] if isinstance(classes, list | tuple) else []
         neg, pos = (pair + ["negative", "positive"][len(pair):])[:2]

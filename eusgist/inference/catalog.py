@@ -38,7 +38,7 @@ SYNTHETIC_WORDS = ("phantom", "synthetic", "demo")
 NOT_CLINICAL = "Research and teaching only; NOT for clinical use."
 
 #: A prediction's model kind (a volume model is a ``"cnn"``; see :attr:`LoadedModel.dims`).
-Kind = Literal["tabular", "cnn"]
+Kind = Literal["tabular", "cnn", "router"]
 
 
 def default_weights_dir() -> Path:
@@ -53,8 +53,10 @@ def _card(card: Mapping[str, Any] | ModelCard) -> ModelCard:
 
 # ---------------------------------------------------------------------------- model cards
 def card_kind(card: Mapping[str, Any] | ModelCard) -> Kind:
-    """``"cnn"`` for a CNN card (2D or volume), else ``"tabular"``."""
-    return "tabular" if _card(card).kind == "tabular" else "cnn"
+    """``"cnn"`` for a CNN card (2D or volume), ``"router"`` for a bundle routing each ROI
+    kind to another bundle, else ``"tabular"``."""
+    kind = _card(card).kind
+    return kind if kind in ("tabular", "router") else "cnn"
 
 
 def card_classes(card: Mapping[str, Any] | ModelCard) -> tuple[str, str]:
@@ -209,11 +211,13 @@ class LoadedModel:
     kind: Kind
     card: dict[str, Any]
     device: str
-    bundle: Bundle | CNNBundle
+    bundle: Bundle | CNNBundle | None
     radiomics: RadiomicsExtractor | None = None
     rad_features: tuple[str, ...] = ()
     deep: tuple[DeepFeatureExtractor, ...] = ()
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: A router's bundles by ROI kind (``outline``, ``box``).
+    routes: dict[str, LoadedModel] = field(default_factory=dict)
 
     @cached_property
     def model_card(self) -> ModelCard:
@@ -331,7 +335,10 @@ def load_model(name_or_path: str | os.PathLike[str]) -> LoadedModel:
 def _load_cached(path: str, _mtime_ns: int) -> LoadedModel:
     folder = Path(path)
     device = _device()
-    if card_kind(read_json_object(folder / CARD)) == "cnn":
+    kind = card_kind(read_json_object(folder / CARD))
+    if kind == "router":
+        return _load_router(folder, device)
+    if kind == "cnn":
         from eusgist.bundles.cnn import load_cnn_bundle
 
         cnn = load_cnn_bundle(folder, device=device)
@@ -353,6 +360,20 @@ def _load_cached(path: str, _mtime_ns: int) -> LoadedModel:
         raise EusgistError(f"{folder.name}: cannot compute feature(s) {unknown[:5]} from the "
                            "card's radiomics protocol and backbones")
     return model
+
+
+def _load_router(folder: Path, device: str) -> LoadedModel:
+    """A router bundle with the sibling bundles it routes each ROI kind to."""
+    from eusgist.bundles.router import read_routes
+
+    card, routes = read_routes(folder)
+    loaded = {kind: load_model(folder.parent / name) for kind, name in routes.items()}
+    info = ModelCard.from_dict(card, folder.name)
+    for kind, sub in loaded.items():
+        if sub.classes != info.classes:
+            raise BundleError(f"{folder.name}: routes {kind} ROIs to {sub.name}, which scores "
+                              f"{sub.classes}, not {info.classes}")
+    return LoadedModel(info.name, folder, "router", card, device, None, routes=loaded)
 
 
 def _radiomics_extractor(bundle: Bundle) -> RadiomicsExtractor:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -111,17 +111,20 @@ def predict(
     """
     loaded = model if isinstance(model, LoadedModel) else load_model(model)
     timer = Timer()
-    roi_kind: RoiKind | None = "box" if box is not None else (
-        "outline" if mask is not None else None)
-    notes = _roi_notes(loaded, roi_kind)
-    p, contributions, gradcam = loaded.predictor.predict(image, mask, box, spacing_mm, timer,
-                                                         explain, notes)
+    notes: list[str] = []
+    p, contributions, gradcam, used = loaded.predictor.predict(image, mask, box, spacing_mm,
+                                                               timer, explain, notes)
+    roi_kind = cast("RoiKind | None", used) or (
+        "box" if box is not None else "outline" if mask is not None else None)
+    notes = _roi_notes(loaded, roi_kind) + notes
+    # A router decides with the threshold of the bundle it routed to.
+    decider = loaded.routes.get(roi_kind or "", loaded)
     neg, pos = loaded.classes
     card = loaded.model_card
     return Prediction(
         model=loaded.name, kind=loaded.kind, classes=(neg, pos),
-        probabilities={neg: 1.0 - p, pos: p}, threshold=loaded.threshold,
-        decision=pos if p >= loaded.threshold else neg, contributions=contributions,
+        probabilities={neg: 1.0 - p, pos: p}, threshold=decider.threshold,
+        decision=pos if p >= decider.threshold else neg, contributions=contributions,
         gradcam=gradcam, intended_use=intended_use(card), training_data=training_statement(card),
         test_metrics=metrics_statement(card), synthetic=loaded.synthetic,
         timings_ms={k: round(v, 2) for k, v in timer.ms.items()}, device=loaded.device,

@@ -48,11 +48,13 @@ class Contribution:
 
 
 class Scored(NamedTuple):
-    """One input's positive-class probability and explanation."""
+    """One input's positive-class probability and explanation (and, when the predictor
+    decided it, the ROI kind it used)."""
 
     probability: float
     contributions: list[Contribution]
     gradcam: np.ndarray | None
+    roi_kind: str | None = None
 
 
 class Timer:
@@ -94,6 +96,10 @@ def predictor_for(loaded: LoadedModel) -> Predictor:
         from eusgist.inference.tabular import TabularPredictor
 
         return TabularPredictor(loaded)
+    if loaded.kind == "router":
+        from eusgist.inference.router import RouterPredictor
+
+        return RouterPredictor(loaded)
     from eusgist.inference.cnn import CNNPredictor, VolumePredictor
 
     return CNNPredictor(loaded) if loaded.dims == "2d" else VolumePredictor(loaded)

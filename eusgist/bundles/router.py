@@ -1,0 +1,78 @@
+"""Router bundles: one model per ROI kind behind one name.
+
+A model that reads shape features is good on expert outlines and poor on the box a clinician
+drags; a CNN on the ROI's bounding-box crop holds up on boxes. A router bundle names, for each
+ROI kind (``outline``, ``box``), a sibling bundle in the same weights folder; a prediction
+goes to the bundle of the ROI it was given (a box, or a mask that fills its bounding box,
+is a box: :func:`eusgist.roi_kinds.roi_kind_of`). The card holds no weights: each routed
+bundle keeps its own files, checksums and self-check.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from eusgist.bundles.card import CARD, ModelCard, read_card, read_json_object
+from eusgist.errors import BundleError
+from eusgist.roi_kinds import ROI_KINDS
+
+FORMAT = "eusgist-router/1"
+
+
+def read_routes(folder: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The router's card and its routes ``{roi kind: sibling bundle name}`` (checked)."""
+    folder = Path(folder)
+    card = read_card(folder, "router").raw
+    routes = card.get("routes")
+    if not isinstance(routes, dict) or set(routes) != set(ROI_KINDS):
+        raise BundleError(f"{folder.name}/{CARD}: 'routes' must name a bundle for each ROI kind "
+                          f"({', '.join(ROI_KINDS)})")
+    for kind, name in routes.items():
+        if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
+            raise BundleError(f"{folder.name}/{CARD}: route {kind!r} must be the folder name of "
+                              f"a bundle beside it, not {name!r}")
+        if not (folder.parent / name / CARD).is_file():
+            raise BundleError(f"{folder.name}: routes {kind} ROIs to {name!r}, which is not a "
+                              f"bundle in {folder.parent}")
+        if ModelCard.from_dict(read_json_object(folder.parent / name / CARD)).kind == "router":
+            raise BundleError(f"{folder.name}: routes {kind} ROIs to another router, {name}")
+    return card, dict(routes)
+
+
+def save_router(out: str | os.PathLike[str], *, outline: str, box: str,
+                name: str | None = None) -> Path:
+    """Write a router bundle at ``out`` routing outlines to ``outline`` and boxes to ``box``
+    (both bundle folders beside ``out``); classes, threshold statement, intended use and
+    training data come from the routed cards. Returns the card's path."""
+    out = Path(out)
+    cards = {kind: ModelCard.from_dict(read_json_object(out.parent / sub / CARD), sub)
+             for kind, sub in (("outline", outline), ("box", box))}
+    if cards["outline"].classes != cards["box"].classes:
+        raise BundleError(f"{outline} scores {cards['outline'].classes} but {box} scores "
+                          f"{cards['box'].classes}: a router needs one pair of classes")
+    first = cards["outline"]
+    card = {
+        "format": FORMAT, "kind": "router", "name": name or out.name,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "classes": list(first.classes), "positive_class": first.positive_class,
+        "routes": {"outline": outline, "box": box},
+        "expects": {"mask_required": True, "supervision": "strong",
+                    "input": "one image with its lesion ROI: an outline (mask) goes to "
+                             f"{outline}, a box to {box}"},
+        "intended_use": first.intended_use,
+        "training_data": {"source": f"outlines: {outline} ({_source(first)}); boxes: {box} "
+                                    f"({_source(cards['box'])})"},
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / CARD
+    path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    read_routes(out)
+    return path
+
+
+def _source(card: ModelCard) -> str:
+    return str(card.training_data.get("source") or "training data not recorded")
