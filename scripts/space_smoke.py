@@ -27,7 +27,7 @@ log = logging.getLogger("space_smoke")
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
-ZIP_BUNDLE = "busi-combined-svm"
+ZIP_BUNDLE = "busi-radiomics-svm"
 ANNOTATOR = "space-check"
 FORM = ("body", "muscularis propria", "heterogeneous", "oval", 23.5, "no", "no", "yes")
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-BUSI_BUNDLE = ROOT / "weights" / "busi-combined-svm"
-BUSI_EXAMPLES = ROOT / "examples" / "busi-combined-svm"
+BUSI_BUNDLE = ROOT / "weights" / "busi-radiomics-svm"
+BUSI_EXAMPLES = ROOT / "examples" / "busi-radiomics-svm"
 
 
 def busi_examples_zip(path: Path, *, extra: dict[str, bytes] | None = None) -> Path:

@@ -197,7 +197,7 @@ def busi_subset(busi_manifest_path, tmp_path_factory) -> Path:
     return root / "manifest.csv"
 
 
-@pytest.mark.parametrize("bundle", ["busi-combined-svm", "busi-resnet18-cnn"])
+@pytest.mark.parametrize("bundle", ["busi-radiomics-svm", "busi-resnet18-cnn"])
 def test_manifest_scored_by_each_shipped_bundle_kind(busi_subset, bundle, tmp_path, capsys):
     """`evaluate --manifest --model` scores the images with a tabular or a CNN bundle, as
     the app's Evaluate tab does (inference.score_manifest)."""

@@ -86,12 +86,16 @@ def validate_roi_kinds(
     inputs = model_inputs(test, loaded)
     outlines = [read_mask(test.mask_path(i)) for i in range(len(test))]
     boxes = [box_mask(mask_box(m), m.shape) for m in outlines]
+    spacing = None
+    if "spacing_mm" in test.table.columns:
+        values = pd.to_numeric(test.table["spacing_mm"], errors="coerce").tolist()
+        spacing = [None if pd.isna(v) else float(v) for v in values]
     y, lesions = test.y, test.table["lesion_id"].astype(str).to_numpy()
     split = ("manifest 'split' column" if "split" in data.table.columns
              else f"by lesion, test_size {test_size}, seed {seed}")
     out: dict[str, dict[str, Any]] = {}
     for kind, masks in zip(ROI_KINDS, (outlines, boxes), strict=True):
-        p = score_images(loaded, inputs, masks, n_jobs=n_jobs)
+        p = score_images(loaded, inputs, masks, spacing_mm=spacing, n_jobs=n_jobs)
         out[kind] = {**_metrics(y, p, lesions), "split": split,
                      "roi": "expert mask" if kind == "outline" else "the mask's bounding box"}
         log.info("%s, %s ROIs: test AUC %.3f (%.3f-%.3f), Brier %.3f, %d lesions", loaded.name,

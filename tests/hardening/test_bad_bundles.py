@@ -22,7 +22,7 @@ from eusgist.bundles.tabular import (
 from eusgist.inference import catalog
 
 ROOT = Path(__file__).resolve().parents[2]
-GOOD = ROOT / "weights" / "busi-combined-svm"
+GOOD = ROOT / "weights" / "busi-radiomics-svm"
 CNN = ROOT / "weights" / "busi-resnet18-cnn"
 
 
@@ -79,7 +79,8 @@ def _edit(folder: Path, case: str, outside: Path) -> None:
     elif case == "card-not-utf8":
         (folder / CARD).write_bytes(b'{"name": "caf\xe9"}')
     elif case == "wrong-format":
-        _write_card(folder, card | {"bundle_format": "eusgist-tabular/99"})
+        key = "format" if "format" in card else "bundle_format"  # either card dialect
+        _write_card(folder, card | {key: "eusgist-tabular/99"})
     elif case == "checksum":
         (folder / CLASSIFIER_ARRAYS).write_bytes((folder / CLASSIFIER_ARRAYS).read_bytes() + b"x")
     elif case in ("dotdot-name", "absolute-name"):
@@ -106,7 +107,8 @@ def _edit(folder: Path, case: str, outside: Path) -> None:
     elif case == "threshold-nan":
         (folder / CARD).write_text(json.dumps(card | {"threshold": float("nan")}))
     elif case == "class-names":
-        _write_card(folder, card | {"class_names": ["only-one"]})
+        key = "classes" if "classes" in card else "class_names"  # either card dialect
+        _write_card(folder, card | {key: ["only-one"]})
     elif case == "files-not-object":
         _write_card(folder, card | {"files": ["classifier.json"]})
     elif case == "classifier-garbage":
@@ -135,7 +137,7 @@ CASES = {
     "safetensors-empty": ["safetensors"],
     "threshold-text": ["threshold"],
     "threshold-nan": ["threshold"],
-    "class-names": ["class_names"],
+    "class-names": ["must be two names"],
     "files-not-object": ["files"],
     "classifier-garbage": ["classifier.json"],
 }
@@ -180,6 +182,9 @@ def test_broken_cnn_bundle_is_a_clear_error(tmp_path, case, match):
     else:
         weights = folder / "model.safetensors"
         weights.write_bytes(_lying_safetensors(weights.read_bytes()))
+        card = _card(folder)  # a forged checksum, so the file itself must be refused
+        card["files"]["model.safetensors"] = file_sha256(weights)
+        _write_card(folder, card)
     refused(inference.load_model, folder, match=match, watch=[tmp_path])
 
 
