@@ -162,9 +162,11 @@ def decision_markdown(pred: Prediction) -> str:
     """Decision, threshold, notes and timings of one prediction."""
     pos = pred.classes[1]
     tag = " (SYNTHETIC demo model)" if pred.synthetic else ""
+    roi = {"outline": "an outline (mask or painting)", "box": "a box"}.get(pred.roi_kind or "",
+                                                                      "the whole image")
     lines = [f"### Model output: **{pred.decision}**{tag}",
-             f"P({pos}) = {pred.positive_probability:.3f}; threshold {pred.threshold:.3f}. "
-             "Research output, not a diagnosis."]
+             f"P({pos}) = {pred.positive_probability:.3f}; threshold {pred.threshold:.3f}; "
+             f"ROI: {roi}. Research output, not a diagnosis."]
     lines += [f"*{note}*" for note in pred.notes]
     timings = ", ".join(f"{k} {v:.0f} ms" for k, v in pred.timings_ms.items())
     lines.append(f"<small>{timings} on {pred.device}</small>")
