@@ -54,7 +54,7 @@ from PIL import Image
 log = logging.getLogger("bench_load")
 
 ROOT = Path(__file__).resolve().parents[1]
-#: The message of a stale save (eusgist.ui.annotate.save_annotation): refused, not lost.
+#: The message of a stale save (eusgist.ui.annotate_actions.save_annotation): refused, not lost.
 CONFLICT = "Not saved: someone saved a newer revision"
 SAVED = re.compile(r"Saved revision (\d+) of (.+)'s annotation of image (\d+)")
 BLANK_FORM = (None,) * 8
@@ -396,7 +396,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None, help="write the results here too")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "gradio_client", "eusgist.ui.annotate", "eusgist.ui.errors"):
+    for noisy in ("httpx", "gradio_client", "eusgist.ui.annotate_actions", "eusgist.ui.errors"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     import torch

@@ -81,10 +81,10 @@ def test_concurrent_predicts_and_saves_lose_nothing(app_env: str, tmp_path: Path
 def test_a_full_queue_refuses_at_once_with_queue_full(
     app_env: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from eusgist.ui import annotate, build_app, configure_queue
+    from eusgist.ui import annotate_actions, build_app, configure_queue
 
     entered, release = threading.Semaphore(0), threading.Event()
-    real = annotate.current_store
+    real = annotate_actions.current_store
 
     def gated() -> object:  # the worklist handler waits here until released
         entered.release()
@@ -92,7 +92,8 @@ def test_a_full_queue_refuses_at_once_with_queue_full(
         return real()
 
     app = configure_queue(build_app(), max_size=1)
-    monkeypatch.setattr(annotate, "current_store", gated)  # after building: it lists images
+    # patched after building, which lists images
+    monkeypatch.setattr(annotate_actions, "current_store", gated)
     port = bench.free_port()
     app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     try:

@@ -10,22 +10,22 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from eusgist.ui import annotate
+from eusgist.ui import annotate_pictures as pictures
 
 
 def test_pictures_are_content_named_and_old_ones_expire(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(annotate, "PICTURE_DIR", tmp_path)
+    monkeypatch.setattr(pictures, "PICTURE_DIR", tmp_path)
     stale = tmp_path / "stale.png"
     stale.write_bytes(b"old patient image")
-    old = time.time() - annotate.PICTURE_MAX_AGE - 60
+    old = time.time() - pictures.PICTURE_MAX_AGE - 60
     os.utime(stale, (old, old))
 
     picture = np.arange(12, dtype=np.uint8).reshape(3, 4)
-    first = annotate.picture_file(picture)
-    assert annotate.picture_file(picture) == first  # same content, same file
+    first = pictures.picture_file(picture)
+    assert pictures.picture_file(picture) == first  # same content, same file
     assert np.array_equal(np.asarray(Image.open(first)), picture)
     assert not stale.exists()  # pruned when a new picture was written
     assert sorted(p.name for p in tmp_path.iterdir()) == [Path(first).name]  # no .part left
-    assert annotate.prune_pictures(now=time.time() + 2 * annotate.PICTURE_MAX_AGE) == 1
+    assert pictures.prune_pictures(now=time.time() + 2 * pictures.PICTURE_MAX_AGE) == 1
