@@ -99,6 +99,8 @@ def training_statement(card: Mapping[str, Any] | ModelCard) -> str:
     prefix = "SYNTHETIC phantom data (demo only): " if is_synthetic(info) else ""
     source = _training_source(info)
     data = info.training_data
+    if info.kind == "router":
+        return f"{prefix}{source}."
     if info.raw.get("training_data"):
         split = data.get("split") or {}
         return (f"{prefix}trained on {source} — train: {_counts(data.get('train') or {})}; "
@@ -112,7 +114,7 @@ def metrics_statement(card: Mapping[str, Any] | ModelCard) -> str:
     """Test AUC and threshold metrics with their 95% CIs, as one line."""
     m = _card(card).test_metrics
     if m.get("auc") is None:
-        return "No test metrics recorded."
+        return roi_statement(card) or "No test metrics recorded."
     lo, hi = m.get("auc_ci") or (float("nan"), float("nan"))
     n = m.get("n_lesions") or m.get("n")
     unit = "lesions" if m.get("n_lesions") else "images"

@@ -57,6 +57,16 @@ def refresh_models() -> dict:
     return gr.update(choices=choices, value=available[0] if available else None)
 
 
+def _decision_rule(model: catalog.LoadedModel) -> str:
+    """The threshold rule; a router's, per ROI kind (each routed bundle keeps its own)."""
+    neg, pos = model.classes
+    if model.routes:
+        rules = [f"{kind} ROIs ({sub.path.name}): {pos} when P({pos}) ≥ {sub.threshold:.3f}"
+                 for kind, sub in model.routes.items()]
+        return "; ".join(rules) + f"; else {neg}."
+    return f"{pos} when P({pos}) ≥ {model.threshold:.3f}, else {neg}."
+
+
 def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
@@ -93,7 +103,7 @@ def card_markdown(model: catalog.LoadedModel) -> str:
         f"**Intended use.** {catalog.intended_use(model.model_card)}",
         f"**Training data.** {_sentence(catalog.training_statement(model.card))}",
         f"**Test performance.** {_sentence(catalog.metrics_statement(model.card))}",
-        f"**Decision rule.** {pos} when P({pos}) ≥ {model.threshold:.3f}, else {neg}.",
+        f"**Decision rule.** {_decision_rule(model)}",
     ]
     return "\n\n".join(lines)
 
