@@ -8,7 +8,7 @@ array, or for a multi-phase 3D model a mapping phase → volume (:func:`load_vol
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -17,6 +17,7 @@ import numpy as np
 from eusgist.errors import EusgistError
 from eusgist.io import LoadedImage, read_image, read_mask
 from eusgist.preprocess import binarise_mask
+from eusgist.roi_kinds import box_mask
 
 #: What a model takes: 2D images, or volumes (one slice of each, or the whole volume).
 Dims = Literal["2d", "2d-slice", "3d"]
@@ -89,22 +90,6 @@ def _check_pixels(array: np.ndarray, source: str) -> None:
                          "pixels; at least 2×2 needed)")
     if array.dtype.kind == "f" and not np.isfinite(array).all():
         raise EusgistError(f"{source}: image contains NaN or infinite values")
-
-
-def box_mask(box: Sequence[float], shape: tuple[int, ...]) -> np.ndarray:
-    """Boolean mask of the rectangle ``(x0, y0, x1, y1)`` (pixels, end exclusive)."""
-    if len(box) != 4:
-        raise EusgistError(f"a box is four numbers x0,y0,x1,y1; got {list(box)}")
-    if not all(np.isfinite(float(v)) for v in box):
-        raise EusgistError(f"a box is four finite numbers x0,y0,x1,y1; got {list(box)}")
-    x0, y0, x1, y1 = (int(round(float(v))) for v in box)
-    height, width = shape[:2]
-    if not (0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height):
-        raise EusgistError(f"box ({x0}, {y0}, {x1}, {y1}) is not a non-empty rectangle inside "
-                         f"the {width}x{height} image (x0 < x1 <= width, y0 < y1 <= height)")
-    mask = np.zeros(shape[:2], dtype=bool)
-    mask[y0:y1, x0:x1] = True
-    return mask
 
 
 def resolve_roi(image: LoadedImage, mask: MaskInput, box: Box | None) -> np.ndarray | None:
