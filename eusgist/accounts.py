@@ -56,7 +56,7 @@ def check_name(name: str) -> str:
     """``name`` if it is a valid account name, else a ValueError saying what is allowed."""
     if not NAME_PATTERN.match(name):
         raise EusgistError(f"account name {name!r}: use 1-64 letters, digits, '.', '_', '@' or '-', "
-                         "starting with a letter or digit")
+                           "starting with a letter or digit")
     return name
 
 
@@ -78,7 +78,7 @@ def read_accounts(path: str | os.PathLike[str]) -> dict[str, str]:
         if not sep or not NAME_PATTERN.match(name) or not stored.startswith(f"{ALGORITHM}$") \
                 or stored.count("$") != 3:
             raise EusgistError(f"{path.name} line {number}: expected 'name:{ALGORITHM}$...' "
-                             "(write it with `eusgist add-user`)")
+                               "(write it with `eusgist add-user`)")
         accounts[name] = stored
     if not accounts:
         raise EusgistError(f"{path.name}: no accounts (add one with `eusgist add-user`)")

@@ -33,7 +33,7 @@ def default_target_layer(model: nn.Module) -> str:
     info = getattr(model, "feature_info", None)
     if not info:
         raise EusgistError(f"no default Grad-CAM layer for {type(model).__name__}: "
-                         "name one with target_layer=")
+                           "name one with target_layer=")
     return info[-1]["module"]
 
 

@@ -43,7 +43,7 @@ def _write_entry(target: Path, data: bytes, dest: Path, label: str) -> None:
         target.write_bytes(data)
     except OSError as exc:
         raise EusgistError(f"{label}: cannot be unpacked ({exc.strerror or exc}); a file and a "
-                         "folder of the same name?") from exc
+                           "folder of the same name?") from exc
 
 
 def unpack_dataset_zip(
@@ -80,7 +80,7 @@ def unpack_dataset_zip(
     if len(manifests) != 1:
         found = "no" if not manifests else f"{len(manifests)}"
         raise EusgistError(f"{path.name}: {found} {MANIFEST_NAME} inside; exactly one is needed "
-                         "(columns image, mask, label, patient_id, lesion_id)")
+                           "(columns image, mask, label, patient_id, lesion_id)")
     return manifests[0]
 
 
@@ -160,7 +160,7 @@ def score_manifest(
         positive = loaded.classes[1]
         if positive != manifest.positive_label:
             raise EusgistError(f"model {loaded.name!r} scores {positive!r}, but the data's positive "
-                             f"class is {manifest.positive_label!r}")
+                               f"class is {manifest.positive_label!r}")
         if name in table.columns:
             raise EusgistError(f"model name {name!r} clashes with a manifest column")
         spacings = None if spacing is None else [None if pd.isna(s) else s for s in spacing]

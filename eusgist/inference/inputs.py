@@ -87,7 +87,7 @@ def _check_pixels(array: np.ndarray, source: str) -> None:
     """Refuse an in-memory image read_image would have refused: too small or non-finite."""
     if array.ndim == 2 and (array.shape[0] < 2 or array.shape[1] < 2):
         raise EusgistError(f"{source}: image is too small ({array.shape[1]}×{array.shape[0]} "
-                         "pixels; at least 2×2 needed)")
+                           "pixels; at least 2×2 needed)")
     if array.dtype.kind == "f" and not np.isfinite(array).all():
         raise EusgistError(f"{source}: image contains NaN or infinite values")
 
@@ -126,13 +126,13 @@ def load_volume_input(spec: VolumeSpec, image: VolumeInput) -> np.ndarray:
     if isinstance(image, Mapping):
         if set(image) != set(phases):
             raise EusgistError(f"model {spec.model} takes phases {list(phases) or '[] (one volume)'}"
-                             f", got {sorted(map(str, image))}")
+                               f", got {sorted(map(str, image))}")
         items = {phase: image[phase] for phase in phases}
     elif isinstance(image, (list, tuple)):
         raise EusgistError("give a model's phases as a mapping phase → volume, not a list")
     elif len(phases) > 1:
         raise EusgistError(f"model {spec.model} takes {len(phases)} phases ({', '.join(phases)}): "
-                         "give a mapping phase → volume, one co-registered volume each")
+                           "give a mapping phase → volume, one co-registered volume each")
     else:
         items = {phases[0] if phases else "image": image}
     volumes = {}

@@ -546,7 +546,7 @@ def compare_runs(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> dict[s
     same = len(merged) == len(pa) == len(pb) and (merged["y_a"] == merged["y_b"]).all()
     if not same:
         raise EusgistError(f"{a} and {b} were not tested on the same images: "
-                         "use the same manifest split and seed")
+                           "use the same manifest split and seed")
     t = delong_test(merged["y_a"].to_numpy(), merged["score_a"].to_numpy(),
                     merged["score_b"].to_numpy())
     return {"a": str(a), "b": str(b), "n": len(merged),

@@ -124,7 +124,7 @@ def prepare_volume(volume: np.ndarray, mask: np.ndarray | None = None, *,
     if supervision == "strong":
         if mask is None:
             raise EusgistError("this model was trained on lesion ROIs (strong supervision): "
-                             "a mask is needed")
+                               "a mask is needed")
         if mask.shape != volume.shape[1:]:
             raise EusgistError(f"mask {mask.shape} does not match volume {volume.shape[1:]}")
         volume = volume[(slice(None), *roi_box_3d(mask, margin))]
@@ -167,7 +167,7 @@ def stack_phases(arrays: Mapping[str, np.ndarray], where: str) -> np.ndarray:
     shapes = {name: a.shape for name, a in arrays.items()}
     if any(a.ndim != 3 for a in arrays.values()) or len(set(shapes.values())) > 1:
         raise EusgistError(f"{where}: phases must be volumes of one shape (co-registered), "
-                         f"got {shapes}")
+                           f"got {shapes}")
     return np.stack(list(arrays.values()))
 
 
@@ -188,7 +188,7 @@ def load_volumes(manifest: Manifest, rows: np.ndarray, config: CNNConfig) -> np.
             mask_path = manifest.mask_path(int(i))
             if mask_path is None:
                 raise EusgistError(f"row {int(i) + 2} has no mask; strong supervision needs one "
-                                 "for every volume (or use --supervision weak)")
+                                   "for every volume (or use --supervision weak)")
             mask = read_mask(mask_path, like=volume.shape[1:])
         out[j] = prepare_volume(volume, mask, size=config.volume_size, margin=config.margin,
                                 supervision=config.supervision)

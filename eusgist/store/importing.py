@@ -134,7 +134,7 @@ def iter_zip(path: Path, limits: ImportLimits, report: ImportReport) -> Iterator
         bombs = [i.filename for i in infos if _bomb(i, limits)]
         if bombs:
             raise EusgistError(f"{path.name}: {bombs[0]!r} inflates more than "
-                             f"{limits.max_zip_ratio:g} times (a ZIP bomb?)")
+                               f"{limits.max_zip_ratio:g} times (a ZIP bomb?)")
         total = 0
         for info in infos:
             label = f"{path.name}:{info.filename}"

@@ -275,7 +275,7 @@ def _revision_source(
     info = store.get_annotation(int(annotation_id))  # type: ignore[arg-type]
     if info.image_id != loaded.image_id:
         raise EusgistError(f"annotation {info.id} is of image {info.image_id}, not the loaded "
-                         f"image {loaded.image_id}; open image {info.image_id} first")
+                           f"image {loaded.image_id}; open image {info.image_id} first")
     if info.owner != who:
         store.require_reviewer(who, f"{action} another annotator's revisions")
     return info
@@ -335,7 +335,7 @@ def restore_revision(
         rev = store.restore(source.id, number, who, expected_revision=loaded.revision)
     except ConflictError as exc:
         raise EusgistError(f"Not restored: someone saved a newer revision of this annotation "
-                         f"({exc}).") from exc
+                           f"({exc}).") from exc
     log.info("%s restored revision %d of annotation %d as revision %d", who, number, source.id,
              rev.number)
     background = background_image(store, loaded.image_id, contrast)
