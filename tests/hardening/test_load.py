@@ -99,8 +99,10 @@ def test_a_full_queue_refuses_at_once_with_queue_full(
     try:
         url = f"http://127.0.0.1:{port}/"
         clients = [Client(url, verbose=False) for _ in range(4)]
-        jobs = [c.submit("all", "x", api_name="/annotate_worklist") for c in clients[:2]]
-        assert entered.acquire(timeout=60) and entered.acquire(timeout=60)  # two running
+        jobs = []
+        for client in clients[:2]:  # one at a time: a queue of 1 holds one waiting event, so
+            jobs.append(client.submit("all", "x", api_name="/annotate_worklist"))
+            assert entered.acquire(timeout=60)  # ... each must be running before the next
         jobs.append(clients[2].submit("all", "x", api_name="/annotate_worklist"))
         end = time.monotonic() + 60
         while len(app._queue) < 1 and time.monotonic() < end:  # the third one waits
