@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "CARD",
+    "CardFacts",
     "Kind",
     "ModelCard",
     "check_checksums",
@@ -195,6 +196,22 @@ class ModelCard:
             if key in raw and not isinstance(raw[key], dict):
                 raise BundleError(f"{CARD}: {key!r} must be an object")
         return self
+
+
+class CardFacts:
+    """``classes`` and ``threshold`` of anything holding a normalised ``model_card``."""
+
+    model_card: ModelCard
+
+    @property
+    def classes(self) -> tuple[str, str]:
+        """``(negative, positive)`` class names."""
+        return self.model_card.classes
+
+    @property
+    def threshold(self) -> float:
+        """Decision threshold on the positive-class probability."""
+        return self.model_card.threshold
 
 
 def read_card(folder: str | os.PathLike[str], kind: Kind | Iterable[Kind] | None = None

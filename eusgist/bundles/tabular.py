@@ -44,6 +44,7 @@ from eusgist import __version__
 from eusgist.bundles.card import (
     CARD,
     MAX_JSON_BYTES,
+    CardFacts,
     ModelCard,
     check_checksums,
     check_versions,
@@ -252,7 +253,7 @@ def _check_safetensors(path: Path) -> None:
 
 # ---------------------------------------------------------------------------- loading
 @dataclass(frozen=True, eq=False)
-class Bundle:
+class Bundle(CardFacts):
     """A loaded tabular model bundle.
 
     Attributes
@@ -279,16 +280,6 @@ class Bundle:
     def name(self) -> str:
         """The model's name."""
         return self.model_card.name
-
-    @property
-    def classes(self) -> tuple[str, str]:
-        """``(negative, positive)`` class names."""
-        return self.model_card.classes
-
-    @property
-    def threshold(self) -> float:
-        """Decision threshold on the positive-class probability."""
-        return self.model_card.threshold
 
     @property
     def required_features(self) -> tuple[str, ...]:

@@ -19,7 +19,7 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from eusgist.bundles.card import CARD, ModelCard, read_json_object
+from eusgist.bundles.card import CARD, CardFacts, ModelCard, read_json_object
 from eusgist.errors import BundleError, EusgistError
 from eusgist.hub import resolve_weights_dir
 from eusgist.inference.inputs import Dims, VolumeSpec
@@ -205,7 +205,7 @@ def list_models(weights_dir: str | os.PathLike[str] | None = None) -> list[Model
 
 # ---------------------------------------------------------------------------- loading
 @dataclass(eq=False)
-class LoadedModel:
+class LoadedModel(CardFacts):
     """A bundle ready to predict: the model and the extractors its features need."""
 
     name: str
@@ -232,16 +232,6 @@ class LoadedModel:
         from eusgist.inference.predictor import predictor_for
 
         return predictor_for(self)
-
-    @property
-    def classes(self) -> tuple[str, str]:
-        """``(negative, positive)``."""
-        return self.model_card.classes
-
-    @property
-    def threshold(self) -> float:
-        """Decision threshold on the positive-class probability."""
-        return self.model_card.threshold
 
     @property
     def expects(self) -> dict[str, Any]:
