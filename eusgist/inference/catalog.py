@@ -138,7 +138,8 @@ def roi_statement(card: Mapping[str, Any] | ModelCard) -> str:
     if not by_kind:
         return ("Validated with expert outlines only; not validated on boxes."
                 if _card(card).expects.get("supervision", "strong") == "strong" else "")
-    parts = [f"{kind} AUC {m['auc']:.3f} ({m['auc_ci'][0]:.3f}–{m['auc_ci'][1]:.3f})"
+    parts = [f"{kind.replace('_', ' ')} AUC {m['auc']:.3f} "
+             f"({m['auc_ci'][0]:.3f}–{m['auc_ci'][1]:.3f})"
              for kind, m in by_kind.items() if "auc" in m and "auc_ci" in m]
     return "Validated per ROI kind: " + ", ".join(parts) + "."
 

@@ -28,12 +28,18 @@ from eusgist.errors import EusgistError
 from eusgist.inference.batch import model_inputs, score_images
 from eusgist.inference.catalog import LoadedModel, load_model
 from eusgist.io import read_mask
-from eusgist.roi_kinds import ROI_KINDS, box_mask, mask_box
+from eusgist.roi_kinds import ROI_KINDS, box_mask, mask_box, rough_outline
 
 log = logging.getLogger(__name__)
 
 #: The card key holding the per-ROI-kind test metrics.
 CARD_KEY = "test_metrics_by_roi"
+#: An extra entry: hand-drawn-like outlines (:func:`eusgist.roi_kinds.rough_outline`), an
+#: outline kind, reported to show how much a painted outline costs.
+ROUGH = "rough_outline"
+ROI_TEXT = {"outline": "expert mask", "box": "the mask's bounding box",
+            ROUGH: "the expert mask dilated or eroded by up to 6% of the lesion's diameter, its "
+                   "edge made uneven (seeded)"}
 
 
 def held_out_rows(manifest: Manifest, *, test_size: float = 0.2, seed: int = 0) -> np.ndarray:
@@ -73,8 +79,9 @@ def validate_roi_kinds(
 ) -> dict[str, dict[str, Any]]:
     """Test metrics of ``model`` per ROI kind on ``manifest``'s test lesions.
 
-    Returns ``{"outline": {...}, "box": {...}}`` with ``auc``, ``auc_ci``, ``brier``,
-    ``n_lesions``, ``n_positive_lesions``, ``n_images`` and the ``split`` used.
+    Returns ``{"outline": {...}, "box": {...}, "rough_outline": {...}}`` with ``auc``,
+    ``auc_ci``, ``brier``, ``n_lesions``, ``n_positive_lesions``, ``n_images``, the ``roi``
+    and the ``split`` used.
     """
     loaded = model if isinstance(model, LoadedModel) else load_model(model)
     data = manifest if isinstance(manifest, Manifest) else read_manifest(manifest)
@@ -86,6 +93,8 @@ def validate_roi_kinds(
     inputs = model_inputs(test, loaded)
     outlines = [read_mask(test.mask_path(i)) for i in range(len(test))]
     boxes = [box_mask(mask_box(m), m.shape) for m in outlines]
+    rng = np.random.default_rng(seed)  # the same rough outlines for every model
+    rough = [rough_outline(m, rng) for m in outlines]
     spacing = None
     if "spacing_mm" in test.table.columns:
         values = pd.to_numeric(test.table["spacing_mm"], errors="coerce").tolist()
@@ -94,10 +103,9 @@ def validate_roi_kinds(
     split = ("manifest 'split' column" if "split" in data.table.columns
              else f"by lesion, test_size {test_size}, seed {seed}")
     out: dict[str, dict[str, Any]] = {}
-    for kind, masks in zip(ROI_KINDS, (outlines, boxes), strict=True):
+    for kind, masks in zip((*ROI_KINDS, ROUGH), (outlines, boxes, rough), strict=True):
         p = score_images(loaded, inputs, masks, spacing_mm=spacing, n_jobs=n_jobs)
-        out[kind] = {**_metrics(y, p, lesions), "split": split,
-                     "roi": "expert mask" if kind == "outline" else "the mask's bounding box"}
+        out[kind] = {**_metrics(y, p, lesions), "split": split, "roi": ROI_TEXT[kind]}
         log.info("%s, %s ROIs: test AUC %.3f (%.3f-%.3f), Brier %.3f, %d lesions", loaded.name,
                  kind, out[kind]["auc"], *out[kind]["auc_ci"], out[kind]["brier"],
                  out[kind]["n_lesions"])
