@@ -104,7 +104,8 @@ def lesion_split(
     missing = [c for c in ID_COLUMNS if c not in frame.columns]
     if missing:
         raise EusgistError(f"{name}: missing column(s) {missing}; required: {list(ID_COLUMNS)}")
-    ids = frame[list(ID_COLUMNS)].assign(mask="")
+    # a table of ROI variants repeats images: each row stands for its own (unnamed) ROI
+    ids = frame[list(ID_COLUMNS)].assign(mask=[f"roi{i}" for i in range(len(frame))])
     manifest = validate_manifest(
         ids, Path("."), name=name, positive_label=positive_label, check_files=False
     )
