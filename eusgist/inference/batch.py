@@ -136,6 +136,15 @@ def model_inputs(manifest: Manifest,
             for i in range(len(manifest))]
 
 
+def manifest_spacings(manifest: Manifest) -> list[float | None] | None:
+    """Each row's ``spacing_mm`` (None where empty), or None when the manifest has no such
+    column."""
+    if "spacing_mm" not in manifest.table.columns:
+        return None
+    values = pd.to_numeric(manifest.table["spacing_mm"], errors="coerce").tolist()
+    return [None if pd.isna(v) else float(v) for v in values]
+
+
 def score_manifest(
     manifest: Manifest,
     models: Sequence[str],
@@ -151,8 +160,7 @@ def score_manifest(
         raise EusgistError("choose at least one model")
     table = manifest.table.copy()
     masks = [manifest.mask_path(i) for i in range(len(manifest))]
-    spacing = (pd.to_numeric(table["spacing_mm"], errors="coerce").tolist()
-               if "spacing_mm" in table.columns else None)
+    spacings = manifest_spacings(manifest)
     for k, name in enumerate(models):
         if progress is not None:
             progress(k, name)
@@ -163,7 +171,6 @@ def score_manifest(
                                f"class is {manifest.positive_label!r}")
         if name in table.columns:
             raise EusgistError(f"model name {name!r} clashes with a manifest column")
-        spacings = None if spacing is None else [None if pd.isna(s) else s for s in spacing]
         table[name] = score_images(loaded, model_inputs(manifest, loaded), masks,
                                    spacing_mm=spacings)
         log.info("scored %d images with %s", len(table), name)

@@ -19,13 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from eusgist import stats
 from eusgist.bundles.card import CARD, read_json_object
 from eusgist.data import Manifest, read_manifest, train_test_split
 from eusgist.errors import EusgistError
-from eusgist.inference.batch import model_inputs, score_images
+from eusgist.inference.batch import manifest_spacings, model_inputs, score_images
 from eusgist.inference.catalog import LoadedModel, load_model
 from eusgist.io import read_mask
 from eusgist.roi_kinds import ROI_KINDS, box_mask, mask_box, rough_outline
@@ -60,9 +59,8 @@ def held_out_rows(manifest: Manifest, *, test_size: float = 0.2, seed: int = 0) 
 
 def _metrics(y: np.ndarray, p: np.ndarray, lesions: np.ndarray) -> dict[str, Any]:
     """Lesion-level (mean of image probabilities) AUC with its DeLong CI and Brier score."""
-    frame = pd.DataFrame({"lesion": lesions, "y": y, "p": p}).groupby("lesion", sort=False)
-    per_lesion = frame.agg(y=("y", "first"), p=("p", "mean"))
-    yl, pl = per_lesion["y"].to_numpy(np.int8), per_lesion["p"].to_numpy(np.float64)
+    per_lesion = stats.aggregate_by_lesion(lesions, y, p, how="mean")
+    yl, pl = per_lesion.y_true, per_lesion.y_score
     auc = stats.roc_auc_ci(yl, pl)
     return {"auc": auc.auc, "auc_ci": [auc.lo, auc.hi], "auc_ci_method": "DeLong, 95%",
             "brier": stats.brier_score(yl, pl), "n_lesions": int(len(yl)),
@@ -95,10 +93,7 @@ def validate_roi_kinds(
     boxes = [box_mask(mask_box(m), m.shape) for m in outlines]
     rng = np.random.default_rng(seed)  # the same rough outlines for every model
     rough = [rough_outline(m, rng) for m in outlines]
-    spacing = None
-    if "spacing_mm" in test.table.columns:
-        values = pd.to_numeric(test.table["spacing_mm"], errors="coerce").tolist()
-        spacing = [None if pd.isna(v) else float(v) for v in values]
+    spacing = manifest_spacings(test)
     y, lesions = test.y, test.table["lesion_id"].astype(str).to_numpy()
     split = ("manifest 'split' column" if "split" in data.table.columns
              else f"by lesion, test_size {test_size}, seed {seed}")
