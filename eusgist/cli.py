@@ -34,6 +34,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "eusgist.commands.add_user",
     "eusgist.commands.validate_roi",
     "eusgist.commands.route",
+    "eusgist.commands.segment",
+    "eusgist.commands.train_segmenter",
 )
 
 log = logging.getLogger("eusgist")
