@@ -21,6 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="bundle (folder name beside --out) for expert or drawn outlines")
     parser.add_argument("--box", required=True,
                         help="bundle (folder name beside --out) for boxes")
+    parser.add_argument("--box-segmenter", default=None, metavar="NAME",
+                        help="segmenter (folder name in segmenters/ beside --out) that outlines "
+                        "a box before the --box bundle scores it")
     parser.add_argument("--name", default=None, help="model name (default: the folder's)")
 
 
@@ -29,7 +32,8 @@ def run(args: argparse.Namespace) -> int:
     from eusgist.bundles.router import save_router
     from eusgist.inference import load_model
 
-    path = save_router(args.out, outline=args.outline, box=args.box, name=args.name)
+    path = save_router(args.out, outline=args.outline, box=args.box, name=args.name,
+                       box_segmenter=args.box_segmenter)
     load_model(args.out)  # the routed bundles load and agree
     log.info("router written to %s (validate it per ROI kind with validate-roi --write)", path)
     return 0

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from eusgist.features.deep import DeepFeatureExtractor
     from eusgist.features.radiomics import RadiomicsExtractor
     from eusgist.inference.predictor import Predictor
+    from eusgist.segment import Segmenter
 
 log = logging.getLogger(__name__)
 
@@ -221,6 +222,8 @@ class LoadedModel(CardFacts):
     lock: threading.Lock = field(default_factory=threading.Lock)
     #: A router's bundles by ROI kind (``outline``, ``box``).
     routes: dict[str, LoadedModel] = field(default_factory=dict)
+    #: A router's box segmenter: boxes are outlined by it before scoring.
+    segmenter: Segmenter | None = None
 
     @cached_property
     def model_card(self) -> ModelCard:
@@ -357,16 +360,20 @@ def _load_cached(path: str, _mtime_ns: int) -> LoadedModel:
 
 def _load_router(folder: Path, device: str) -> LoadedModel:
     """A router bundle with the sibling bundles it routes each ROI kind to."""
-    from eusgist.bundles.router import read_routes
+    from eusgist.bundles.router import box_segmenter_path, read_routes
+    from eusgist.segment import load_segmenter
 
     card, routes = read_routes(folder)
+    seg_path = box_segmenter_path(folder, card)
+    segmenter = None if seg_path is None else load_segmenter(seg_path)
     loaded = {kind: load_model(folder.parent / name) for kind, name in routes.items()}
     info = ModelCard.from_dict(card, folder.name)
     for kind, sub in loaded.items():
         if sub.classes != info.classes:
             raise BundleError(f"{folder.name}: routes {kind} ROIs to {sub.name}, which scores "
                               f"{sub.classes}, not {info.classes}")
-    return LoadedModel(info.name, folder, "router", card, device, None, routes=loaded)
+    return LoadedModel(info.name, folder, "router", card, device, None, routes=loaded,
+                       segmenter=segmenter)
 
 
 def _radiomics_extractor(bundle: Bundle) -> RadiomicsExtractor:

@@ -50,6 +50,9 @@ class Prediction:
     device: str
     notes: list[str] = field(default_factory=list)
     roi_kind: RoiKind | None = None
+    #: The mask the model scored when it differs from the one given (a box outlined by a
+    #: router's segmenter); None otherwise.
+    roi: np.ndarray | None = None
 
     @property
     def positive_probability(self) -> float:
@@ -112,9 +115,9 @@ def predict(
     loaded = model if isinstance(model, LoadedModel) else load_model(model)
     timer = Timer()
     notes: list[str] = []
-    p, contributions, gradcam, used = loaded.predictor.predict(image, mask, box, spacing_mm,
-                                                               timer, explain, notes)
-    roi_kind = cast("RoiKind | None", used) or (
+    scored = loaded.predictor.predict(image, mask, box, spacing_mm, timer, explain, notes)
+    p, contributions, gradcam = scored.probability, scored.contributions, scored.gradcam
+    roi_kind = cast("RoiKind | None", scored.roi_kind) or (
         "box" if box is not None else "outline" if mask is not None else None)
     notes = _roi_notes(loaded, roi_kind) + notes
     # A router decides with the threshold of the bundle it routed to.
@@ -128,7 +131,7 @@ def predict(
         gradcam=gradcam, intended_use=intended_use(card), training_data=training_statement(card),
         test_metrics=metrics_statement(card), synthetic=loaded.synthetic,
         timings_ms={k: round(v, 2) for k, v in timer.ms.items()}, device=loaded.device,
-        notes=notes, roi_kind=roi_kind,
+        notes=notes, roi_kind=roi_kind, roi=scored.roi,
     )
 
 

@@ -49,12 +49,14 @@ class Contribution:
 
 class Scored(NamedTuple):
     """One input's positive-class probability and explanation (and, when the predictor
-    decided it, the ROI kind it used)."""
+    decided them, the ROI kind it was given and the mask it scored: a router's segmenter
+    turns a box into an outline)."""
 
     probability: float
     contributions: list[Contribution]
     gradcam: np.ndarray | None
     roi_kind: str | None = None
+    roi: np.ndarray | None = None
 
 
 class Timer:
