@@ -21,10 +21,11 @@ import pandas as pd
 from eusgist.errors import EusgistError
 from eusgist.inference import catalog
 from eusgist.inference.predict import Prediction, predict
-from eusgist.io import read_image, to_uint8
-from eusgist.masks import mask_from_layers
+from eusgist.io import LoadedImage, read_image, read_mask, to_uint8
+from eusgist.masks import mask_from_layers, parse_shapes, roi_picture, shapes_mask, shapes_size
 from eusgist.ui.errors import user_errors
 from eusgist.ui.gpu import PREDICT_SECONDS, on_gpu
+from eusgist.ui.shape_overlay import overlay_update, shape_overlay
 
 log = logging.getLogger(__name__)
 
@@ -116,15 +117,29 @@ def model_card(name: str | None) -> str:
     return card_markdown(catalog.load_listed_model(name))
 
 
+def _display(image: LoadedImage) -> np.ndarray:
+    """8-bit grey display of an image; a volume's middle slice."""
+    array = image.array
+    return to_uint8(array[len(array) // 2] if array.ndim == 3 else array)
+
+
 @user_errors
 def show_image(path: str | None) -> dict | None:
     """An uploaded image as the ROI editor's background (grey, 8-bit display); a volume's
     middle slice."""
     if not path:
         return None
-    array = read_image(path, name=Path(path).name, allow_volume=True).array
-    gray = to_uint8(array[len(array) // 2] if array.ndim == 3 else array)
+    gray = _display(read_image(path, name=Path(path).name, allow_volume=True))
     return {"background": np.stack([gray] * 3, axis=-1), "layers": [], "composite": None}
+
+
+@user_errors
+def show_drawing(path: str | None) -> dict:
+    """An uploaded 2D image in the box-drawing overlay (no shapes); nothing for a volume."""
+    if not path:
+        return overlay_update(None)
+    image = read_image(path, name=Path(path).name, allow_volume=True)
+    return overlay_update(None if image.is_volume else _display(image), Path(path).name)
 
 
 def _box(text: str | None) -> tuple[float, float, float, float] | None:
@@ -143,6 +158,96 @@ def _drawn_mask(editor: dict | None, shape: tuple[int, int]) -> np.ndarray | Non
     layers = [np.asarray(x) for x in (editor or {}).get("layers") or [] if x is not None]
     mask = mask_from_layers(layers, shape) if layers else None
     return mask if mask is not None and mask.any() else None
+
+
+Box = tuple[float, float, float, float]
+#: How to withdraw each kind of ROI input, for the message when two are given.
+_WITHDRAW = {"a mask file": "remove the mask file", "a typed box": "empty the box field",
+             "a drawn box": "press Clear on the drawing",
+             "a drawn outline": "press Clear on the drawing",
+             "painting": "erase the painting"}
+
+
+def _drawn_roi(value: str | None, shape: tuple[int, int]) -> tuple[str, Box | np.ndarray] | None:
+    """The shape drawn on the overlay: ``("a drawn box", box)`` or ``("a drawn outline",
+    mask)``; None when nothing is drawn."""
+    shapes = parse_shapes(value)
+    if not shapes:
+        return None
+    if len(shapes) > 1:
+        raise EusgistError(f"draw one ROI, not {len(shapes)} shapes")
+    if shapes[0]["type"] == "polygon":
+        return "a drawn outline", shapes_mask(value, shape)
+    drawn_on = shapes_size(value)
+    if drawn_on is not None and drawn_on != tuple(shape):
+        raise EusgistError(f"the box was drawn on a {drawn_on[1]}×{drawn_on[0]} image, this "
+                           f"image is {shape[1]}×{shape[0]}: draw it again")
+    (x0, y0), (x1, y1) = shapes[0]["points"]
+    return "a drawn box", (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+
+
+def resolve_roi(
+    image: LoadedImage, editor: dict | None, mask_path: str | None, box_text: str | None,
+    drawing: str | None, *, painting: bool = True,
+) -> tuple[str | np.ndarray | None, Box | None]:
+    """The one ROI given: ``(mask, box)`` (mask a file path or boolean array), or
+    ``(None, None)`` for none.
+
+    The ROI comes from exactly one of: a mask file, a typed box, a box or outline drawn on
+    the overlay, painting in the editor (``painting``: read the editor; a 2D model only).
+
+    Raises
+    ------
+    ValueError
+        Two of them at once (the message names both and how to withdraw one); a bad box or
+        drawing.
+    """
+    shape = image.array.shape[-2:]
+    given: dict[str, Any] = {}
+    if mask_path:
+        given["a mask file"] = mask_path
+    if (box := _box(box_text)) is not None:
+        given["a typed box"] = box
+    if drawing and not image.is_volume and (drawn := _drawn_roi(drawing, shape)):
+        given[drawn[0]] = drawn[1]
+    elif drawing and parse_shapes(drawing):
+        raise EusgistError("a volume takes its ROI as a mask volume file, not a drawing")
+    if painting and (painted := _drawn_mask(editor, shape)) is not None:
+        given["painting"] = painted
+    if len(given) > 1:
+        names = list(given)
+        fixes = "; or ".join(_WITHDRAW[n] for n in names)
+        raise EusgistError(f"give the lesion ROI one way, not {' and '.join(names)}: {fixes}")
+    if not given:
+        return None, None
+    (kind, roi), = given.items()
+    return (None, roi) if "box" in kind else (roi, None)
+
+
+@user_errors
+def roi_view(
+    name: str | None, image_path: str | None, editor: dict | None, mask_path: str | None,
+    box_text: str | None, drawing: str | None = None,
+) -> np.ndarray | None:
+    """The image with the ROI a prediction with these inputs uses drawn on it (tinted and
+    outlined; the whole image framed when no ROI is given); None for a volume."""
+    if not name or not image_path:
+        return None
+    model = catalog.load_listed_model(name)
+    image = read_image(image_path, name=Path(image_path).name, allow_volume=True)
+    if image.is_volume or model.dims != "2d":
+        return None
+    mask, box = resolve_roi(image, editor, mask_path, box_text, drawing)
+    shape = image.array.shape[:2]
+    if isinstance(mask, str):
+        mask = read_mask(mask, like=image, name=Path(mask).name)
+    elif box is not None:
+        x0, y0, x1, y1 = (int(round(v)) for v in box)
+        mask = np.zeros(shape, dtype=bool)
+        mask[max(y0, 0):max(y1, 0), max(x0, 0):max(x1, 0)] = True
+    elif mask is None:
+        mask = np.ones(shape, dtype=bool)
+    return roi_picture(_display(image), mask)
 
 
 def shap_figure(pred: Prediction) -> np.ndarray | None:
@@ -192,10 +297,12 @@ def predict_image(
     mask_path: str | None,
     box_text: str | None,
     spacing_mm: float | None,
+    drawing: str | None = None,
 ) -> tuple[dict[str, float], str, np.ndarray | None, np.ndarray | None, str]:
     """Predict an upload; return probabilities, decision, SHAP bars, Grad-CAM and the card.
 
-    The ROI is the uploaded mask, else the box, else what was painted in the editor.
+    The ROI is given one way (:func:`resolve_roi`): an uploaded mask, a typed box
+    ``x0,y0,x1,y1``, a box or outline drawn on the overlay (its JSON value), or painting.
     """
     if not name:
         raise EusgistError("choose a model first")
@@ -205,10 +312,8 @@ def predict_image(
     if len(model.phases) > 1:
         raise EusgistError(input_statement(model))
     image = read_image(image_path, name=Path(image_path).name, allow_volume=True)
-    box = _box(box_text)
-    mask: Any = mask_path or None
-    if mask is None and box is None and not image.is_volume and model.dims == "2d":
-        mask = _drawn_mask(editor, image.array.shape[:2])
+    mask, box = resolve_roi(image, editor, mask_path, box_text, drawing,
+                            painting=not image.is_volume and model.dims == "2d")
     pred = predict(model, image, mask, box=box,
                    spacing_mm=spacing_mm if spacing_mm and spacing_mm > 0 else None)
     return (pred.probabilities, decision_markdown(pred), shap_figure(pred), pred.gradcam,
@@ -247,9 +352,10 @@ def build() -> None:
         gr.Markdown(
             "Score one EUS image with a trained model. **Research and teaching only; not for "
             "clinical use.** Every result shows what the model was trained on and how it "
-            "performed on its test split. Give the lesion ROI as a mask file, a box, or by "
-            "painting it on the image. A 3D (or 2d-slice) model takes a NIfTI/NRRD volume "
-            "and its mask volume as a file; the editor then shows the middle slice only."
+            "performed on its test split. Give the lesion ROI one way: drag a box on the "
+            "image, click an outline, paint it, type a box or upload a mask file. A 3D "
+            "(or 2d-slice) model takes a NIfTI/NRRD volume and its mask volume as a file; "
+            "the editor then shows the middle slice only."
         )
         with gr.Row():
             with gr.Column(scale=3):
@@ -258,8 +364,12 @@ def build() -> None:
                 image = gr.File(label="EUS image (PNG, JPEG, DICOM, ...; NIfTI/NRRD volume "
                                       "for a 3D model)", type="filepath",
                                 elem_id="predict-image")
+                drawing = shape_overlay(
+                    "Lesion ROI: drag a box on the image (or click the points of an outline)",
+                    elem_id="predict-drawing", single=True,
+                    placeholder="Upload an image above to draw the lesion ROI on it.")
                 editor = gr.ImageEditor(
-                    label="Lesion ROI: paint it (or give a mask file or a box below)",
+                    label="… or paint the lesion (or give a mask file or type a box below)",
                     type="numpy", image_mode="RGBA", format="png", sources=[], transforms=(),
                     brush=gr.Brush(colors=["#ff4040"], color_mode="fixed"),
                     layers=gr.LayerOptions(allow_additional_layers=False, layers=["lesion"]),
@@ -269,7 +379,8 @@ def build() -> None:
                     mask = gr.File(label="Lesion mask (optional)", type="filepath",
                                    elem_id="predict-mask")
                     with gr.Column():
-                        box = gr.Textbox(label="Box x0,y0,x1,y1 (pixels, optional)")
+                        box = gr.Textbox(label="Box x0,y0,x1,y1 (pixels, optional)",
+                                         elem_id="predict-box")
                         spacing = gr.Number(label="Pixel spacing, mm (if not in the file)",
                                             value=None, minimum=0)
                 run = gr.Button("Predict", variant="primary", elem_id="predict-run")
@@ -277,6 +388,8 @@ def build() -> None:
                 if rows:
                     gr.Examples(rows, inputs=[model, image, mask, spacing], label="Examples")
             with gr.Column(scale=2):
+                roi = gr.Image(label="ROI the model used (yellow)", type="numpy", format="png",
+                               interactive=False, height=300, elem_id="predict-roi")
                 probabilities = gr.Label(label="Class probabilities", num_top_classes=2,
                                          elem_id="predict-probabilities")
                 decision = gr.Markdown(elem_id="predict-decision")
@@ -292,5 +405,11 @@ def build() -> None:
                      show_progress="hidden")
         image.change(show_image, inputs=image, outputs=editor, api_name="predict_show_image",
                      show_progress="hidden")
-        run.click(predict_image, inputs=[model, image, editor, mask, box, spacing],
-                  outputs=[probabilities, decision, shap, gradcam, card], api_name="predict")
+        image.change(show_drawing, inputs=image, outputs=drawing, api_visibility="private",
+                     show_progress="hidden")
+        run.click(lambda: None, None, roi, api_visibility="private", queue=False,
+                  show_progress="hidden")
+        run.click(predict_image, inputs=[model, image, editor, mask, box, spacing, drawing],
+                  outputs=[probabilities, decision, shap, gradcam, card], api_name="predict"
+                  ).success(roi_view, [model, image, editor, mask, box, drawing], roi,
+                            api_name="predict_roi", show_progress="hidden")
