@@ -161,6 +161,8 @@ def _drawn_mask(editor: dict | None, shape: tuple[int, int]) -> np.ndarray | Non
 
 
 Box = tuple[float, float, float, float]
+#: Smallest longer side of the ROI picture (a smaller image is enlarged by a whole factor).
+ROI_PICTURE_SIDE = 384
 #: How to withdraw each kind of ROI input, for the message when two are given.
 _WITHDRAW = {"a mask file": "remove the mask file", "a typed box": "empty the box field",
              "a drawn box": "press Clear on the drawing",
@@ -247,7 +249,10 @@ def roi_view(
         mask[max(y0, 0):max(y1, 0), max(x0, 0):max(x1, 0)] = True
     elif mask is None:
         mask = np.ones(shape, dtype=bool)
-    return roi_picture(_display(image), mask)
+    picture, zoom = _display(image), -(-ROI_PICTURE_SIDE // max(shape))
+    if zoom > 1:  # a small image is enlarged (pixels kept sharp) so the outline shows
+        picture, mask = (np.kron(x, np.ones((zoom, zoom), x.dtype)) for x in (picture, mask))
+    return roi_picture(picture, mask)
 
 
 def shap_figure(pred: Prediction) -> np.ndarray | None:

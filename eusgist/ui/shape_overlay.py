@@ -42,8 +42,7 @@ _CSS = """
 .eus-help { color: #555; font-size: 13px; min-height: 2.6em; margin-bottom: 2px; }
 .eus-stage { position: relative; display: inline-block; line-height: 0; max-width: 100%;
   background: #111; outline: none; }
-.eus-stage img { display: block; max-width: 100%; max-height: 65vh; width: auto; height: auto;
-  user-select: none; }
+.eus-stage img { display: block; user-select: none; }
 .eus-stage svg { position: absolute; left: 0; top: 0; width: 100%; height: 100%;
   cursor: crosshair; touch-action: none; }
 .eus-empty { padding: 40px 12px; color: #888; line-height: 1.4; }
@@ -64,11 +63,13 @@ root.innerHTML = `<div class="eus-bar"></div>
 const bar = root.querySelector('.eus-bar'), stage = root.querySelector('.eus-stage');
 const img = stage.querySelector('img'), svg = stage.querySelector('svg');
 const info = root.querySelector('.eus-info');
-const names = {box: 'Box (drag)', polygon: 'Polygon (click points)'};
+const names = {box: '▭ Box', polygon: '⬠ Polygon'};
+const tips = {box: 'Drag on the image to draw a box',
+  polygon: 'Click the outline point by point; click the first point to close'};
 const buttons = {};
 for (const m of modes) {
   const b = document.createElement('button');
-  b.type = 'button'; b.textContent = names[m]; b.dataset.mode = m;
+  b.type = 'button'; b.textContent = names[m]; b.title = tips[m]; b.dataset.mode = m;
   b.onclick = () => { mode = m; draft = null; render(); };
   bar.appendChild(b); buttons[m] = b;
 }
@@ -77,7 +78,8 @@ function action(text, fn) {
   b.type = 'button'; b.textContent = text; b.onclick = fn; bar.appendChild(b); return b;
 }
 const closeBtn = modes.includes('polygon') ? action('Close polygon', () => closeDraft()) : null;
-const delBtn = action('Delete selected', () => removeShape(selected));
+const delBtn = action('Delete', () => removeShape(selected));
+delBtn.title = 'Delete the selected shape (or press Delete)';
 const clearBtn = action('Clear', () => {
   state.shapes = []; draft = null; selected = -1; commit();
 });
@@ -118,7 +120,16 @@ function outline(pts, attrs) {
   return el('polygon', Object.assign({points: pts.map(p => p.join(',')).join(' '),
     'vector-effect': 'non-scaling-stroke', 'stroke-width': 2}, attrs));
 }
+function fit() {  // largest display that fits the width and most of the window height
+  const {w, h} = size();
+  if (!w || !h) return;
+  const room = root.clientWidth || w;
+  const scale = Math.min(room / w, Math.min(560, 0.7 * window.innerHeight) / h);
+  img.style.width = `${Math.floor(w * scale)}px`;
+  img.style.height = `${Math.floor(h * scale)}px`;
+}
 function render() {
+  fit();
   const {w, h} = size(), u = unit(), r = 6 * u;
   for (const m of modes) buttons[m].classList.toggle('on', m === mode);
   svg.setAttribute('viewBox', `0 0 ${w || 1} ${h || 1}`);
@@ -263,7 +274,8 @@ function load() {
   render();
 }
 img.addEventListener('load', render);
-new ResizeObserver(render).observe(stage);
+new ResizeObserver(render).observe(root);
+window.addEventListener('resize', render);
 // Prop names stay unquoted here: gr.HTML treats a quoted name in this code as an event.
 watch('value image_src image_width image_height'.split(' '), () => {
   if (props.value !== JSON.stringify(state) || img.dataset.src !== (props.image_src || '')) load();

@@ -87,8 +87,10 @@ def test_a_drawn_box_predicts_as_the_typed_box(client: Client, models, row, whic
     assert "ROI: a box" in by_drawing[1]
     picture = np.asarray(Image.open(client.predict(
         name, handle_file(image_path), None, None, "", drawn, api_name="/predict_roi")))
-    assert picture.shape == (height, width, 3)
-    assert tuple(picture[9, 30]) == (255, 210, 0) and tuple(picture[30, 12]) == (255, 210, 0)
+    zoom = picture.shape[0] // height  # a small image is enlarged by a whole factor
+    assert picture.shape == (height * zoom, width * zoom, 3) and zoom * max(height, width) >= 384
+    yellow = (255, 210, 0)  # the box's top and left edges
+    assert tuple(picture[9 * zoom, 30 * zoom]) == yellow == tuple(picture[30 * zoom, 12 * zoom])
 
 
 def test_a_mask_file_with_a_drawn_box_is_refused(client: Client, models, row) -> None:
