@@ -95,7 +95,7 @@ def build() -> None:
                 contrast = gr.Slider(0.5, 3.0, value=1.0, step=0.1, label="Display contrast")
                 drawing = shape_overlay(
                     "Box or polygon: draw on the image, then add it to the mask",
-                    elem_id="annotate-drawing",
+                    elem_id="annotate-drawing", display_height=480,
                     placeholder="Open an image to draw boxes and polygons on it.")
                 add_btn = gr.Button("Add the drawn shapes to the mask (then save)",
                                     elem_id="annotate-add-shapes")

@@ -371,7 +371,7 @@ def build() -> None:
                                 elem_id="predict-image")
                 drawing = shape_overlay(
                     "Lesion ROI: drag a box on the image (or click the points of an outline)",
-                    elem_id="predict-drawing", single=True,
+                    elem_id="predict-drawing", single=True, display_height=400,
                     placeholder="Upload an image above to draw the lesion ROI on it.")
                 editor = gr.ImageEditor(
                     label="… or paint the lesion (or give a mask file or type a box below)",

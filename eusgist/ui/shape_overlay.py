@@ -124,7 +124,8 @@ function fit() {  // largest display that fits the width and most of the window 
   const {w, h} = size();
   if (!w || !h) return;
   const room = root.clientWidth || w;
-  const scale = Math.min(room / w, Math.min(560, 0.7 * window.innerHeight) / h);
+  const tall = Math.min(+props.display_height || 560, 0.7 * window.innerHeight);
+  const scale = Math.min(room / w, tall / h);
   img.style.width = `${Math.floor(w * scale)}px`;
   img.style.height = `${Math.floor(h * scale)}px`;
 }
@@ -204,11 +205,11 @@ svg.addEventListener('pointerdown', ev => {
   if (t.dataset.vertex !== undefined) {
     selected = +t.dataset.shape;
     drag = {shape: selected, vertex: +t.dataset.vertex};
-  } else if (t.dataset.shape !== undefined && !(draft && draft.type === 'polygon')) {
-    selected = +t.dataset.shape; render(); return;
-  } else if (mode === 'box') {
-    selected = -1; draft = {type: 'box', points: [p, p]};
+  } else if (mode === 'box') {  // a click on a shape selects it, a drag draws a new box
+    selected = t.dataset.shape !== undefined ? +t.dataset.shape : -1;
+    draft = {type: 'box', points: [p, p]};
   } else {
+    if (t.dataset.shape !== undefined && !draft) { selected = +t.dataset.shape; render(); }
     return;  // polygon vertices are added on click
   }
   svg.setPointerCapture(ev.pointerId); ev.preventDefault(); render();
@@ -296,17 +297,19 @@ def shape_overlay(
     modes: Sequence[str] = ("box", "polygon"),
     single: bool = False,
     placeholder: str = "No image yet.",
+    display_height: int = 560,
 ) -> gr.HTML:
     """The drawing overlay component (value: JSON text, see the module docstring).
 
     ``modes`` are the shape kinds offered (``"box"``, ``"polygon"``); ``single`` keeps one
-    shape only (a new one replaces it).
+    shape only (a new one replaces it); the picture is shown at most ``display_height`` px
+    (and 70% of the window) high, as wide as the column allows.
     """
     return gr.HTML(
         value=empty_value(), label=label, show_label=True, container=True, padding=True,
         html_template=_TEMPLATE, css_template=_CSS, js_on_load=_JS, elem_id=elem_id,
         image_src="", image_width=0, image_height=0, modes=list(modes), single=single,
-        placeholder=placeholder,
+        placeholder=placeholder, display_height=display_height,
     )
 
 
