@@ -122,6 +122,9 @@ def test_drawn_shapes_join_the_annotation(app_url: str, tmp_path: Path,
     with pytest.raises(Exception, match="drawn on a 640×480 image"):
         client.predict(editor, _drawing(_box(1, 1, 5, 5), width=640, height=480), 1.0,
                        api_name="/annotate_add_shapes")
+    elsewhere = json.dumps({**json.loads(drawn), "key": f"image:{iid + 1000}"})
+    with pytest.raises(Exception, match="drawn on another image"):
+        client.predict(editor, elsewhere, 1.0, api_name="/annotate_add_shapes")
     value, cleared = client.predict(editor, drawn, 1.0, api_name="/annotate_add_shapes")
     assert json.loads(cleared["value"])["shapes"] == []  # an update: new value and picture
     payload = {"background": None, "layers": [handle_file(value["layers"][0])],

@@ -151,6 +151,7 @@ def test_annotate_with_a_dragged_box_and_a_clicked_polygon(
         page.wait_for_function(
             "() => document.querySelector('#annotate-status').innerText.includes('Saved')",
             timeout=30_000)
+        _shot(page, "annotate_shapes_added.png")
         own = next(a for a in store.annotations(image_id) if a.owner == "gus")
         assert np.array_equal(store.mask(own.id), shapes_mask(value, (240, 320)))
     finally:
