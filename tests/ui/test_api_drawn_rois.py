@@ -16,7 +16,7 @@ from PIL import Image
 from eusgist.io import read_image
 from eusgist.masks import shapes_mask
 from eusgist.store import open_store
-from eusgist.ui.predict import resolve_roi
+from eusgist.ui.predict_roi import resolve_roi
 
 
 def _drawing(*shapes: dict, width: int, height: int) -> str:
