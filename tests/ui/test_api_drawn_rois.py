@@ -136,3 +136,16 @@ def test_drawn_shapes_join_the_annotation(app_url: str, tmp_path: Path,
     expected = shapes_mask(drawn, (48, 64))
     expected[2:7, 2:7] = True
     assert np.array_equal(store.mask(own.id), expected)
+
+
+def test_a_drawn_outline_predicts_as_an_outline(client: Client, models, row) -> None:
+    image_path, _, width, height = row
+    outline = {"type": "polygon", "points": [[20, 15], [70, 20], [60, 60], [15, 50]]}
+    drawn = _drawing(outline, width=width, height=height)
+    label, decision, *_ = client.predict(models.tabular.name, handle_file(image_path), None,
+                                         None, "", None, drawn, api_name="/predict")
+    assert "ROI: an outline" in decision and label["label"] in ("GIST", "leiomyoma")
+    with pytest.raises(Exception, match="draw one ROI, not 2 shapes"):
+        client.predict(models.tabular.name, handle_file(image_path), None, None, "", None,
+                       _drawing(outline, _box(1, 1, 9, 9), width=width, height=height),
+                       api_name="/predict")
