@@ -2,13 +2,16 @@
 
 Pure NumPy/Pillow functions with no UI dependency. Conventions: masks are boolean
 ``(H, W)`` arrays; display images are uint8 grayscale ``(H, W)`` or RGB ``(H, W, 3)``;
-painted layers are RGBA ``(H, W, 4)`` (or grayscale, for a plain mask file) uint8 arrays.
+painted layers are RGBA ``(H, W, 4)`` (or grayscale, for a plain mask file) uint8 arrays;
+drawn shapes (boxes, polygons) are JSON in image pixel coordinates (:func:`parse_shapes`).
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -147,3 +150,105 @@ def shape_mask(points: Sequence[tuple[float, float]], shape: tuple[int, int]) ->
             f"the shape {list(points)} covers no pixel of the {shape[1]}×{shape[0]} image"
         )
     return mask
+
+
+#: Kinds of a drawn shape and the fewest points each takes.
+SHAPE_POINTS: dict[str, int] = {"box": 2, "polygon": 3}
+
+
+def parse_shapes(value: str | Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """The shapes of a drawing overlay's JSON value, checked, in image pixel coordinates.
+
+    The value is ``{"width": W, "height": H, "shapes": [{"type": "box", "points": [[x0, y0],
+    [x1, y1]]}, {"type": "polygon", "points": [[x, y], ...]}]}`` (``width``/``height``, the
+    size of the image the shapes were drawn on, are optional), as text or parsed; empty text
+    or None means no shapes. Returned shapes are ``{"type", "points"}`` with float points.
+
+    Raises
+    ------
+    ValueError
+        Not JSON; an unknown shape type; too few points; a point that is not two finite
+        numbers.
+    """
+    value = _shapes_object(value)
+    shapes = []
+    for i, item in enumerate(value.get("shapes", [])):
+        kind = item.get("type") if isinstance(item, Mapping) else None
+        if kind not in SHAPE_POINTS:
+            raise EusgistError(f"shape {i + 1}: type must be 'box' or 'polygon', got {kind!r}")
+        points = item.get("points")
+        try:
+            points = [(float(x), float(y)) for x, y in points]
+        except (TypeError, ValueError):
+            raise EusgistError(f"shape {i + 1}: points must be [x, y] pairs") from None
+        if not all(np.isfinite(points).flat) or len(points) < SHAPE_POINTS[kind] or (
+                kind == "box" and len(points) != 2):
+            raise EusgistError(
+                f"shape {i + 1}: a box takes two corners, a polygon three or more points, "
+                f"all finite; got {len(points)} for a {kind}")
+        shapes.append({"type": kind, "points": points})
+    return shapes
+
+
+def shapes_size(value: str | Mapping[str, Any] | None) -> tuple[int, int] | None:
+    """``(height, width)`` of the image a drawing overlay's value says it was drawn on."""
+    value = _shapes_object(value)
+    try:
+        return int(value["height"]), int(value["width"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _shapes_object(value: str | Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """A drawing overlay's value as a mapping (``{}`` for None or empty text)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise EusgistError(f"shapes must be JSON, got {value[:80]!r} ({exc.msg})") from None
+    if not isinstance(value, Mapping) or not isinstance(value.get("shapes", []), list):
+        raise EusgistError('shapes must be a JSON object {"shapes": [...]}')
+    return value
+
+
+def shapes_mask(value: str | Mapping[str, Any] | None, shape: tuple[int, int]) -> np.ndarray:
+    """The union of a drawing overlay's shapes as a boolean mask of ``shape`` (height, width).
+
+    Raises
+    ------
+    ValueError
+        Bad shapes (:func:`parse_shapes`); shapes drawn on an image of another size; a shape
+        covering no pixel of the image.
+    """
+    drawn_on = shapes_size(value)
+    if drawn_on is not None and drawn_on != tuple(shape):
+        raise EusgistError(
+            f"the shapes were drawn on a {drawn_on[1]}×{drawn_on[0]} image, this image is "
+            f"{shape[1]}×{shape[0]}: draw them again on this image")
+    mask = np.zeros(shape, dtype=bool)
+    for item in parse_shapes(value):
+        mask |= shape_mask(item["points"], shape)
+    return mask
+
+
+def roi_picture(image: np.ndarray, mask: np.ndarray, *, opacity: float = 0.25) -> np.ndarray:
+    """RGB picture of ``image`` with the ROI ``mask`` tinted and outlined thickly (about
+    0.4% of the image's larger side, at least 2 px) so it shows at any display size."""
+    thick = max(2, round(max(mask.shape) / 250))
+    edge = _outline(mask)
+    for _ in range(thick - 1):
+        grown = edge.copy()
+        grown[1:] |= edge[:-1]
+        grown[:-1] |= edge[1:]
+        grown[:, 1:] |= edge[:, :-1]
+        grown[:, :-1] |= edge[:, 1:]
+        edge = grown
+    picture = overlay(image, [mask], [ROI_COLOR], opacity=opacity)
+    picture[edge] = ROI_COLOR
+    return picture
+
+
+#: Colour of the ROI the model used, in the Predict tab's picture (RGB).
+ROI_COLOR: tuple[int, int, int] = (255, 210, 0)

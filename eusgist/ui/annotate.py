@@ -40,6 +40,8 @@ from eusgist.ui.annotate_session import (
     current_store,
     metadata_input,
 )
+from eusgist.ui.annotate_shapes import add_drawn_shapes, drawing_contrast, show_drawing
+from eusgist.ui.shape_overlay import shape_overlay
 
 __all__ = [
     "Loaded", "add_shape", "annotator_name", "build", "change_contrast", "current_store",
@@ -91,10 +93,15 @@ def build() -> None:
                     elem_id="annotate-editor", height=560,
                 )
                 contrast = gr.Slider(0.5, 3.0, value=1.0, step=0.1, label="Display contrast")
-                with gr.Row():
-                    points = gr.Textbox(label="Box or polygon (x,y points)", scale=3,
-                                        placeholder="box: 40,30 120,90 · polygon: 3+ points")
-                    shape_btn = gr.Button("Add shape", scale=1)
+                drawing = shape_overlay(
+                    "Box or polygon: draw on the image, then add it to the mask",
+                    elem_id="annotate-drawing", display_height=480,
+                    placeholder="Open an image to draw boxes and polygons on it.")
+                add_btn = gr.Button("Add the drawn shapes to the mask (then save)",
+                                    elem_id="annotate-add-shapes")
+                # Typed points (x,y pairs) for API clients: the annotate_shape endpoint.
+                points = gr.Textbox(visible=False)
+                shape_btn = gr.Button(visible=False)
             with gr.Column(scale=1, min_width=260):
                 label = gr.Radio(list(LABELS), label="Diagnosis")
                 confirmed = gr.Checkbox(label="Pathology-confirmed")
@@ -170,6 +177,13 @@ def build() -> None:
                          api_name="annotate_contrast")
         shape_btn.click(add_shape, [editor, loaded, points, contrast], [editor, loaded],
                         api_name="annotate_shape")
+        add_btn.click(add_drawn_shapes, [editor, loaded, drawing, contrast],
+                      [editor, loaded, drawing], api_name="annotate_add_shapes")
+        # Opening an image rewrites the description (loaded, a State, is not hashable).
+        description.change(show_drawing, [loaded, contrast, drawing], drawing,
+                           api_visibility="private", show_progress="hidden")
+        contrast.release(drawing_contrast, [loaded, contrast, drawing], drawing,
+                         api_visibility="private", show_progress="hidden")
         gr.on([save_btn.click, note.submit], save_annotation, save_inputs, [status, loaded],
               api_name="annotate_save").success(**refresh)
         next_btn.click(save_annotation, save_inputs, [status, loaded],

@@ -21,10 +21,11 @@ import pandas as pd
 from eusgist.errors import EusgistError
 from eusgist.inference import catalog
 from eusgist.inference.predict import Prediction, predict
-from eusgist.io import read_image, to_uint8
-from eusgist.masks import mask_from_layers
+from eusgist.io import read_image
 from eusgist.ui.errors import user_errors
 from eusgist.ui.gpu import PREDICT_SECONDS, on_gpu
+from eusgist.ui.predict_roi import display_gray, resolve_roi, roi_view, show_drawing
+from eusgist.ui.shape_overlay import shape_overlay
 
 log = logging.getLogger(__name__)
 
@@ -122,27 +123,8 @@ def show_image(path: str | None) -> dict | None:
     middle slice."""
     if not path:
         return None
-    array = read_image(path, name=Path(path).name, allow_volume=True).array
-    gray = to_uint8(array[len(array) // 2] if array.ndim == 3 else array)
+    gray = display_gray(read_image(path, name=Path(path).name, allow_volume=True))
     return {"background": np.stack([gray] * 3, axis=-1), "layers": [], "composite": None}
-
-
-def _box(text: str | None) -> tuple[float, float, float, float] | None:
-    if not text or not text.strip():
-        return None
-    try:
-        values = tuple(float(v) for v in text.replace(";", ",").split(","))
-    except ValueError:
-        raise EusgistError(f"box must be four numbers x0,y0,x1,y1, got {text!r}") from None
-    if len(values) != 4:
-        raise EusgistError(f"box must be four numbers x0,y0,x1,y1, got {text!r}")
-    return values  # type: ignore[return-value]
-
-
-def _drawn_mask(editor: dict | None, shape: tuple[int, int]) -> np.ndarray | None:
-    layers = [np.asarray(x) for x in (editor or {}).get("layers") or [] if x is not None]
-    mask = mask_from_layers(layers, shape) if layers else None
-    return mask if mask is not None and mask.any() else None
 
 
 def shap_figure(pred: Prediction) -> np.ndarray | None:
@@ -192,10 +174,12 @@ def predict_image(
     mask_path: str | None,
     box_text: str | None,
     spacing_mm: float | None,
+    drawing: str | None = None,
 ) -> tuple[dict[str, float], str, np.ndarray | None, np.ndarray | None, str]:
     """Predict an upload; return probabilities, decision, SHAP bars, Grad-CAM and the card.
 
-    The ROI is the uploaded mask, else the box, else what was painted in the editor.
+    The ROI is given one way (:func:`resolve_roi`): an uploaded mask, a typed box
+    ``x0,y0,x1,y1``, a box or outline drawn on the overlay (its JSON value), or painting.
     """
     if not name:
         raise EusgistError("choose a model first")
@@ -205,10 +189,8 @@ def predict_image(
     if len(model.phases) > 1:
         raise EusgistError(input_statement(model))
     image = read_image(image_path, name=Path(image_path).name, allow_volume=True)
-    box = _box(box_text)
-    mask: Any = mask_path or None
-    if mask is None and box is None and not image.is_volume and model.dims == "2d":
-        mask = _drawn_mask(editor, image.array.shape[:2])
+    mask, box = resolve_roi(image, editor, mask_path, box_text, drawing,
+                            painting=not image.is_volume and model.dims == "2d")
     pred = predict(model, image, mask, box=box,
                    spacing_mm=spacing_mm if spacing_mm and spacing_mm > 0 else None)
     return (pred.probabilities, decision_markdown(pred), shap_figure(pred), pred.gradcam,
@@ -247,9 +229,10 @@ def build() -> None:
         gr.Markdown(
             "Score one EUS image with a trained model. **Research and teaching only; not for "
             "clinical use.** Every result shows what the model was trained on and how it "
-            "performed on its test split. Give the lesion ROI as a mask file, a box, or by "
-            "painting it on the image. A 3D (or 2d-slice) model takes a NIfTI/NRRD volume "
-            "and its mask volume as a file; the editor then shows the middle slice only."
+            "performed on its test split. Give the lesion ROI one way: drag a box on the "
+            "image, click an outline, paint it, type a box or upload a mask file. A 3D "
+            "(or 2d-slice) model takes a NIfTI/NRRD volume and its mask volume as a file; "
+            "the editor then shows the middle slice only."
         )
         with gr.Row():
             with gr.Column(scale=3):
@@ -258,8 +241,12 @@ def build() -> None:
                 image = gr.File(label="EUS image (PNG, JPEG, DICOM, ...; NIfTI/NRRD volume "
                                       "for a 3D model)", type="filepath",
                                 elem_id="predict-image")
+                drawing = shape_overlay(
+                    "Lesion ROI: drag a box on the image (or click the points of an outline)",
+                    elem_id="predict-drawing", single=True, display_height=400,
+                    placeholder="Upload an image above to draw the lesion ROI on it.")
                 editor = gr.ImageEditor(
-                    label="Lesion ROI: paint it (or give a mask file or a box below)",
+                    label="… or paint the lesion (or give a mask file or type a box below)",
                     type="numpy", image_mode="RGBA", format="png", sources=[], transforms=(),
                     brush=gr.Brush(colors=["#ff4040"], color_mode="fixed"),
                     layers=gr.LayerOptions(allow_additional_layers=False, layers=["lesion"]),
@@ -269,7 +256,8 @@ def build() -> None:
                     mask = gr.File(label="Lesion mask (optional)", type="filepath",
                                    elem_id="predict-mask")
                     with gr.Column():
-                        box = gr.Textbox(label="Box x0,y0,x1,y1 (pixels, optional)")
+                        box = gr.Textbox(label="Box x0,y0,x1,y1 (pixels, optional)",
+                                         elem_id="predict-box")
                         spacing = gr.Number(label="Pixel spacing, mm (if not in the file)",
                                             value=None, minimum=0)
                 run = gr.Button("Predict", variant="primary", elem_id="predict-run")
@@ -277,6 +265,8 @@ def build() -> None:
                 if rows:
                     gr.Examples(rows, inputs=[model, image, mask, spacing], label="Examples")
             with gr.Column(scale=2):
+                roi = gr.Image(label="ROI the model used (yellow)", type="numpy", format="png",
+                               interactive=False, height=300, elem_id="predict-roi")
                 probabilities = gr.Label(label="Class probabilities", num_top_classes=2,
                                          elem_id="predict-probabilities")
                 decision = gr.Markdown(elem_id="predict-decision")
@@ -292,5 +282,11 @@ def build() -> None:
                      show_progress="hidden")
         image.change(show_image, inputs=image, outputs=editor, api_name="predict_show_image",
                      show_progress="hidden")
-        run.click(predict_image, inputs=[model, image, editor, mask, box, spacing],
-                  outputs=[probabilities, decision, shap, gradcam, card], api_name="predict")
+        image.change(show_drawing, inputs=image, outputs=drawing, api_visibility="private",
+                     show_progress="hidden")
+        run.click(lambda: None, None, roi, api_visibility="private", queue=False,
+                  show_progress="hidden")
+        run.click(predict_image, inputs=[model, image, editor, mask, box, spacing, drawing],
+                  outputs=[probabilities, decision, shap, gradcam, card], api_name="predict"
+                  ).success(roi_view, [model, image, editor, mask, box, drawing], roi,
+                            api_name="predict_roi", show_progress="hidden")
