@@ -66,7 +66,8 @@ from eusgist.store.records import (
 log = logging.getLogger(__name__)
 
 #: Tools a revision may record.
-TOOLS: tuple[str, ...] = ("brush", "polygon", "lasso", "threshold", "import", "merge")
+TOOLS: tuple[str, ...] = ("brush", "polygon", "lasso", "threshold", "import", "merge",
+                          "suggestion")
 MAX_NAME_LENGTH = 64
 #: Attempts of a transaction that lost a race on a unique key (PostgreSQL get-or-create).
 _RETRIES = 5

@@ -40,7 +40,13 @@ from eusgist.ui.annotate_session import (
     current_store,
     metadata_input,
 )
-from eusgist.ui.annotate_shapes import add_drawn_shapes, drawing_contrast, show_drawing
+from eusgist.ui.annotate_shapes import (
+    add_drawn_shapes,
+    drawing_contrast,
+    segment_box,
+    show_drawing,
+    suggest_outline,
+)
 from eusgist.ui.shape_overlay import shape_overlay
 
 __all__ = [
@@ -97,8 +103,11 @@ def build() -> None:
                     "Box or polygon: draw on the image, then add it to the mask",
                     elem_id="annotate-drawing", display_height=480,
                     placeholder="Open an image to draw boxes and polygons on it.")
-                add_btn = gr.Button("Add the drawn shapes to the mask (then save)",
-                                    elem_id="annotate-add-shapes")
+                with gr.Row():
+                    add_btn = gr.Button("Add the drawn shapes to the mask (then save)",
+                                        elem_id="annotate-add-shapes")
+                    suggest_btn = gr.Button("Suggest outline inside the box (AI, check it)",
+                                            elem_id="annotate-suggest")
                 # Typed points (x,y pairs) for API clients: the annotate_shape endpoint.
                 points = gr.Textbox(visible=False)
                 shape_btn = gr.Button(visible=False)
@@ -179,6 +188,13 @@ def build() -> None:
                         api_name="annotate_shape")
         add_btn.click(add_drawn_shapes, [editor, loaded, drawing, contrast],
                       [editor, loaded, drawing], api_name="annotate_add_shapes")
+        suggest_btn.click(suggest_outline, [editor, loaded, drawing, contrast],
+                          [editor, loaded, drawing], api_name="annotate_suggest_outline")
+        # API only: the segmenter's outline inside a box of an uploaded image.
+        seg_image, seg_box = gr.File(visible=False), gr.Textbox(visible=False)
+        seg_mask = gr.Image(visible=False, format="png", image_mode="L")
+        gr.on(triggers=None, fn=segment_box, inputs=[seg_image, seg_box], outputs=seg_mask,
+              api_name="segment")
         # Opening an image rewrites the description (loaded, a State, is not hashable).
         description.change(show_drawing, [loaded, contrast, drawing], drawing,
                            api_visibility="private", show_progress="hidden")

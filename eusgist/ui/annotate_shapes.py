@@ -3,7 +3,9 @@
 The drawing overlay (:mod:`eusgist.ui.shape_overlay`) shows the open image; "Add to the
 mask" paints its shapes into the editor's lesion layer (with what the brush painted), where
 they are saved like painting. Typed points stay available to API clients
-(``annotate_shape``, :func:`eusgist.ui.annotate_actions.add_shape`).
+(``annotate_shape``, :func:`eusgist.ui.annotate_actions.add_shape`). "Suggest outline"
+turns each drawn box into the shipped segmenter's outline (:mod:`eusgist.segment`) in the
+same layer, for the annotator to refine.
 """
 
 from __future__ import annotations
@@ -11,9 +13,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 import gradio as gr
+import numpy as np
 
 from eusgist.errors import EusgistError
-from eusgist.masks import shapes_mask
+from eusgist.io import to_uint8
+from eusgist.masks import parse_shapes, shapes_mask
+from eusgist.segment import load_segmenter
 from eusgist.ui.annotate_pictures import background_image, drawn_mask, editor_value
 from eusgist.ui.annotate_session import Loaded, current_store, require_loaded
 from eusgist.ui.errors import user_errors
@@ -69,3 +74,68 @@ def drawing_contrast(loaded: Loaded | None, contrast: float, drawing: str | None
         return gr.skip()
     background = background_image(current_store(), loaded.image_id, contrast)
     return overlay_update(background, drawing_key(loaded), keep=drawing)
+
+
+def _drawn_boxes(drawing: str | None, shape: tuple[int, int]) -> list[tuple[int, int, int, int]]:
+    """The overlay's boxes as integer ``(x0, y0, x1, y1)`` clipped to the image."""
+    shapes_mask(drawing, shape)  # the same checks as adding shapes (size, inside the image)
+    height, width = shape
+    boxes = []
+    for item in parse_shapes(drawing):
+        if item["type"] != "box":
+            continue
+        (ax, ay), (bx, by) = item["points"]
+        x0, x1 = sorted((ax, bx))
+        y0, y1 = sorted((ay, by))
+        boxes.append((max(0, int(round(x0))), max(0, int(round(y0))),
+                      min(width, int(round(x1))), min(height, int(round(y1)))))
+    return boxes
+
+
+@user_errors
+def suggest_outline(
+    editor: dict | None, loaded: Loaded | None, drawing: str | None, contrast: float
+) -> tuple[dict, Loaded, dict]:
+    """Outline the lesion inside each drawn box with the shipped segmenter and add the
+    outline to the lesion layer for the annotator to refine; the revision's tool becomes
+    ``suggestion`` (it records that the annotation started from a suggestion).
+
+    Raises
+    ------
+    ValueError
+        No image open; no box drawn; shapes drawn on another image; no segmenter shipped.
+    """
+    loaded = require_loaded(loaded)
+    if overlay_key(drawing) not in ("", drawing_key(loaded)):
+        raise EusgistError("the box was drawn on another image: draw it again")
+    store = current_store()
+    info = store.get_image(loaded.image_id)
+    shape = (info.height, info.width)
+    boxes = _drawn_boxes(drawing, shape)
+    if not boxes:
+        raise EusgistError("drag a box around the lesion first, then press Suggest outline")
+    segmenter = load_segmenter()
+    pixels = to_uint8(store.load_image(loaded.image_id).array)
+    outline = np.zeros(shape, dtype=bool)
+    for box in boxes:
+        outline |= segmenter.segment(pixels, box)
+    background = background_image(store, loaded.image_id, contrast)
+    value, _ = editor_value(background, drawn_mask(editor, loaded, shape) | outline,
+                            loaded.extent)
+    return (value, replace(loaded, tool="suggestion"),
+            overlay_update(background, drawing_key(loaded)))
+
+
+@user_errors
+def segment_box(image: str | None, box: str | None) -> np.ndarray:
+    """API: the shipped segmenter's outline inside ``box`` (``x0,y0,x1,y1``, pixels) of an
+    uploaded image, as a 0/255 mask of the image's size (:func:`eusgist.segment.segment`)."""
+    from eusgist.segment import segment
+
+    if not image:
+        raise EusgistError("upload an image first")
+    try:
+        numbers = tuple(float(v) for v in str(box or "").split(","))
+    except ValueError:
+        raise EusgistError(f"box must be four numbers x0,y0,x1,y1, got {box!r}") from None
+    return segment(load_segmenter(), image, numbers).astype(np.uint8) * 255
