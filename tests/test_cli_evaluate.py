@@ -67,7 +67,9 @@ def _bad_csvs(root: Path) -> dict[str, tuple[Path, list[str], str]]:
         "one class": (one, ["--score-cols", "a"], "label column 'label' has one class only"),
         "no such file": (root / "absent.csv", ["--score-cols", "a"], "No such file"),
         "bad threshold": (EXAMPLE, ["--score-cols", "deep", "--threshold", "high"],
-                          "--threshold must be 'youden' or a number"),
+                          "--threshold must be 'bundle', 'youden' or a number"),
+        "bundle threshold with csv": (EXAMPLE, ["--score-cols", "deep", "--threshold", "bundle"],
+                                      "--threshold bundle goes with --manifest"),
         "manifest without model": (None, ["--manifest", str(root / "m.csv")],
                                    "--manifest needs at least one --model"),
         "model not found": (None, ["--manifest", "m.csv", "--model", str(root / "nope")],
@@ -79,7 +81,8 @@ def _bad_csvs(root: Path) -> dict[str, tuple[Path, list[str], str]]:
 
 
 @pytest.mark.parametrize("case", ["missing column", "text in scores", "one class",
-                                  "no such file", "bad threshold", "manifest without model",
+                                  "no such file", "bad threshold", "bundle threshold with csv",
+                                  "manifest without model",
                                   "model not found", "model with csv", "no score columns"])
 def test_bad_input_gives_one_line_and_writes_nothing(tmp_path, capsys, case):
     csv, extra, message = _bad_csvs(tmp_path)[case]
@@ -98,6 +101,7 @@ class FakeBundle:
     """Stands in for eusgist.bundles.tabular.Bundle: a logistic function of one feature column."""
 
     classes = ("leiomyoma", "GIST")
+    threshold = 0.5
 
     def __init__(self, name: str, feature: str):
         self.name, self.required_features = name, (feature,)
