@@ -50,6 +50,7 @@ from eusgist.report.results import (
 from eusgist.report.tables import (
     calibration_table,
     dca_table,
+    delong_summary_table,
     delong_table,
     excluded_table,
     performance_table,
@@ -79,6 +80,7 @@ __all__ = [
     "calibration_table",
     "ci_range",
     "dca_table",
+    "delong_summary_table",
     "delong_table",
     "evaluate_scores",
     "evaluate_subgroups",

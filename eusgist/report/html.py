@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from eusgist.report.tables import summary_table
+from eusgist.report.tables import delong_summary_table, summary_table
 from eusgist.report.text import fmt, p_value, with_ci
 
 if TYPE_CHECKING:
@@ -63,11 +63,9 @@ def delong_html(ev: Evaluation) -> str:
     """The paired DeLong tests of ``ev`` as a table (or a line saying there are none)."""
     if not ev.delong:
         return "<p>One model only: no comparison.</p>"
-    pct = f"{100 * ev.level:g}% CI"
-    rows = [[a, b, fmt(t.auc_a), fmt(t.auc_b), with_ci((t.diff, t.lo, t.hi)),
-             fmt(t.z, 2), p_value(t.p_value)] for a, b, t in ev.delong]
-    return html_table(["Model A", "Model B", "AUC A", "AUC B", f"Difference ({pct})", "Z", "P"],
-                      rows, numeric_from=2)
+    table = delong_summary_table(ev)
+    return html_table([str(c) for c in table.columns], table.to_numpy().tolist(),
+                      numeric_from=2)
 
 
 def _calibration_html(ev: Evaluation) -> str:

@@ -17,7 +17,7 @@ from eusgist.report.results import (
     ScoringRecord,
     SubgroupResult,
 )
-from eusgist.report.text import threshold_text, with_ci
+from eusgist.report.text import fmt, p_value, threshold_text, with_ci
 
 #: The readable table's metrics, in order, with their headers.
 SUMMARY_METRICS = {"sensitivity": "Sensitivity", "specificity": "Specificity", "ppv": "PPV",
@@ -114,6 +114,16 @@ def summary_table(ev: Evaluation, digits: int = SUMMARY_DIGITS) -> pd.DataFrame:
         row["Threshold"] = threshold_text(m.threshold)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def delong_summary_table(ev: Evaluation) -> pd.DataFrame:
+    """The readable paired DeLong tests: the AUCs, their difference ``d (lo to hi)``, P."""
+    pct = f"{100 * ev.level:g}% CI"
+    return pd.DataFrame(
+        [{"Model A": a, "Model B": b, "AUC A": fmt(t.auc_a), "AUC B": fmt(t.auc_b),
+          f"Difference ({pct})": with_ci((t.diff, t.lo, t.hi)), "Z": fmt(t.z, 2),
+          "P": p_value(t.p_value)} for a, b, t in ev.delong],
+        columns=["Model A", "Model B", "AUC A", "AUC B", f"Difference ({pct})", "Z", "P"])
 
 
 def excluded_table(scoring: ScoringRecord) -> pd.DataFrame:
