@@ -41,7 +41,7 @@ MAX_EXCLUDED_SHOWN = 500
 #: What every evaluate endpoint returns: summary, readable performance and DeLong tables,
 #: ROC, calibration and decision-curve figures, report ZIP, report HTML, the full
 #: performance CSV and the rows left out.
-Outputs = tuple[str, pd.DataFrame, pd.DataFrame, str, str, str, str, str, str, dict]
+Outputs = tuple[str, pd.DataFrame, dict, str, str, str, str, str, str, dict]
 
 
 @dataclass(frozen=True)
@@ -127,6 +127,12 @@ def _excluded_update(scoring: report.ScoringRecord | None) -> dict:
     return gr.update(value=pd.DataFrame(rows), visible=True)
 
 
+def _delong_update(ev: report.Evaluation) -> dict:
+    """The DeLong table, hidden with one model (nothing to compare)."""
+    table = report.delong_summary_table(ev)
+    return gr.update(value=table, visible=not table.empty)
+
+
 def _report_outputs(ev: report.Evaluation, out: Path,
                     scoring: report.ScoringRecord | None = None) -> Outputs:
     """What the tab shows of a written report folder."""
@@ -134,7 +140,7 @@ def _report_outputs(ev: report.Evaluation, out: Path,
     return (
         _summary(ev, scoring),
         report.summary_table(ev),
-        report.delong_summary_table(ev),
+        _delong_update(ev),
         str(out / "roc.png"),
         str(out / "calibration.png"),
         str(out / "dca.png"),
@@ -313,9 +319,10 @@ def build() -> None:
             run_images = gr.Button("Score and evaluate")
         summary = gr.Markdown()
         performance = gr.Dataframe(label="Performance at the threshold", interactive=False,
-                                   wrap=True)
+                                   wrap=True, column_widths=["14%", *["15%"] * 5, "11%"])
         left_out = gr.Dataframe(label="Left out", interactive=False, visible=False, wrap=True)
-        delong = gr.Dataframe(label="Pairwise DeLong tests", interactive=False, wrap=True)
+        delong = gr.Dataframe(label="Pairwise DeLong tests", interactive=False, wrap=True,
+                              visible=False)
         with gr.Row():
             roc = gr.Image(label="ROC", type="filepath")
             calibration = gr.Image(label="Calibration", type="filepath")

@@ -39,7 +39,7 @@ def test_evaluate_csv_returns_the_report(client: Client) -> None:
                                       "Specificity (95% CI)", "PPV (95% CI)", "NPV (95% CI)",
                                       "Threshold"]
     assert re.fullmatch(r"0\.\d\d \(0\.\d\d to (0\.\d\d|1\.00)\)", performance["data"][0][1])
-    assert len(delong["data"]) == 1 and " to " in delong["data"][0][4]
+    assert len(delong["value"]["data"]) == 1 and " to " in delong["value"]["data"][0][4]
     assert "auc_lo" in pd.read_csv(full).columns  # the full table, as a download
     assert left_out["value"] is None or not left_out["value"]["data"]
     for figure in (roc, calib, dca):
