@@ -103,12 +103,17 @@ def positive_choices(path: str | None, label_col: str | None) -> dict:
     return gr.update(choices=labels, value=guess_positive(values))
 
 
+#: The threshold rules of :class:`~eusgist.report.Evaluation` in the tab's words.
+_RULES = {"youden": "Youden's, chosen on these same cases (optimistic)"}
+
+
 def _summary(ev: report.Evaluation, scoring: report.ScoringRecord | None) -> str:
     """The Markdown above the tables: cases, each model's AUC, what was left out, notes."""
     models = "; ".join(f"{n}: AUC {m.auc.auc:.3f} ({ci_range(m.auc.lo, m.auc.hi)})"
                        for n, m in ev.models.items())
+    rule = _RULES.get(ev.threshold_rule, ev.threshold_rule)
     text = (f"**{ev.n} cases, {ev.n_positive} positive.** {models}. AUC intervals: "
-            f"DeLong {100 * ev.level:g}%. Thresholds: {ev.threshold_rule}.")
+            f"DeLong {100 * ev.level:g}%. Thresholds: {rule}.")
     if scoring is not None and (left_out := left_out_text(scoring)):
         text += f"\n\n**{left_out}**: listed in the Left out table and the report."
     notes = [*ev.notes, *(scoring.notes if scoring is not None else ())]
