@@ -146,6 +146,10 @@ def test_manifest_scored_by_model_bundles(scored_manifest, capsys):
     expected = stats.roc_auc_ci(lesions["y"] == "GIST", lesions["deep"]).auc
     assert report["models"]["deep-svm"]["auc"] == pytest.approx(expected, abs=1e-4)
     assert (out / "subgroups.json").is_file()
+    assert report["threshold_rule"] == "each model's own (model card)"
+    assert report["models"]["deep-svm"]["threshold"] == 0.5  # FakeBundle's
+    assert (report["n_rows"], report["n_excluded"]) == (len(example) + 3, 3)  # no features
+    assert {e["reason"] for e in report["excluded"]} == {"no features in features.parquet"}
 
 
 def test_manifest_model_missing_features(scored_manifest, capsys):

@@ -102,7 +102,8 @@ def left_out_text(scoring: ScoringRecord) -> str:
         parts.append(f"{len(scoring.excluded)}{of} images")
     if scoring.skipped_models:
         n = len(scoring.skipped_models)
-        parts.append(f"{n} model{'s' if n > 1 else ''} ({', '.join(s.model for s in scoring.skipped_models)})")
+        names = ", ".join(s.model for s in scoring.skipped_models)
+        parts.append(f"{n} model{'s' if n > 1 else ''} ({names})")
     return "Left out: " + ", ".join(parts) if parts else ""
 
 
