@@ -58,7 +58,8 @@ def test_report_command_on_phantom(tmp_path: Path, one_point_grid: None) -> None
         assert (table2[f"{col}_lo"] <= table2[col] + 1e-12).all()
 
     report = json.loads((out / "report.json").read_text())
-    assert set(report) == {"n", "n_positive", "models", "delong", "dca"}
+    assert set(report) == {"n", "n_positive", "models", "delong", "dca", "threshold_rule",
+                           "notes", "n_rows", "n_excluded", "excluded", "skipped_models"}
     assert list(report["models"]) == MODELS and len(report["delong"]) == 36
     assert report["n"] == test["n_lesions"].iloc[0]
     np.testing.assert_allclose([report["models"][m]["auc"] for m in MODELS], test["auc"])

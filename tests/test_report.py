@@ -168,7 +168,10 @@ def asah_frame() -> pd.DataFrame:
 
 def test_report_dict_follows_the_design_contract_exactly(evaluation):
     d = report.report_dict(evaluation)
-    assert set(d) == {"n", "n_positive", "models", "delong", "dca"}
+    assert set(d) == {"n", "n_positive", "models", "delong", "dca", "threshold_rule", "notes",
+                      "n_rows", "n_excluded", "excluded", "skipped_models"}
+    assert d["threshold_rule"] == "youden" and "optimistic" in d["notes"][-1]
+    assert (d["n_excluded"], d["excluded"], d["skipped_models"]) == (0, [], [])
     assert (d["n"], d["n_positive"]) == (160, int(evaluation.n_positive))
     assert list(d["models"]) == MODELS
     for m in d["models"].values():

@@ -46,7 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       "one per model; higher = more likely positive")
     cols.add_argument("--positive-label", metavar="LABEL",
                       help="label of the positive class when labels are not 0/1 "
-                      "(default: GIST, malignant, positive or 1, whichever is present)")
+                      "(default from the data: GIST, malignant, positive or 1, whichever is "
+                      "present, else the models' positive class)")
     cols.add_argument("--lesion-col", metavar="COL", help="lesion id column: image scores are "
                       "combined per lesion before any statistic")
     cols.add_argument("--aggregate", choices=("mean", "max"), default="mean",
@@ -55,9 +56,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="also report per subgroup: a categorical column, or a numeric one "
                       "cut at CUTS, e.g. size_mm:20 (< 20 vs >= 20 mm); repeatable")
     st = parser.add_argument_group("statistics")
-    st.add_argument("--threshold", default="youden", metavar="youden|FLOAT",
-                    help="operating point, score >= threshold is positive (default: youden, "
-                    "chosen on these same cases)")
+    st.add_argument("--threshold", metavar="bundle|youden|FLOAT",
+                    help="operating point, score >= threshold is positive: bundle = each "
+                    "model's own threshold from its model card, what external validation "
+                    "needs (the default with --manifest); youden = chosen on these same cases, "
+                    "optimistic (the default with --csv); or a number")
     st.add_argument("--ci", choices=CI_METHODS, default="wilson",
                     help="interval for sensitivity, specificity, PPV, NPV, accuracy "
                     "(default: wilson; guo2024 used clipped wald)")
@@ -69,52 +72,67 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_outside_root_option(parser)
 
 
-def _threshold(text: str) -> report.Threshold:
-    if text.strip().lower() == "youden":
-        return "youden"
+def _threshold(text: str | None, scored: bool) -> report.Threshold:
+    """``--threshold``: bundle, youden or a number; its default depends on the source."""
+    if text is None:
+        return "bundle" if scored else "youden"
+    word = text.strip().lower()
+    if word in ("youden", "bundle"):
+        if word == "bundle" and not scored:
+            raise EusgistError("--threshold bundle goes with --manifest and --model (each "
+                               "bundle's own threshold); with --csv choose youden or a number")
+        return word  # type: ignore[return-value]
     try:
         value = float(text)
     except ValueError:
-        raise EusgistError(f"--threshold must be 'youden' or a number, got {text!r}") from None
+        raise EusgistError(f"--threshold must be 'bundle', 'youden' or a number, "
+                           f"got {text!r}") from None
     if not math.isfinite(value):
         raise EusgistError(f"--threshold must be finite, got {text!r}")
     return value
 
 
-def _score_manifest(args: argparse.Namespace) -> tuple[pd.DataFrame, list[str], str]:
-    """Score the manifest's images with each bundle: (table, score columns, positive label).
+@dataclass(frozen=True)
+class _Scored:
+    """The manifest scored by the models: the table, its score columns (model names), the
+    positive label, each model's own threshold, and what was left out."""
+
+    frame: pd.DataFrame
+    names: list[str]
+    positive: str
+    thresholds: dict[str, float]
+    record: report.ScoringRecord
+
+
+def _score_manifest(args: argparse.Namespace) -> _Scored:
+    """Score the manifest's images with each bundle that fits the data.
 
     The table is the manifest (labels, lesion ids, metadata) with one probability column per
     model. Every bundle kind scores the images as the app does
-    (:func:`eusgist.inference.batch.score_manifest`); with ``--features``, tabular bundles
-    read a feature table instead.
+    (:func:`eusgist.inference.labelled.score_labelled`: a bundle scoring another class is
+    skipped, a row it cannot score is left out, both with a note); with ``--features``,
+    tabular bundles read a feature table instead.
     """
-    from eusgist.data import read_manifest
-
     if not args.model:
         raise EusgistError("--manifest needs at least one --model weights/NAME")
     if args.features is not None:
         return _score_feature_table(args)
-    from eusgist.inference.batch import score_manifest
     from eusgist.inference.catalog import load_model
+    from eusgist.inference.labelled import read_labelled, score_labelled
 
     models = [load_model(path) for path in args.model]
-    positive = _one_positive([m.classes[1] for m in models])
-    manifest = read_manifest(args.manifest, positive_label=positive,
+    manifest = read_labelled(args.manifest, [m.classes[1] for m in models], args.manifest.parent,
+                             positive_label=args.positive_label,
                              allow_outside_root=args.allow_outside_root)
-    keys = [str(path) for path in args.model]
-    table = score_manifest(manifest, list(dict.fromkeys(keys)))
-    names = _column_names([m.name for m in models], args.model, manifest.table.columns)
-    rows = table.drop(columns=list(dict.fromkeys(keys)))
-    for key, name in zip(keys, names, strict=True):
-        rows[name] = table[key]
-    return rows, names, positive
-
-
-def _one_positive(positives: list[str]) -> str:
-    if len(set(positives)) > 1:
-        raise EusgistError(f"the models score different positive classes: {sorted(set(positives))}")
-    return positives[0]
+    scored = score_labelled(manifest, [str(path) for path in args.model])
+    names = _column_names([scored.names[k] for k in scored.models],
+                          [Path(k) for k in scored.models], manifest.table.columns)
+    rename = dict(zip(scored.models, names, strict=True))
+    record = scored.record
+    record = replace(record, per_model={rename[k]: v for k, v in record.per_model.items()},
+                     not_probabilities=tuple(rename[k] for k in record.not_probabilities))
+    return _Scored(scored.table.rename(columns=rename), names, manifest.positive_label,
+                   {rename[k]: t for k, t in scored.thresholds.items()}, record)
 
 
 def _column_names(models: list[str], paths: list[Path], taken: pd.Index) -> list[str]:
@@ -128,43 +146,66 @@ def _column_names(models: list[str], paths: list[Path], taken: pd.Index) -> list
     return names
 
 
-def _score_feature_table(args: argparse.Namespace) -> tuple[pd.DataFrame, list[str], str]:
+def _score_feature_table(args: argparse.Namespace) -> _Scored:
     """Tabular bundles scoring the rows of a ``--features`` table (images without features
-    are left out)."""
+    are left out, bundles scoring another class skipped, both recorded)."""
     from eusgist.bundles.card import CARD, ModelCard, read_json_object
     from eusgist.bundles.tabular import load_bundle
-    from eusgist.data import read_manifest
     from eusgist.features.table import read_feature_table
+    from eusgist.inference.labelled import read_labelled
 
     for path in args.model:
         card = Path(path) / CARD
         if card.is_file() and ModelCard.from_dict(read_json_object(card)).kind != "tabular":
             raise EusgistError(f"--features goes with tabular bundles; {path} is a CNN, which "
                                "scores the images: leave --features out")
-    bundles = [load_bundle(path) for path in args.model]
-    positive = _one_positive([b.classes[1] for b in bundles])
-    manifest = read_manifest(args.manifest, positive_label=positive,
+    loaded = [load_bundle(path) for path in args.model]
+    manifest = read_labelled(args.manifest, [b.classes[1] for b in loaded], args.manifest.parent,
+                             positive_label=args.positive_label,
                              allow_outside_root=args.allow_outside_root)
+    skipped = []
+    bundles, paths = [], []
+    for path, bundle in zip(args.model, loaded, strict=True):
+        if bundle.classes[1] != manifest.positive_label:
+            skipped.append(report.SkippedModel(
+                bundle.name, f"scores {bundle.classes[1]!r}, not the data's positive class "
+                f"{manifest.positive_label!r} (labels: {', '.join(manifest.classes)})"))
+            log.warning("model %s left out: %s", bundle.name, skipped[-1].reason)
+        else:
+            bundles.append(bundle)
+            paths.append(path)
+    if not bundles:
+        raise EusgistError("no model can be evaluated on these data: "
+                           + "; ".join(f"model {s.model!r} {s.reason}" for s in skipped))
     if not args.features.is_file():
         raise EusgistError(f"feature table not found: {args.features}")
     features = read_feature_table(args.features)[0]
     if "image" not in features.columns:
         raise EusgistError("the feature table has no 'image' column")
     feature_cols = [c for c in features.columns if c not in manifest.table.columns]
-    rows = manifest.table.merge(features[["image", *feature_cols]], on="image", how="inner",
-                                validate="one_to_one")
-    if len(rows) < len(manifest.table):
-        log.warning("%d of %d image(s) have no features and are left out",
-                    len(manifest.table) - len(rows), len(manifest.table))
-    names = _column_names([b.name for b in bundles], args.model, rows.columns)
-    for path, bundle, name in zip(args.model, bundles, names, strict=True):
+    rows = manifest.table.merge(features[["image", *feature_cols]], on="image", how="left",
+                                validate="one_to_one", indicator=True)
+    absent = rows["_merge"] == "left_only"
+    excluded = tuple(report.Excluded(str(r.image), f"no features in {args.features.name}",
+                                     str(r.mask)) for r in rows[absent].itertuples())
+    if excluded:
+        log.warning("%d of %d image(s) have no features and are left out (listed in the "
+                    "report)", len(excluded), len(rows))
+    rows = rows[~absent].drop(columns="_merge").reset_index(drop=True)
+    names = _column_names([b.name for b in bundles], paths, rows.columns)
+    for path, bundle, name in zip(paths, bundles, names, strict=True):
         missing = [f for f in bundle.required_features if f not in rows.columns]
         if missing:
             raise EusgistError(f"model {bundle.name!r} ({path}) needs {len(missing)} feature(s) "
                                f"the table lacks, e.g. {missing[0]!r}; extract them as its model "
                                "card says ('expects')")
         rows[name] = bundle.predict_proba(rows)
-    return rows.drop(columns=feature_cols), names, positive
+    record = report.ScoringRecord(
+        n_rows=len(manifest), excluded=excluded, skipped_models=tuple(skipped),
+        per_model={name: {"threshold_source": "model card"} for name in names})
+    return _Scored(rows.drop(columns=feature_cols), names, manifest.positive_label,
+                   {name: float(b.threshold) for name, b in zip(names, bundles, strict=True)},
+                   record)
 
 
 @dataclass(frozen=True)
@@ -175,6 +216,8 @@ class _Scores:
     positive: str | None
     lesion_col: str | None
     source: str
+    thresholds: dict[str, float] | None = None
+    record: report.ScoringRecord | None = None
 
 
 def _load_scores(args: argparse.Namespace) -> _Scores:
@@ -182,9 +225,11 @@ def _load_scores(args: argparse.Namespace) -> _Scores:
     if args.manifest is not None:
         if args.score_cols:
             raise EusgistError("--score-cols goes with --csv; with --manifest the models score")
-        frame, cols, positive = _score_manifest(args)
-        return _Scores(frame, cols, "label", positive, args.lesion_col or "lesion_id",
-                       f"{args.manifest} scored by {', '.join(map(str, args.model))}")
+        scored = _score_manifest(args)
+        return _Scores(scored.frame, scored.names, "label", scored.positive,
+                       args.lesion_col or "lesion_id",
+                       f"{args.manifest} scored by {', '.join(map(str, args.model))}",
+                       scored.thresholds, scored.record)
     if args.model or args.features:
         raise EusgistError("--model and --features go with --manifest, not with --csv")
     if not args.score_cols:
@@ -197,14 +242,17 @@ def _load_scores(args: argparse.Namespace) -> _Scores:
 
 def run(args: argparse.Namespace) -> int:
     """Check the options, load or compute the scores, evaluate, write the report."""
+    threshold = _threshold(args.threshold, scored=args.manifest is not None)
     options = report.EvaluationOptions(
-        threshold=_threshold(args.threshold), subgroups=tuple(args.subgroup), ci=args.ci,
-        aggregate=args.aggregate, level=args.level, n_bootstrap=args.bootstrap, seed=args.seed,
-    )
+        threshold="youden" if threshold == "bundle" else threshold,
+        subgroups=tuple(args.subgroup), ci=args.ci, aggregate=args.aggregate, level=args.level,
+        n_bootstrap=args.bootstrap, seed=args.seed,
+    )  # checks the options before any scoring; the bundles' thresholds come with the scores
     src = _load_scores(args)
     options = replace(options, label_col=src.label_col, positive_label=src.positive,
-                      lesion_col=src.lesion_col)
+                      lesion_col=src.lesion_col, threshold=threshold, thresholds=src.thresholds)
     out = report.report_from_table(src.frame, src.score_cols, args.out, options,
-                                   source=src.source, overwrite=args.overwrite)[1]
+                                   source=src.source, overwrite=args.overwrite,
+                                   scoring=src.record)[1]
     log.info("report: %s", out / "report.html")
     return 0

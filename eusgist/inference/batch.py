@@ -151,30 +151,23 @@ def score_manifest(
     *,
     progress: Callable[[int, str], None] | None = None,
 ) -> pd.DataFrame:
-    """The manifest's table with one positive-class probability column per model.
+    """The manifest's table with one positive-class probability column per model, strictly.
 
-    Every model must score the manifest's positive class. ``progress(k, name)`` is called
-    before the k-th model runs.
+    Every model must score the manifest's positive class and every row must be scored;
+    otherwise an error names what is wrong. ``progress(k, name)`` is called before the k-th
+    model runs. Evaluations use :func:`eusgist.inference.labelled.score_labelled`, which
+    skips such models and rows and records why.
     """
-    if not models:
-        raise EusgistError("choose at least one model")
-    table = manifest.table.copy()
-    masks = [manifest.mask_path(i) for i in range(len(manifest))]
-    spacings = manifest_spacings(manifest)
-    for k, name in enumerate(models):
-        if progress is not None:
-            progress(k, name)
-        loaded = load_model(name)
-        positive = loaded.classes[1]
-        if positive != manifest.positive_label:
-            raise EusgistError(f"model {loaded.name!r} scores {positive!r}, but the data's positive "
-                               f"class is {manifest.positive_label!r}")
-        if name in table.columns:
-            raise EusgistError(f"model name {name!r} clashes with a manifest column")
-        table[name] = score_images(loaded, model_inputs(manifest, loaded), masks,
-                                   spacing_mm=spacings)
-        log.info("scored %d images with %s", len(table), name)
-    return table
+    from eusgist.inference.labelled import score_labelled
+
+    scored = score_labelled(manifest, models, progress=progress)
+    record = scored.record
+    problems = [f"model {s.model!r} {s.reason}" for s in record.skipped_models]
+    problems += [f"{e.image}: {e.reason}" for e in record.excluded[:3]]
+    if problems:
+        more = len(record.excluded) - 3
+        raise EusgistError("; ".join(problems) + (f"; and {more} more rows" if more > 0 else ""))
+    return manifest.table.assign(**scored.probabilities)
 
 
 def score_dataset(

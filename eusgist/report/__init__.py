@@ -10,7 +10,10 @@ The work is split in three steps so that any source of scores can use it:
    thresholds;
 3. :func:`write_report` writes ``report.json`` (the contract in docs/design.md), CSV tables
    (:mod:`.tables`), PNG figures (:mod:`.figures`) and one self-contained HTML page
-   (:mod:`.html`) into a folder, all or nothing (:mod:`.writer`).
+   (:mod:`.html`) into a folder, all or nothing (:mod:`.writer`); a :class:`ScoringRecord`
+   adds the rows and models left out while scoring.
+
+Human-facing numbers are written by :mod:`.text` (intervals as "a to b").
 
 :mod:`.results` holds the dataclasses they share, and :mod:`.paper` the zhao2026 paper
 report. Importing this package does not import matplotlib (only :mod:`.figures` does) nor
@@ -34,8 +37,11 @@ from eusgist.report.results import (
     METRICS,
     Evaluation,
     EvaluationOptions,
+    Excluded,
     ModelEvaluation,
     ScoreTable,
+    ScoringRecord,
+    SkippedModel,
     SubgroupResult,
     SubgroupSpec,
     Threshold,
@@ -44,12 +50,17 @@ from eusgist.report.results import (
 from eusgist.report.tables import (
     calibration_table,
     dca_table,
+    delong_summary_table,
     delong_table,
+    excluded_table,
     performance_table,
     report_dict,
+    scoring_dict,
     subgroup_table,
     subgroups_dict,
+    summary_table,
 )
+from eusgist.report.text import ci_range, with_ci
 
 __all__ = [
     "MAX_SCORES_BYTES",
@@ -58,23 +69,32 @@ __all__ = [
     "METRICS",
     "Evaluation",
     "EvaluationOptions",
+    "Excluded",
     "ModelEvaluation",
     "ScoreTable",
+    "ScoringRecord",
+    "SkippedModel",
     "SubgroupResult",
     "SubgroupSpec",
     "Threshold",
     "calibration_table",
+    "ci_range",
     "dca_table",
+    "delong_summary_table",
     "delong_table",
     "evaluate_scores",
     "evaluate_subgroups",
+    "excluded_table",
     "performance_table",
     "prepare_scores",
     "read_scores_csv",
     "report_dict",
     "report_from_table",
+    "scoring_dict",
     "stats_errors",
     "subgroup_table",
     "subgroups_dict",
+    "summary_table",
+    "with_ci",
     "write_report",
 ]

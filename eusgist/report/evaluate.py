@@ -11,6 +11,7 @@ import math
 import os
 import warnings
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,7 @@ from eusgist.report.results import (
     EvaluationOptions,
     ModelEvaluation,
     ScoreTable,
+    ScoringRecord,
     SubgroupResult,
     SubgroupSpec,
     Threshold,
@@ -35,11 +37,13 @@ from eusgist.report.tables import (
     calibration_table,
     dca_table,
     delong_table,
+    excluded_table,
     performance_table,
     report_dict,
     subgroup_table,
     subgroups_dict,
 )
+from eusgist.report.text import ci_range, threshold_text
 from eusgist.report.writer import atomic_dir, write_json
 
 log = logging.getLogger(__name__)
@@ -53,6 +57,9 @@ def _threshold_for(rule: Threshold | Mapping[str, float], name: str, y: NDArray[
         return float(rule[name])
     if rule == "youden":
         return stats.youden_threshold(y, s)
+    if rule == "bundle":
+        raise EvaluationError("the bundles' own thresholds: pass them as a mapping of model "
+                              "name to threshold")
     return float(rule)
 
 
@@ -147,8 +154,9 @@ def evaluate_scores(
     for note in notes:
         log.warning(note)
     if threshold == "youden":
-        notes.append("thresholds maximise Youden's J on these same cases, which flatters "
-                     "sensitivity and specificity; fix one (--threshold) for a fair test")
+        notes.append("thresholds chosen on these same cases (Youden's J), which flatters "
+                     "sensitivity and specificity (optimistic); for external validation use "
+                     "each bundle's own threshold or a fixed one")
     return Evaluation(
         n=int(y.size), n_positive=int(np.sum(y)), models=models, delong=delong,
         dca=dca, ci=ci, level=level, threshold_rule=rule,
@@ -212,6 +220,26 @@ def evaluate_subgroups(
     return out
 
 
+def threshold_description(options: EvaluationOptions) -> str:
+    """The threshold rule in words, for the report's settings."""
+    if options.threshold == "bundle":
+        cuts = ", ".join(f"{name} {threshold_text(t)}"
+                         for name, t in (options.thresholds or {}).items())
+        return (f"each model's own threshold, locked in its model card before these data "
+                f"({cuts}); what external validation needs")
+    if options.threshold == "youden":
+        return "Youden: chosen on these same cases (optimistic)"
+    return f"fixed {float(options.threshold):g} for every model"
+
+
+def _probabilities(table: ScoreTable, scoring: ScoringRecord) -> set[str] | None:
+    """The models whose scores are probabilities, when ``scoring`` says some are not."""
+    if not scoring.not_probabilities:
+        return None
+    return {name for name, s in table.scores.items()
+            if name not in scoring.not_probabilities and _is_probability(s)}
+
+
 def report_from_table(
     frame: pd.DataFrame,
     score_cols: Sequence[str],
@@ -220,15 +248,19 @@ def report_from_table(
     *,
     source: str = "scores table",
     overwrite: bool = False,
+    scoring: ScoringRecord | None = None,
 ) -> tuple[Evaluation, Path]:
     """Evaluate a scores table and write its report folder (all or nothing).
 
     This is what the ``evaluate`` command and the app's Evaluate tab both run: see
     :func:`prepare_scores`, :func:`evaluate_scores`, :func:`evaluate_subgroups` and
-    :func:`write_report`. ``options.subgroups`` holds ``"COL"`` or ``"COL:CUTS"`` texts.
+    :func:`write_report`. ``options.subgroups`` holds ``"COL"`` or ``"COL:CUTS"`` texts;
+    with ``options.threshold == "bundle"``, ``options.thresholds`` holds each score column's
+    own threshold. ``scoring`` (rows and models left out while scoring) goes into the report.
     """
     from eusgist import __version__
 
+    scoring = scoring or ScoringRecord()
     specs = options.subgroup_specs
     table = prepare_scores(
         frame, label_col=options.label_col, score_cols=score_cols,
@@ -238,22 +270,33 @@ def report_from_table(
     unit = (f"{table.y_true.size} lesions ({options.aggregate} of {table.n_images} image scores)"
             if table.unit == "lesion" else f"{table.y_true.size} images (no lesion column)")
     log.info("evaluating %d model(s) on %s", len(table.scores), unit)
-    ev = evaluate_scores(table.y_true, table.scores, threshold=options.threshold, ci=options.ci,
-                         level=options.level, n_bootstrap=options.n_bootstrap, seed=options.seed)
+    threshold: Threshold | Mapping[str, float] = options.threshold
+    if threshold == "bundle":
+        missing = [c for c in table.scores if c not in (options.thresholds or {})]
+        if missing:
+            raise EvaluationError(f"no threshold of its own for {', '.join(missing)}")
+        threshold = {c: float(options.thresholds[c]) for c in table.scores}  # type: ignore[index]
+    ev = evaluate_scores(table.y_true, table.scores, threshold=threshold, ci=options.ci,
+                         level=options.level, n_bootstrap=options.n_bootstrap, seed=options.seed,
+                         probabilities=_probabilities(table, scoring))
+    if options.threshold == "bundle":
+        ev = replace(ev, threshold_rule="each model's own (model card)")
     subgroups = evaluate_subgroups(table, specs, ev)
     context = {
         "Scores": source,
         "Cases": unit,
         "Label": f"{options.label_col} (positive: {table.positive_label})",
-        "Threshold": str(options.threshold),
+        "Threshold": threshold_description(options),
         "Intervals": f"{100 * options.level:g}%, proportions: {options.ci}, AUC: DeLong"
                      + (f", bootstrap {options.n_bootstrap} (seed {options.seed})"
                         if options.n_bootstrap else ""),
         "eusgist": __version__,
     }
-    out = write_report(out_dir, ev, subgroups=subgroups, context=context, overwrite=overwrite)
+    out = write_report(out_dir, ev, subgroups=subgroups, context=context, overwrite=overwrite,
+                       scoring=scoring)
     for name, m in ev.models.items():
-        log.info("%s: AUC %.3f (%.3f-%.3f)", name, m.auc.auc, m.auc.lo, m.auc.hi)
+        log.info("%s: AUC %.3f (%s) at threshold %s", name, m.auc.auc,
+                 ci_range(m.auc.lo, m.auc.hi), threshold_text(m.threshold))
     return ev, out
 
 
@@ -266,6 +309,7 @@ def write_report(
     subgroups: Sequence[SubgroupResult] = (),
     context: Mapping[str, str] | None = None,
     overwrite: bool = False,
+    scoring: ScoringRecord | None = None,
 ) -> Path:
     """Write the report folder: report.json, CSV tables, PNG figures, report.html.
 
@@ -284,6 +328,9 @@ def write_report(
         Lines describing the run (source, options), shown at the top of the HTML page.
     overwrite : bool, default False
         Replace an existing non-empty ``out_dir``; otherwise that is an error.
+    scoring : ScoringRecord, optional
+        Rows and models left out while scoring, in report.json, the HTML and
+        ``excluded.csv`` (written when rows were left out).
 
     Returns
     -------
@@ -300,15 +347,17 @@ def write_report(
             "calibration.csv": calibration_table(ev),
             "dca.csv": dca_table(ev),
         }
+        if scoring is not None and scoring.excluded:
+            tables["excluded.csv"] = excluded_table(scoring)
         if subgroups:
             tables["subgroups.csv"] = subgroup_table(subgroups)
             write_json(tmp / "subgroups.json", subgroups_dict(subgroups))
         for name, table in tables.items():
             write_csv(table, tmp / name)
-        write_json(tmp / "report.json", report_dict(ev))
+        write_json(tmp / "report.json", report_dict(ev, scoring))
         pngs = figures.write_figures(ev, tmp)
         html.write_html(tmp / "report.html", ev, figures=pngs, subgroups=subgroups,
-                        context=dict(context or {}))
+                        context=dict(context or {}), scoring=scoring)
     log.info("wrote %s", out)
     return out
 

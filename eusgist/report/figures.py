@@ -14,6 +14,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from eusgist.report.text import ci_range
+
 if TYPE_CHECKING:
     from eusgist.report.results import Evaluation
 
@@ -30,7 +32,7 @@ def draw_roc(ax: Axes, ev: Evaluation, *, colors: Mapping[str, str] | None = Non
     ax.plot([0, 1], [0, 1], color="0.6", lw=0.8, ls="--")
     for k, (name, m) in enumerate(ev.models.items()):
         color = (colors or {}).get(name, f"C{k}")
-        label = f"{name}: AUC {m.auc.auc:.3f} ({m.auc.lo:.3f}–{m.auc.hi:.3f})"
+        label = f"{name}: AUC {m.auc.auc:.3f} ({ci_range(m.auc.lo, m.auc.hi)})"
         ax.plot(m.roc.fpr, m.roc.tpr, color=color, lw=1.6, label=label)
         if m.band is not None:
             ax.fill_between(m.band.fpr, m.band.lo, m.band.hi, color=color, alpha=0.15,

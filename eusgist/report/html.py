@@ -9,13 +9,19 @@ from __future__ import annotations
 
 import base64
 import html
-import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from eusgist.report.tables import delong_summary_table, summary_table
+from eusgist.report.text import fmt, p_value, with_ci
+
 if TYPE_CHECKING:
-    from eusgist.report.results import Evaluation, SubgroupResult
+    from eusgist.report.results import Evaluation, ScoringRecord, SubgroupResult
+
+__all__ = ["CSS", "METRIC_LABELS", "delong_html", "figure_html", "fmt", "html_table",
+           "p_value", "performance_rows", "render_html", "scoring_html", "with_ci",
+           "write_html"]
 
 CSS = """
 body { font: 14px/1.45 system-ui, sans-serif; max-width: 1100px; margin: 2em auto;
@@ -30,24 +36,8 @@ figure { display: inline-block; margin: .5em 1em .5em 0; } img { max-width: 100%
 
 METRIC_LABELS = {"accuracy": "Accuracy", "sensitivity": "Sensitivity",
                  "specificity": "Specificity", "ppv": "PPV", "npv": "NPV"}
-
-
-def fmt(x: float, digits: int = 3) -> str:
-    """``x`` with ``digits`` decimals, or an en dash for a missing or infinite value."""
-    return "–" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
-
-
-def with_ci(triple: Sequence[float], digits: int = 3) -> str:
-    """``value (lo–hi)`` from a (value, lo, hi) triple, or an en dash without a value."""
-    v, lo, hi = triple
-    if not math.isfinite(v):
-        return "–"
-    return f"{fmt(v, digits)} ({fmt(lo, digits)}–{fmt(hi, digits)})"
-
-
-def p_value(p: float) -> str:
-    """A P value to three decimals, ``<0.001`` below that."""
-    return "–" if not math.isfinite(p) else ("<0.001" if p < 0.001 else f"{p:.3f}")
+#: Excluded rows listed on the page (all of them are in report.json and excluded.csv).
+MAX_EXCLUDED_SHOWN = 200
 
 
 def html_table(header: Sequence[str], rows: Sequence[Sequence[str]],
@@ -63,29 +53,19 @@ def html_table(header: Sequence[str], rows: Sequence[Sequence[str]],
 
 
 def performance_rows(ev: Evaluation) -> tuple[list[str], list[list[str]]]:
-    """Formatted per-model table: AUC, accuracy, sensitivity, ... with CIs."""
-    pct = f"{100 * ev.level:g}% CI"
-    header = ["Model", f"AUC ({pct})",
-              *[f"{label} ({pct})" for label in METRIC_LABELS.values()],
-              "Threshold", "TP/FP/TN/FN"]
-    rows = []
-    for name, m in ev.models.items():
-        c = m.at_threshold.counts
-        rows.append([name, with_ci((m.auc.auc, m.auc.lo, m.auc.hi)),
-                     *[with_ci(m.at_threshold.metrics[k]) for k in METRIC_LABELS],
-                     f"{m.threshold:.4g}", f"{c.tp}/{c.fp}/{c.tn}/{c.fn}"])
-    return header, rows
+    """The readable per-model table (:func:`~eusgist.report.tables.summary_table`): AUC,
+    sensitivity, specificity, PPV, NPV as ``value (lo to hi)``, and the threshold."""
+    table = summary_table(ev)
+    return [str(c) for c in table.columns], table.astype(str).to_numpy().tolist()
 
 
 def delong_html(ev: Evaluation) -> str:
     """The paired DeLong tests of ``ev`` as a table (or a line saying there are none)."""
     if not ev.delong:
         return "<p>One model only: no comparison.</p>"
-    pct = f"{100 * ev.level:g}% CI"
-    rows = [[a, b, fmt(t.auc_a), fmt(t.auc_b), with_ci((t.diff, t.lo, t.hi)),
-             fmt(t.z, 2), p_value(t.p_value)] for a, b, t in ev.delong]
-    return html_table(["Model A", "Model B", "AUC A", "AUC B", f"Difference ({pct})", "Z", "P"],
-                      rows, numeric_from=2)
+    table = delong_summary_table(ev)
+    return html_table([str(c) for c in table.columns], table.to_numpy().tolist(),
+                      numeric_from=2)
 
 
 def _calibration_html(ev: Evaluation) -> str:
@@ -113,6 +93,42 @@ def _subgroups_html(results: Sequence[SubgroupResult]) -> str:
                         "Specificity", "Note"], rows, numeric_from=2)
 
 
+def left_out_text(scoring: ScoringRecord) -> str:
+    """One line on what was left out (``""`` when nothing was), e.g. "Left out: 7 of 456
+    images, 1 model"."""
+    parts = []
+    if scoring.excluded:
+        of = f" of {scoring.n_rows}" if scoring.n_rows is not None else ""
+        parts.append(f"{len(scoring.excluded)}{of} images")
+    if scoring.skipped_models:
+        n = len(scoring.skipped_models)
+        names = ", ".join(s.model for s in scoring.skipped_models)
+        parts.append(f"{n} model{'s' if n > 1 else ''} ({names})")
+    return "Left out: " + ", ".join(parts) if parts else ""
+
+
+def scoring_html(scoring: ScoringRecord) -> str:
+    """The models and input rows left out of the evaluation, with their reasons."""
+    parts = []
+    if scoring.skipped_models:
+        parts += ["<h2>Models left out</h2>",
+                  html_table(["Model", "Reason"],
+                             [[s.model, s.reason] for s in scoring.skipped_models],
+                             numeric_from=99)]
+    if scoring.excluded:
+        n = len(scoring.excluded)
+        of = f" of {scoring.n_rows}" if scoring.n_rows is not None else ""
+        parts += [f"<h2>Images left out ({n}{of})</h2>",
+                  "<p class=small>Not scored by every model, so not in any statistic; the "
+                  "other images were evaluated. Also in excluded.csv and report.json.</p>",
+                  html_table(["Image", "Mask", "Reason"],
+                             [[e.image, e.mask, e.reason]
+                              for e in scoring.excluded[:MAX_EXCLUDED_SHOWN]], numeric_from=99)]
+        if n > MAX_EXCLUDED_SHOWN:
+            parts.append(f"<p class=small>... and {n - MAX_EXCLUDED_SHOWN} more.</p>")
+    return "\n".join(parts)
+
+
 def figure_html(path: Path, caption: str) -> str:
     """A ``<figure>`` embedding the PNG at ``path`` as a data URI, with its caption."""
     data = base64.b64encode(path.read_bytes()).decode("ascii")
@@ -126,11 +142,13 @@ def render_html(
     figures: Mapping[str, Path],
     subgroups: Sequence[SubgroupResult] = (),
     context: Mapping[str, str] | None = None,
+    scoring: ScoringRecord | None = None,
 ) -> str:
     """The report page as one string."""
     captions = {"roc": "ROC curves; dots mark the operating points",
                 "calibration": "Reliability curves (quantile bins)",
                 "dca": "Decision curves"}
+    notes = [*ev.notes, *(scoring.notes if scoring is not None else ())]
     parts = [
         "<!doctype html><html lang=en><head><meta charset=utf-8>",
         "<title>eusgist evaluation report</title>",
@@ -143,9 +161,13 @@ def render_html(
     parts.append(f"<p>{ev.n} cases, {ev.n_positive} positive. Thresholds: "
                  f"{html.escape(ev.threshold_rule)}; intervals for proportions: "
                  f"{html.escape(ev.ci)}; AUC intervals: DeLong.</p>")
-    parts.extend(f"<p class=note>Note: {html.escape(n)}.</p>" for n in ev.notes)
+    parts.extend(f"<p class=note>Note: {html.escape(n)}.</p>" for n in notes)
+    if scoring is not None and (left_out := left_out_text(scoring)):
+        parts.append(f"<p class=note><b>{html.escape(left_out)}</b> (listed at the end).</p>")
     header, rows = performance_rows(ev)
-    parts += ["<h2>Diagnostic performance</h2>", html_table(header, rows)]
+    parts += ["<h2>Diagnostic performance</h2>", html_table(header, rows),
+              "<p class=small>All numbers (accuracy, counts, bootstrap AUC intervals, full "
+              "precision): performance.csv.</p>"]
     parts.append("<div>" + "".join(figure_html(figures[k], captions[k])
                                          for k in ("roc", "calibration", "dca") if k in figures)
                  + "</div>")
@@ -155,6 +177,8 @@ def render_html(
         parts += ["<h2>Subgroups</h2>",
                   "<p class=small>At the overall thresholds; n (positive) per subgroup.</p>",
                   _subgroups_html(subgroups)]
+    if scoring is not None:
+        parts.append(scoring_html(scoring))
     parts.append("<p class=small>Tables: performance.csv, delong.csv, calibration.csv, "
                  "dca.csv; all numbers: report.json.</p></body></html>")
     return "\n".join(parts)
@@ -167,7 +191,8 @@ def write_html(
     figures: Mapping[str, Path],
     subgroups: Sequence[SubgroupResult] = (),
     context: Mapping[str, str] | None = None,
+    scoring: ScoringRecord | None = None,
 ) -> None:
     """Write :func:`render_html` to ``path`` (UTF-8)."""
-    path.write_text(render_html(ev, figures=figures, subgroups=subgroups, context=context),
-                    encoding="utf-8")
+    path.write_text(render_html(ev, figures=figures, subgroups=subgroups, context=context,
+                                scoring=scoring), encoding="utf-8")

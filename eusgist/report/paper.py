@@ -291,7 +291,7 @@ def paper_report(
                               n_bootstrap=options.n_bootstrap, seed=options.seed)
     table2 = _table2(models, train_ev, test_ev, cv_auc)
     for name, m in test_ev.models.items():
-        log.info("%s: test AUC %.3f (%.3f-%.3f), train %.3f, CV %.3f", name, m.auc.auc,
+        log.info("%s: test AUC %.3f (%.3f to %.3f), train %.3f, CV %.3f", name, m.auc.auc,
                  m.auc.lo, m.auc.hi, train_ev.models[name].auc.auc, cv_auc[name])
 
     settings = {

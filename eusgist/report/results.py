@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Hashable, Iterator
+from collections.abc import Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -19,7 +19,9 @@ from eusgist import stats
 from eusgist.errors import EusgistError, EvaluationError
 
 METRICS: tuple[str, ...] = ("sensitivity", "specificity", "ppv", "npv", "accuracy")
-Threshold = Literal["youden"] | float
+#: An operating point: ``"youden"`` (chosen on the evaluated cases, optimistic), ``"bundle"``
+#: (each model's own locked threshold, from its model card) or a fixed number.
+Threshold = Literal["youden", "bundle"] | float
 
 
 @contextmanager
@@ -139,6 +141,53 @@ class SubgroupResult:
 
 
 @dataclass(frozen=True)
+class Excluded:
+    """A row of the input left out of the evaluation, and why (e.g. an empty mask)."""
+
+    image: str
+    reason: str
+    mask: str = ""
+
+
+@dataclass(frozen=True)
+class SkippedModel:
+    """A model left out of the evaluation, and why (e.g. it scores another class)."""
+
+    model: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ScoringRecord:
+    """How the scores were obtained, reported beside the statistics.
+
+    Attributes
+    ----------
+    n_rows : int or None
+        Rows of the input before any was left out (None when unknown).
+    excluded : tuple of Excluded
+        Rows left out (no score from every model), each with its reason.
+    skipped_models : tuple of SkippedModel
+        Models left out, each with its reason.
+    notes : tuple of str
+        Further sentences for the report (e.g. how a router's threshold was applied).
+    per_model : mapping of str to mapping
+        Facts about each model merged into its ``report.json`` entry (e.g.
+        ``threshold_source``, ``roi_kinds``); other steps may add theirs.
+    not_probabilities : tuple of str
+        Models whose scores are not probabilities (no calibration, Brier score or decision
+        curve), e.g. a router's rescaled scores.
+    """
+
+    n_rows: int | None = None
+    excluded: tuple[Excluded, ...] = ()
+    skipped_models: tuple[SkippedModel, ...] = ()
+    notes: tuple[str, ...] = ()
+    per_model: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    not_probabilities: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class EvaluationOptions:
     """How a scores table is evaluated (the ``evaluate`` command's options)."""
 
@@ -148,12 +197,17 @@ class EvaluationOptions:
     aggregate: Literal["mean", "max"] = "mean"
     subgroups: tuple[str, ...] = ()
     threshold: Threshold = "youden"
+    #: Each model's own threshold, used when ``threshold`` is ``"bundle"``.
+    thresholds: Mapping[str, float] | None = None
     ci: str = "wilson"
     level: float = 0.95
     n_bootstrap: int = 1000
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if self.threshold == "bundle" and not self.thresholds:
+            raise EvaluationError("the bundles' own thresholds apply when images are scored "
+                                  "with bundles; for a scores table choose youden or a number")
         if self.n_bootstrap < 0:
             raise EvaluationError(f"bootstrap replicates must be 0 or more, got {self.n_bootstrap}")
         for text in self.subgroups:

@@ -1,15 +1,29 @@
 """The numbers of an evaluation as data: ``report.json``'s dictionary (the contract in
-docs/design.md) and the CSV tables (performance, DeLong, calibration, decision curves,
-subgroups)."""
+docs/design.md), the CSV tables (performance, DeLong, calibration, decision curves,
+subgroups, excluded rows) and the readable performance table people look at."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 
-from eusgist.report.results import METRICS, Evaluation, SubgroupResult
+from eusgist.report.results import (
+    METRICS,
+    Evaluation,
+    ModelEvaluation,
+    ScoringRecord,
+    SubgroupResult,
+)
+from eusgist.report.text import fmt, p_value, threshold_text, with_ci
+
+#: The readable table's metrics, in order, with their headers.
+SUMMARY_METRICS = {"sensitivity": "Sensitivity", "specificity": "Specificity", "ppv": "PPV",
+                   "npv": "NPV"}
+#: Decimals of the readable table (the CSVs and report.json keep full precision).
+SUMMARY_DIGITS = 2
 
 
 def _num(x: float) -> float | None:
@@ -17,21 +31,44 @@ def _num(x: float) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)
 
 
-def report_dict(ev: Evaluation) -> dict:
-    """The ``report.json`` contract of docs/design.md ("Evaluation report")."""
+def _model_dict(m: ModelEvaluation) -> dict[str, Any]:
+    """One model's statistics in ``report.json``."""
+    return {
+        "auc": _num(m.auc.auc),
+        "auc_ci": [_num(m.auc.lo), _num(m.auc.hi)],
+        "brier": _num(m.brier),
+        "threshold": _num(m.threshold),
+        "metrics": {k: [_num(v) for v in m.at_threshold.metrics[k]] for k in METRICS},
+    }
+
+
+def scoring_dict(scoring: ScoringRecord) -> dict[str, Any]:
+    """What ``report.json`` says about the rows and models left out."""
+    return {
+        "n_rows": scoring.n_rows,
+        "n_excluded": len(scoring.excluded),
+        "excluded": [{"image": e.image, "mask": e.mask, "reason": e.reason}
+                     for e in scoring.excluded],
+        "skipped_models": [{"model": s.model, "reason": s.reason}
+                           for s in scoring.skipped_models],
+    }
+
+
+def report_dict(ev: Evaluation, scoring: ScoringRecord | None = None) -> dict:
+    """The ``report.json`` contract of docs/design.md ("Evaluation report").
+
+    ``scoring`` adds the rows and models left out, its notes, and its per-model facts
+    (merged into each model's entry).
+    """
+    scoring = scoring or ScoringRecord()
     return {
         "n": ev.n,
         "n_positive": ev.n_positive,
-        "models": {
-            name: {
-                "auc": _num(m.auc.auc),
-                "auc_ci": [_num(m.auc.lo), _num(m.auc.hi)],
-                "brier": _num(m.brier),
-                "threshold": _num(m.threshold),
-                "metrics": {k: [_num(v) for v in m.at_threshold.metrics[k]] for k in METRICS},
-            }
-            for name, m in ev.models.items()
-        },
+        "threshold_rule": ev.threshold_rule,
+        "notes": [*ev.notes, *scoring.notes],
+        **scoring_dict(scoring),
+        "models": {name: _model_dict(m) | dict(scoring.per_model.get(name, {}))
+                   for name, m in ev.models.items()},
         "delong": [
             {"a": a, "b": b, "auc_a": _num(t.auc_a), "auc_b": _num(t.auc_b), "z": _num(t.z),
              "p_value": _num(t.p_value), "lo": _num(t.lo), "hi": _num(t.hi)}
@@ -63,6 +100,36 @@ def performance_table(ev: Evaluation) -> pd.DataFrame:
             row |= {"auc_boot_lo": m.auc_bootstrap.lo, "auc_boot_hi": m.auc_bootstrap.hi}
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def summary_table(ev: Evaluation, digits: int = SUMMARY_DIGITS) -> pd.DataFrame:
+    """The readable performance table: one row per model, AUC, sensitivity, specificity,
+    PPV and NPV each as ``value (lo to hi)``, and the threshold."""
+    pct = f"{100 * ev.level:g}% CI"
+    rows = []
+    for name, m in ev.models.items():
+        row = {"Model": name, f"AUC ({pct})": with_ci((m.auc.auc, m.auc.lo, m.auc.hi), digits)}
+        row |= {f"{label} ({pct})": with_ci(m.at_threshold.metrics[k], digits)
+                for k, label in SUMMARY_METRICS.items()}
+        row["Threshold"] = threshold_text(m.threshold)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def delong_summary_table(ev: Evaluation) -> pd.DataFrame:
+    """The readable paired DeLong tests: the AUCs, their difference ``d (lo to hi)``, P."""
+    pct = f"{100 * ev.level:g}% CI"
+    return pd.DataFrame(
+        [{"Model A": a, "Model B": b, "AUC A": fmt(t.auc_a), "AUC B": fmt(t.auc_b),
+          f"Difference ({pct})": with_ci((t.diff, t.lo, t.hi)), "Z": fmt(t.z, 2),
+          "P": p_value(t.p_value)} for a, b, t in ev.delong],
+        columns=["Model A", "Model B", "AUC A", "AUC B", f"Difference ({pct})", "Z", "P"])
+
+
+def excluded_table(scoring: ScoringRecord) -> pd.DataFrame:
+    """One row per input row left out: image, mask, reason."""
+    return pd.DataFrame([{"image": e.image, "mask": e.mask, "reason": e.reason}
+                         for e in scoring.excluded], columns=["image", "mask", "reason"])
 
 
 def delong_table(ev: Evaluation) -> pd.DataFrame:

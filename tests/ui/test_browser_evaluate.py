@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "stats" / "data" / "example_scores.csv"
@@ -23,6 +24,8 @@ def test_evaluate_uploaded_csv(page) -> None:
     text = tab.inner_text()
     assert "AUC intervals: DeLong 95%" in text
     assert "combined: AUC" in text
+    assert "chosen on these same cases" in text  # the Youden note
+    assert re.search(r"0\.\d\d \(0\.\d\d to (0\.\d\d|1\.00)\)", text)  # readable table
     assert tab.locator("img").count() >= 3
     if shot := os.environ.get("EUSGIST_SCREENSHOTS"):
         page.screenshot(path=str(Path(shot) / "app_evaluate.png"), full_page=True)
