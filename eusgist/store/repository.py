@@ -5,8 +5,14 @@ Rules the methods enforce:
 - Annotators are identified by name. Each annotator has at most one annotation per image;
   a save always goes to the caller's own annotation (created on first save), so nobody
   can modify another annotator's work.
+- Blind reading (:mod:`eusgist.store.readings`): each revision carries its annotator's own
+  reading; the case record (pathology label, age, sex, agreed description) is written by
+  reviewers only, and :meth:`AnnotationStore.image_for` and
+  :meth:`AnnotationStore.annotations_for` show an annotator who is not a reviewer neither
+  the case record nor anyone else's annotations.
 - Every save appends a revision; nothing is overwritten or deleted. ``restore`` appends a
-  copy of an old revision. A save with a stale ``expected_revision`` raises
+  copy of an old revision (mask and reading), keeping the annotation submitted for review
+  unless it was a draft. A save with a stale ``expected_revision`` raises
   :class:`ConflictError` and changes nothing.
 - Only reviewers accept, reject or merge; accepting one annotation of an image demotes any
   other accepted one of that image to submitted, so an image has at most one accepted ROI.
@@ -28,7 +34,7 @@ from typing import Literal, TypeVar
 import numpy as np
 from sqlalchemy import Engine, exists, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from eusgist.io import LoadedImage, read_image, read_mask
 from eusgist.store import db
@@ -47,6 +53,7 @@ from eusgist.store.models import (
     Setting,
     utcnow,
 )
+from eusgist.store.readings import blind_image, decode_reading, encode_reading
 from eusgist.store.records import (
     AddedImage,
     Agreement,
@@ -70,8 +77,10 @@ TOOLS: tuple[str, ...] = ("brush", "polygon", "lasso", "threshold", "import", "m
 MAX_NAME_LENGTH = 64
 #: Attempts of a transaction that lost a race on a unique key (PostgreSQL get-or-create).
 _RETRIES = 5
+#: What only reviewers may do to the case record (said when an annotator is refused).
+_CASE_ACTION = "record the pathology result and the case record (age, sex, description)"
 
-WorklistKind = Literal["unannotated", "mine", "needs_review"]
+WorklistKind = Literal["todo", "unannotated", "mine", "needs_review"]
 Decision = Literal["accept", "reject"]
 MergeMethod = Literal["majority", "union", "intersection"]
 MaskSource = np.ndarray | bytes | str | Path
@@ -152,6 +161,7 @@ def _revision_info(rev: Revision) -> RevisionInfo:
         restored_from=rev.restored_from,
         note=rev.note,
         created_at=as_utc(rev.created_at),
+        reading=decode_reading(rev.reading),
     )
 
 
@@ -232,6 +242,12 @@ class AnnotationStore:
             self._annotator(session, name).role = role
 
         self._write(work)
+
+    def is_reviewer(self, name: str) -> bool:
+        """Whether ``name`` is a registered reviewer."""
+        with self._read() as session:
+            found = session.scalar(select(Annotator).where(Annotator.name == _check_name(name)))
+            return found is not None and found.role == "reviewer"
 
     def annotators(self) -> dict[str, str]:
         """Name -> role of every annotator."""
@@ -377,6 +393,12 @@ class AnnotationStore:
         with self._read() as session:
             return _image_info(self._image(session, image_id))
 
+    def image_for(self, image_id: int, viewer: str) -> ImageInfo:
+        """The image as ``viewer`` may see it: everything for reviewers; without the case
+        record (label, pathology confirmation, metadata) for annotators, who read blind."""
+        info = self.get_image(image_id)
+        return info if self.is_reviewer(viewer) else blind_image(info)
+
     def list_images(self) -> list[ImageInfo]:
         """Every image, oldest first."""
         with self._read() as session:
@@ -397,25 +419,32 @@ class AnnotationStore:
     def set_label(
         self, image_id: int, label: str, *, annotator: str, pathology_confirmed: bool = False
     ) -> ImageInfo:
-        """Label the image's lesion (GIST / leiomyoma / other)."""
+        """Record the pathology result of the image's lesion (GIST / leiomyoma / other) in
+        the case record; reviewers only (annotators give their own impression with their
+        annotation's reading)."""
         if label not in LABELS:
             raise StoreError(f"unknown label {label!r}; expected one of {list(LABELS)}")
 
         def work(session: Session) -> ImageInfo:
+            who = self._reviewer(session, annotator, _CASE_ACTION)
             image = self._image(session, image_id)
             lesion = image.lesion
             lesion.label, lesion.pathology_confirmed = label, bool(pathology_confirmed)
-            lesion.labelled_by_id = self._annotator(session, annotator).id
+            lesion.labelled_by_id = who.id
             lesion.labelled_at = utcnow()
             return _image_info(image)
 
         return self._write(work)
 
-    def set_metadata(self, image_id: int, values: Mapping[str, object]) -> ImageInfo:
-        """Set lesion/patient metadata of the image (fields: :data:`METADATA_FIELDS`)."""
+    def set_metadata(
+        self, image_id: int, values: Mapping[str, object], *, annotator: str
+    ) -> ImageInfo:
+        """Set the case record's lesion/patient metadata of the image (fields:
+        :data:`METADATA_FIELDS`); reviewers only."""
         clean = validate_metadata(values)
 
         def work(session: Session) -> ImageInfo:
+            self._reviewer(session, annotator, _CASE_ACTION)
             image = self._image(session, image_id)
             for name, value in clean.items():
                 owner = (
@@ -440,11 +469,15 @@ class AnnotationStore:
         *,
         tool: str,
         expected_revision: int | None,
-        status: str,
+        status: str | None,
         restored_from: int | None = None,
         note: str | None = None,
+        reading: str | None = None,
     ) -> Revision:
-        """Append a revision to ``owner``'s annotation of ``image`` (created if needed)."""
+        """Append a revision to ``owner``'s annotation of ``image`` (created if needed).
+
+        ``status`` None keeps the annotation submitted for review unless it is a draft
+        (or new); ``reading`` None carries the previous revision's reading over."""
         ann = session.scalar(
             select(Annotation)
             .where(Annotation.image_id == image.id, Annotation.owner_id == owner.id)
@@ -458,6 +491,10 @@ class AnnotationStore:
                 "(nothing was overwritten)"
             )
         now = utcnow()
+        if status is None:
+            status = "draft" if ann is None or ann.status == "draft" else "submitted"
+        if reading is None and ann is not None and current:
+            reading = self._revision(session, ann.id, current).reading
         if ann is None:
             ann = Annotation(image_id=image.id, owner=owner, revision=0, created_at=now)
             session.add(ann)
@@ -473,6 +510,7 @@ class AnnotationStore:
             author=owner,
             restored_from=restored_from,
             note=note,
+            reading=reading,
             created_at=now,
         )
         session.add(rev)
@@ -497,6 +535,7 @@ class AnnotationStore:
         *,
         submit: bool = False,
         note: str | None = None,
+        reading: Mapping[str, object] | None = None,
     ) -> RevisionInfo:
         """Save ``mask`` as a new revision of ``annotator``'s annotation of the image.
 
@@ -512,9 +551,13 @@ class AnnotationStore:
         submit : bool
             Mark the annotation submitted for review (else it is a draft). Any earlier
             review no longer applies to the new revision and is cleared.
+        reading : mapping, optional
+            The annotator's own reading (:data:`~eusgist.store.readings.READER_FIELDS`);
+            None keeps the previous revision's.
         """
         if tool not in TOOLS:
             raise StoreError(f"unknown tool {tool!r}; expected one of {list(TOOLS)}")
+        stored_reading = None if reading is None else encode_reading(reading)
         array = _as_mask(mask)
         mask_png, area = encode_mask(array), int(array.sum())
 
@@ -532,6 +575,7 @@ class AnnotationStore:
                 expected_revision=expected_revision,
                 status="submitted" if submit else "draft",
                 note=note,
+                reading=stored_reading,
             )
             return _revision_info(rev)
 
@@ -552,6 +596,14 @@ class AnnotationStore:
                 select(Annotation).where(Annotation.image_id == image_id).order_by(Annotation.id)
             )
             return [_annotation_info(a) for a in session.scalars(query)]
+
+    def annotations_for(self, image_id: int, viewer: str) -> list[AnnotationInfo]:
+        """The image's annotations ``viewer`` may see: all for reviewers, else only their
+        own (annotators read blind)."""
+        found = self.annotations(image_id)
+        if self.is_reviewer(viewer):
+            return found
+        return [a for a in found if a.owner == _check_name(viewer)]
 
     def get_annotation(self, annotation_id: int) -> AnnotationInfo:
         """One annotation."""
@@ -592,6 +644,12 @@ class AnnotationStore:
         """A revision's mask as a boolean array; the latest by default."""
         return decode_mask(self.mask_png(annotation_id, revision))
 
+    def reading(self, annotation_id: int, revision: int | None = None) -> dict[str, object]:
+        """A revision's reading (:data:`~eusgist.store.readings.READER_FIELDS`); the latest
+        by default."""
+        with self._read() as session:
+            return decode_reading(self._revision(session, annotation_id, revision).reading)
+
     def restore(
         self,
         annotation_id: int,
@@ -599,9 +657,11 @@ class AnnotationStore:
         annotator: str,
         expected_revision: int | None = None,
     ) -> RevisionInfo:
-        """Save a copy of an old revision as the newest revision of ``annotator``'s own
-        annotation of that image. Restoring someone else's revision forks it, and only a
-        reviewer may (annotators work blind to each other's masks)."""
+        """Save a copy of an old revision (mask and reading) as the newest revision of
+        ``annotator``'s own annotation of that image. The annotation stays submitted for
+        review (an accepted or rejected one is submitted again: the review was of another
+        revision) unless it was a draft. Restoring someone else's revision forks it, and
+        only a reviewer may (annotators work blind to each other's masks)."""
 
         def work(session: Session) -> RevisionInfo:
             old = self._revision(session, annotation_id, revision)
@@ -616,9 +676,10 @@ class AnnotationStore:
                 old.area,
                 tool=old.tool,
                 expected_revision=expected_revision,
-                status="draft",
+                status=None,
                 restored_from=old.number,
                 note=f"restored from annotation {annotation_id} revision {old.number}",
+                reading=old.reading,
             )
             return _revision_info(rev)
 
@@ -722,8 +783,9 @@ class AnnotationStore:
     ) -> RevisionInfo:
         """Combine annotations' latest masks into the reviewer's own annotation, accepted.
 
-        ``annotation_ids`` defaults to every non-rejected annotation of the image by
-        others; ``majority`` keeps pixels marked by more than half of them.
+        ``annotation_ids`` defaults to every submitted or accepted annotation of the image
+        by others (drafts are not finished); ``majority`` keeps pixels marked by more than
+        half of them.
         """
         if method not in ("majority", "union", "intersection"):
             raise StoreError(
@@ -737,7 +799,8 @@ class AnnotationStore:
                 Annotation.image_id == image_id, Annotation.revision > 0
             )
             if annotation_ids is None:
-                query = query.where(Annotation.status != "rejected", Annotation.owner_id != who.id)
+                query = query.where(Annotation.status.in_(("submitted", "accepted")),
+                                    Annotation.owner_id != who.id)
             else:
                 query = query.where(Annotation.id.in_(list(annotation_ids)))
             sources = list(session.scalars(query.order_by(Annotation.id)))
@@ -784,17 +847,23 @@ class AnnotationStore:
     def list_worklist(
         self, annotator: str, kind: WorklistKind = "unannotated"
     ) -> list[WorklistItem]:
-        """Images to work on.
+        """Images to work on, with their patient and lesion codes.
 
-        ``unannotated``: images nobody has annotated; ``mine``: the annotator's own
-        annotations; ``needs_review``: submitted annotations by others (reviewers only).
+        ``todo``: images the annotator has not annotated yet; ``unannotated``: images nobody
+        has annotated; ``mine``: the annotator's own annotations; ``needs_review``:
+        submitted annotations by others (reviewers only).
         """
         name = _check_name(annotator)
         with self._read() as session:
-            if kind == "unannotated":
-                has_any = exists().where(Annotation.image_id == Image.id)
-                images = session.scalars(select(Image).where(~has_any).order_by(Image.id))
-                return [WorklistItem(i.id, i.name) for i in images]
+            if kind in ("todo", "unannotated"):
+                has = exists().where(Annotation.image_id == Image.id)
+                if kind == "todo":
+                    has = has.where(Annotation.owner_id == Annotator.id, Annotator.name == name)
+                images = session.scalars(
+                    select(Image).where(~has).order_by(Image.id)
+                    .options(joinedload(Image.lesion).joinedload(Lesion.patient)))
+                return [WorklistItem(i.id, i.name, patient=i.lesion.patient.code,
+                                     lesion=i.lesion.code) for i in images]
             query = select(Annotation).join(Annotation.owner).join(Annotation.image)
             if kind == "mine":
                 query = query.where(Annotator.name == name)
@@ -803,7 +872,7 @@ class AnnotationStore:
                 query = query.where(Annotation.status == "submitted", Annotator.name != name)
             else:
                 raise StoreError(
-                    f"unknown worklist {kind!r}; expected unannotated, mine or needs_review"
+                    f"unknown worklist {kind!r}; expected todo, unannotated, mine or needs_review"
                 )
             return [
                 WorklistItem(
@@ -814,6 +883,8 @@ class AnnotationStore:
                     a.status,
                     a.revision,
                     as_utc(a.updated_at),
+                    a.image.lesion.patient.code,
+                    a.image.lesion.code,
                 )
                 for a in session.scalars(query.order_by(Annotation.image_id, Annotation.id))
             ]

@@ -202,6 +202,7 @@ def test_read_only_postgresql_refuses_saves_clearly(postgres_server: str) -> Non
     try:
         writable = open_store(url)
         iid, aid, masks = _seed(writable)
+        writable.add_annotator("rita", "reviewer")
         writable.close()
         with admin.connect() as conn:
             conn.execute(text(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on'))
@@ -211,7 +212,7 @@ def test_read_only_postgresql_refuses_saves_clearly(postgres_server: str) -> Non
             store.save_annotation(iid, "alice", _mask(9), "brush", len(masks))
         assert isinstance(caught.value, StorageError) and "INSERT" not in str(caught.value)
         with pytest.raises(ReadOnlyDatabaseError):
-            store.set_label(iid, "GIST", annotator="alice")
+            store.set_label(iid, "GIST", annotator="rita")
         _intact(store, aid, masks)
         store.close()
     finally:
