@@ -2,7 +2,9 @@
 
 The database is ``$EUSGIST_DATABASE_URL`` or the default, opened lazily on first use and
 cached per URL; names listed in ``$EUSGIST_REVIEWERS`` (comma-separated) are registered as
-reviewers when it is opened. The annotator is the signed-in user (``gr.Request.username``
+reviewers when it is opened (:func:`role_line` says so in the tab). Annotators read blind
+(:mod:`eusgist.store.readings`): the form holds the caller's own reading, and the case record
+(pathology, age, sex) only for reviewers. The annotator is the signed-in user (``gr.Request.username``
 with ``auth=``, the Hugging Face OAuth profile on a Space), else the name typed in the tab
 (not on a Space with Hugging Face sign-in, :mod:`eusgist.ui.signin`). Each browser session
 keeps the loaded image and the revision it started from in a ``gr.State`` (:class:`Loaded`),
@@ -20,7 +22,9 @@ import gradio as gr
 from eusgist.config import settings
 from eusgist.errors import EusgistError
 from eusgist.store import (
+    CASE_FIELDS,
     METADATA_FIELDS,
+    READER_FIELDS,
     AnnotationStore,
     ReadOnlyDatabaseError,
     default_database_url,
@@ -30,20 +34,14 @@ from eusgist.ui.signin import oauth_enabled
 
 log = logging.getLogger(__name__)
 
-WORKLISTS = ("unannotated", "mine", "needs_review", "all")
+#: Worklists: images not yet annotated by me, mine, others' submitted (reviewers), all.
+WORKLISTS = ("todo", "mine", "needs_review", "all")
 #: The editor's initial canvas (height, width): the least extent of a sent layer.
 EDITOR_CANVAS = (800, 800)
-#: Metadata fields shown in the form, in order (see :data:`eusgist.store.METADATA_FIELDS`).
-FORM_FIELDS = (
-    "location",
-    "layer_of_origin",
-    "echo_pattern",
-    "shape",
-    "long_diameter_mm",
-    "lobulation",
-    "calcification",
-    "cystic_areas",
-)
+#: The reader's own description fields in the form, in order (after the diagnosis).
+FORM_FIELDS: tuple[str, ...] = READER_FIELDS[1:]
+#: The case record's patient fields in the form (after the pathology label and flag).
+CASE_FORM: tuple[str, ...] = CASE_FIELDS
 YES_NO = ("yes", "no")
 MetadataValue = str | float | None
 
@@ -71,8 +69,9 @@ def current_store() -> AnnotationStore:
 @dataclass(frozen=True)
 class Loaded:
     """What one browser session is editing: the image, the revision the edit started
-    from (0 = no annotation yet), the tool used, the label/metadata as loaded and the
-    editor canvas extent (height, width) this session has grown to."""
+    from (0 = no annotation yet), the tool used, the case record as loaded (label,
+    pathology flag, patient metadata: blank for annotators), whether the annotator is a
+    reviewer, and the editor canvas extent (height, width) this session has grown to."""
 
     image_id: int
     annotator: str
@@ -82,6 +81,7 @@ class Loaded:
     metadata: dict[str, MetadataValue] = field(default_factory=dict)
     tool: str = "brush"
     extent: tuple[int, int] = EDITOR_CANVAS
+    reviewer: bool = False
 
 
 def annotator_name(
@@ -139,10 +139,24 @@ def form_value(name: str, value: object) -> MetadataValue:
     return value  # type: ignore[return-value]
 
 
-def metadata_input(name: str) -> gr.components.Component:
+def role_line(name: str, reviewer: bool) -> str:
+    """Markdown saying who the annotator is, as what, and how one becomes a reviewer."""
+    listed = ", ".join(settings().reviewers) or "none"
+    how = (f"Reviewers (`EUSGIST_REVIEWERS`: {listed}) see everyone's work, enter the "
+           "pathology result and accept or merge; the server's administrator adds a name "
+           "there and restarts the app")
+    if reviewer:
+        return f"**{name}: reviewer** — you see everyone's annotations and the case record."
+    return (f"**{name}: annotator** — you read blind: you see only the image and your own "
+            f"annotation. {how}.")
+
+
+def metadata_input(name: str, *, interactive: bool = True) -> gr.components.Component:
     """The form input of a metadata field: a number, or a dropdown of its choices."""
     spec, label = METADATA_FIELDS[name], name.replace("_", " ").capitalize()
-    if spec.kind == "number":
-        return gr.Number(label=label.replace(" mm", " (mm)"), value=None, minimum=0)
+    if spec.kind in ("number", "integer"):
+        return gr.Number(label=label.replace(" mm", " (mm)"), value=None, minimum=0,
+                         precision=0 if spec.kind == "integer" else None,
+                         interactive=interactive)
     choices = list(spec.choices) if spec.kind == "category" else list(YES_NO)
-    return gr.Dropdown(label=label, choices=choices, value=None)
+    return gr.Dropdown(label=label, choices=choices, value=None, interactive=interactive)
