@@ -95,10 +95,10 @@ WORKLIST_COLUMNS = ["id", "file", "patient", "lesion", "status"]
 def worklist_table(
     kind: str, name: str, request: gr.Request, profile: gr.OAuthProfile | None = None
 ) -> pd.DataFrame:
-    """Images of a worklist: ``todo`` (not yet annotated by me; ``unannotated`` is kept as
-    its old name), ``mine`` (with my status and revision), ``needs_review`` (submitted by
-    others; reviewers only, with owner and annotation id) or ``all`` (with my status)."""
-    store, kind = current_store(), "todo" if kind == "unannotated" else kind
+    """Images of a worklist: ``todo`` (not yet annotated by me), ``mine`` (with my status
+    and revision), ``needs_review`` (submitted by others; reviewers only, with owner and
+    annotation id) or ``all`` (with my status)."""
+    store = current_store()
     try:
         who = annotator_name(name, request, profile)
     except EusgistError:
@@ -327,13 +327,14 @@ def next_image(
     kind: str, loaded: Loaded | None, name: str, request: gr.Request,
     profile: gr.OAuthProfile | None = None,
 ) -> int:
-    """The first image of the worklist other than the one loaded."""
+    """The next image of the worklist after the one loaded (by id), else its first other
+    than the one loaded."""
     table = worklist_table(kind, name, request, profile)
-    current = loaded.image_id if loaded else None
-    ids = [int(i) for i in table["id"] if int(i) != current]
+    current = loaded.image_id if loaded else 0
+    ids = sorted(int(i) for i in table["id"] if int(i) != current)
     if not ids:
         raise EusgistError(f"the {kind} worklist has no other image")
-    return ids[0]
+    return next((i for i in ids if i > current), ids[0])
 
 
 @user_errors

@@ -135,8 +135,9 @@ def test_ui_save_shows_the_storage_error_as_a_message(
     monkeypatch.delenv("EUSGIST_REVIEWERS", raising=False)
 
     def save() -> str:
-        return annotate.save_annotation({"layers": [layer]}, loaded, "alice", None, False,
-                                        *(None,) * 8, True, "", None)[0]
+        return annotate.save_annotation({"layers": [layer]}, loaded, "alice", None,
+                                        *(None,) * 9, None, False, None, None, True, "",
+                                        None)[0]
 
     monkeypatch.setenv("EUSGIST_DATABASE_URL", f"sqlite:///file:{path}?mode=ro&uri=true")
     with pytest.raises(gr.Error, match="read-only") as caught:
