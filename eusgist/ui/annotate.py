@@ -84,6 +84,7 @@ def build() -> None:
                                         elem_id="annotate-worklist")
                 with gr.Row():
                     image_id = gr.Number(label="Image id", precision=0, value=None,
+                                         placeholder="click a row or type an id",
                                          elem_id="annotate-image-id")
                     open_btn = gr.Button("Open", elem_id="annotate-open")
                 with gr.Accordion("Upload images", open=True):
@@ -137,10 +138,10 @@ def build() -> None:
             history_btn = gr.Button("Show history")
             history = gr.Dataframe(interactive=False)
             with gr.Row():
-                revision = gr.Number(label="Revision (blank: the latest)", precision=0,
-                                     value=None, elem_id="annotate-revision")
-                source = gr.Number(label="Annotation id (blank: yours; reviewers: another's)",
-                                   precision=0, value=None)
+                revision = gr.Number(label="Revision", precision=0, value=None,
+                                     placeholder="blank: the latest", elem_id="annotate-revision")
+                source = gr.Number(label="Annotation id (reviewers: another's)", precision=0,
+                                   value=None, placeholder="blank: yours")
                 preview_btn = gr.Button("Preview", elem_id="annotate-preview")
                 restore_btn = gr.Button("Restore this revision", elem_id="annotate-restore")
             gr.Markdown("Restoring saves the revision (mask and reading) again as your newest "
@@ -176,6 +177,7 @@ def build() -> None:
         load_inputs = [image_id, shown_contrast, loaded, name]
         form = [diagnosis, *metadata]
         load_outputs = [editor, loaded, description, *form, label, confirmed, *case, revision]
+        on_editor = {"show_progress_on": editor}
         save_inputs = [editor, loaded, name, *form, label, confirmed, *case, submit, note]
         header = {"fn": header_view, "inputs": [loaded, name], "outputs": description,
                   "api_visibility": "private"}
@@ -183,8 +185,10 @@ def build() -> None:
         # public endpoints are annotate_worklist and annotate_review.
         refresh = {"fn": worklist_table, "inputs": [kind, name], "outputs": worklist,
                    "api_visibility": "private"}
+        # Progress, and a refusal's one "Error" badge, show on one output only (not on each).
         review = {"fn": review_view, "inputs": [image_id, contrast, name],
-                  "outputs": [picture, agreement, annotations, choice, seen]}
+                  "outputs": [picture, agreement, annotations, choice, seen],
+                  "show_progress_on": review_status}
 
         upload_btn.click(upload_images, [files, patient, lesion, redact, name], upload_log,
                          api_name="annotate_upload").success(**refresh)
@@ -199,9 +203,9 @@ def build() -> None:
         worklist.select(pick, worklist, image_id, api_name="annotate_pick",
                         api_visibility="private").success(
             load_image, load_inputs, load_outputs, api_name="annotate_open",
-            api_visibility="private")
-        open_btn.click(load_image, load_inputs, load_outputs,
-                       api_name="annotate_load")
+            api_visibility="private", **on_editor)
+        open_btn.click(load_image, load_inputs, load_outputs, api_name="annotate_load",
+                       **on_editor)
         contrast.input(None, contrast, None, js=CONTRAST_JS)
         # The server-side redraw stays an API endpoint (a hidden button): the page itself
         # never sends the editor back for a contrast change.
@@ -210,24 +214,26 @@ def build() -> None:
         shape_btn.click(add_shape, [editor, loaded, points, shown_contrast], [editor, loaded],
                         api_name="annotate_shape")
         gr.on([save_btn.click, note.submit], save_annotation, save_inputs, [status, loaded],
-              api_name="annotate_save").success(**header).success(**refresh)
+              api_name="annotate_save", show_progress_on=status).success(**header).success(
+            **refresh)
         next_btn.click(save_annotation, save_inputs, [status, loaded],
-                       api_name="annotate_save_next").success(
+                       api_name="annotate_save_next", show_progress_on=status).success(
             next_image, [kind, loaded, name], image_id, api_name="annotate_next").success(
             load_image, load_inputs, load_outputs,
-            api_name="annotate_load_next", api_visibility="private").success(**refresh)
+            api_name="annotate_load_next", api_visibility="private", **on_editor).success(
+            **refresh)
         for button, forward in ((prev_img, False), (next_img, True)):
             button.click(step_image, [kind, loaded, gr.State(forward), name], image_id,
                          api_visibility="private").success(
-                load_image, load_inputs, load_outputs, api_visibility="private")
+                load_image, load_inputs, load_outputs, api_visibility="private", **on_editor)
         history_btn.click(history_table, [loaded, name], history, api_name="annotate_history")
         revision_inputs = [loaded, revision, source, contrast, name]
         preview_btn.click(preview_revision, revision_inputs, [preview, history_status],
-                          api_name="annotate_preview_revision")
+                          api_name="annotate_preview_revision", show_progress_on=history_status)
         restore_btn.click(restore_revision, revision_inputs, [editor, loaded, history_status],
-                          api_name="annotate_restore").success(
+                          api_name="annotate_restore", show_progress_on=history_status).success(
             reading_view, [loaded, name], [description, *form],
-            api_visibility="private").success(
+            api_visibility="private", show_progress_on=description).success(
             history_table, [loaded, name], history, api_visibility="private").success(**refresh)
         review_btn.click(**review, api_name="annotate_review")
         decide_btn.click(decide, [choice, decision, review_note, seen, name], review_status,
@@ -235,4 +241,4 @@ def build() -> None:
         merge_btn.click(merge, [image_id, method, name], review_status,
                         api_name="annotate_merge").success(**review, api_visibility="private")
         export_btn.click(export_zip, [drafts, confirmed_only, name], [export_log, archive],
-                         api_name="annotate_export")
+                         api_name="annotate_export", show_progress_on=export_log)

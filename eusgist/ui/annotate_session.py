@@ -105,9 +105,12 @@ def annotator_name(
 def parse_image_id(value: float | str | None) -> int:
     """The image id typed or picked in the tab; a clear error when there is none."""
     try:
-        return int(float(value))  # type: ignore[arg-type]
+        number = int(float(value))  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise EusgistError(f"choose an image first (image id {value!r})") from None
+        number = 0
+    if number < 1:
+        raise EusgistError("choose an image first: click a row of the worklist or type its id")
+    return number
 
 
 def require_loaded(loaded: Loaded | None) -> Loaded:
@@ -157,6 +160,6 @@ def metadata_input(name: str, *, interactive: bool = True) -> gr.components.Comp
     if spec.kind in ("number", "integer"):
         return gr.Number(label=label.replace(" mm", " (mm)"), value=None, minimum=0,
                          precision=0 if spec.kind == "integer" else None,
-                         interactive=interactive)
+                         placeholder="not given", interactive=interactive)
     choices = list(spec.choices) if spec.kind == "category" else list(YES_NO)
     return gr.Dropdown(label=label, choices=choices, value=None, interactive=interactive)
