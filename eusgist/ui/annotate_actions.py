@@ -30,13 +30,21 @@ from eusgist.store import (
     AnnotationInfo,
     AnnotationStore,
     ConflictError,
+    ImageInfo,
     NotAllowedError,
     Redaction,
 )
 from eusgist.store.export import export_annotations
 from eusgist.store.importing import import_paths
 from eusgist.store.metadata import validate_metadata
-from eusgist.ui.annotate_pictures import background_image, drawn_mask, editor_value, picture_file
+from eusgist.store.readings import blind_image
+from eusgist.ui.annotate_pictures import (
+    background_file,
+    background_image,
+    drawn_mask,
+    editor_value,
+    picture_file,
+)
 from eusgist.ui.annotate_session import (
     CASE_FORM,
     EDITOR_CANVAS,
@@ -129,12 +137,14 @@ def _own(store: AnnotationStore, image_id: int, who: str) -> AnnotationInfo | No
     return next((a for a in store.annotations_for(image_id, who) if a.owner == who), None)
 
 
-def _header(store: AnnotationStore, loaded: Loaded) -> str:
+def _header(store: AnnotationStore, loaded: Loaded, info: ImageInfo | None = None,
+            seen: list[AnnotationInfo] | None = None) -> str:
     """The Markdown line above the editor: the image, its codes and the caller's revision;
-    for reviewers also who else annotated it."""
+    for reviewers also who else annotated it (``seen``: the annotations the caller may
+    see, read again when not given)."""
     iid, who = loaded.image_id, loaded.annotator
-    info = store.get_image(iid)
-    seen = store.annotations_for(iid, who)
+    info = info or store.get_image(iid)
+    seen = store.annotations_for(iid, who) if seen is None else seen
     own = next((a for a in seen if a.owner == who), None)
     text = (f"your revision {own.revision} ({own.status})" if own
             else "no annotation of yours yet")
@@ -170,19 +180,22 @@ def load_image(
     """
     who = annotator_name(name, request, profile)
     store, iid = current_store(), parse_image_id(image_id)
-    info = store.image_for(iid, who)  # the case record blanked unless a reviewer
     reviewer = store.is_reviewer(who)
-    background = background_image(store, iid, contrast)
-    own = _own(store, iid, who)
-    mask = store.mask(own.id) if own else np.zeros(background.shape, dtype=bool)
+    info = store.get_image(iid)
+    if not reviewer:  # blind: the case record and others' annotations are not shown
+        info = blind_image(info)
+    seen = [a for a in store.annotations(iid) if reviewer or a.owner == who]
+    own = next((a for a in seen if a.owner == who), None)
+    mask = store.mask(own.id) if own else np.zeros((info.height, info.width), dtype=bool)
     case = {f: form_value(f, info.metadata.get(f)) for f in CASE_FORM}
-    editor, extent = editor_value(background, mask, previous.extent if previous else EDITOR_CANVAS)
+    editor, extent = editor_value(background_file(store, iid, contrast), mask,
+                                  previous.extent if previous else EDITOR_CANVAS)
     loaded = Loaded(iid, who, own.revision if own else 0, info.label, info.pathology_confirmed,
                     case, extent=extent, reviewer=reviewer)
     locked = [gr.update(value=v, interactive=reviewer)
               for v in (info.label, info.pathology_confirmed, *case.values())]
-    return (editor, loaded, _header(store, loaded), *_reading_values(store, own), *locked,
-            own.revision if own else None)
+    return (editor, loaded, _header(store, loaded, info, seen), *_reading_values(store, own),
+            *locked, own.revision if own else None)
 
 
 @user_errors
