@@ -38,13 +38,16 @@ from eusgist.ui.annotate_actions import (
 )
 from eusgist.ui.annotate_keys import CONTRAST_JS, KEYS_HELP, KEYS_JS
 from eusgist.ui.annotate_session import (
+    BRUSH_OPACITY,
     CASE_FORM,
     EDITOR_CANVAS,
     FORM_FIELDS,
     WORKLISTS,
     Loaded,
     annotator_name,
+    brush_opacity,
     current_store,
+    lesion_brush,
     metadata_input,
 )
 
@@ -102,13 +105,16 @@ def build() -> None:
                     label="Lesion ROI: brush paints, eraser removes; undo and zoom in the toolbar",
                     type="numpy", image_mode="RGBA", format="png", sources=[], transforms=(),
                     canvas_size=EDITOR_CANVAS[::-1],
-                    brush=gr.Brush(colors=[("#ff4040", 0.55)], color_mode="fixed"),
+                    brush=lesion_brush(BRUSH_OPACITY),
                     layers=gr.LayerOptions(allow_additional_layers=False, layers=["lesion"]),
                     elem_id="annotate-editor", height=560,
                 )
                 contrast = gr.Slider(0.5, 3.0, value=1.0, step=0.1, elem_id="annotate-contrast",
                                      label="Display contrast (in the browser; the painting "
                                            "stays)")
+                opacity = gr.Slider(0.2, 1.0, value=BRUSH_OPACITY, step=0.05,
+                                    label="Brush opacity (new strokes)",
+                                    elem_id="annotate-opacity")
                 with gr.Row():
                     points = gr.Textbox(label="Box or polygon (x,y points)", scale=3,
                                         placeholder="box: 40,30 120,90 · polygon: 3+ points")
@@ -207,6 +213,8 @@ def build() -> None:
         open_btn.click(load_image, load_inputs, load_outputs, api_name="annotate_load",
                        **on_editor)
         contrast.input(None, contrast, None, js=CONTRAST_JS)
+        opacity.release(brush_opacity, opacity, editor, api_visibility="private",
+                        show_progress="hidden")
         # The server-side redraw stays an API endpoint (a hidden button): the page itself
         # never sends the editor back for a contrast change.
         gr.Button(visible=False).click(change_contrast, [editor, loaded, contrast], editor,

@@ -43,6 +43,9 @@ FORM_FIELDS: tuple[str, ...] = READER_FIELDS[1:]
 #: The case record's patient fields in the form (after the pathology label and flag).
 CASE_FORM: tuple[str, ...] = CASE_FIELDS
 YES_NO = ("yes", "no")
+LESION_COLOR = "#ff4040"
+#: The brush's default opacity: the echo texture shows through a stroke.
+BRUSH_OPACITY = 0.55
 MetadataValue = str | float | None
 
 _stores: dict[str, AnnotationStore] = {}
@@ -140,6 +143,17 @@ def form_value(name: str, value: object) -> MetadataValue:
     if METADATA_FIELDS[name].kind == "flag":
         return YES_NO[0] if value else YES_NO[1]
     return value  # type: ignore[return-value]
+
+
+def lesion_brush(opacity: float) -> gr.Brush:
+    """The editor's brush: the lesion colour at ``opacity`` (translucent, so the echo
+    texture stays visible under a stroke)."""
+    return gr.Brush(colors=[(LESION_COLOR, float(opacity))], color_mode="fixed")
+
+
+def brush_opacity(opacity: float) -> dict:
+    """An editor update changing only the brush's opacity (the layers are kept)."""
+    return gr.update(brush=lesion_brush(opacity))
 
 
 def role_line(name: str, reviewer: bool) -> str:
