@@ -57,7 +57,8 @@ ROOT = Path(__file__).resolve().parents[1]
 #: The message of a stale save (eusgist.ui.annotate_actions.save_annotation): refused, not lost.
 CONFLICT = "Not saved: someone saved a newer revision"
 SAVED = re.compile(r"Saved revision (\d+) of (.+)'s annotation of image (\d+)")
-BLANK_FORM = (None,) * 8
+#: The reader's blank description (after the diagnosis) and a blank case record.
+BLANK_FORM = (None,) * 9 + (None, False, None, None)
 
 
 @dataclass(frozen=True)
@@ -284,7 +285,7 @@ def save_load(url: str, image: str, work: Path, annotators: int, saves: int, sha
             index = i * saves + k
             editor = {"background": None, "layers": [handle_file(files[index][0])],
                       "composite": None}
-            args = (editor, name, None, False, *BLANK_FORM, True, f"load {index}")
+            args = (editor, name, None, *BLANK_FORM, True, f"load {index}")
             call, result = timed(client, "annotate_save", args, timeout_s)
             if call.outcome == "ok":
                 hit = SAVED.search(str(result))

@@ -2,7 +2,9 @@
 
 Per image the accepted annotation is used, else the most recently updated submitted one,
 else (``include_drafts``) the latest draft; images without one, without a label or with a
-label not asked for are left out and counted. Layout of ``out``::
+label not asked for are left out and counted. The label and metadata are the case record's
+(the pathology result entered by a reviewer); where it has none, the chosen annotator's own
+reading fills in (column ``label_source``: ``pathology`` or ``reader``). Layout of ``out``::
 
     manifest.csv            image,mask,label,patient_id,lesion_id + metadata columns
                             (lesion_id = "<patient>-<lesion>", unique across patients)
@@ -12,11 +14,12 @@ label not asked for are left out and counted. Layout of ``out``::
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shutil
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +28,7 @@ import pandas as pd
 from eusgist.data import write_manifest
 from eusgist.errors import EusgistError
 from eusgist.store.metadata import METADATA_FIELDS
+from eusgist.store.records import ImageInfo
 from eusgist.store.repository import AnnotationStore
 
 log = logging.getLogger(__name__)
@@ -42,6 +46,24 @@ EXTENSIONS: dict[str, str] = {
 }
 DEFAULT_LABELS: tuple[str, ...] = ("GIST", "leiomyoma")
 _OUTPUTS = ("manifest.csv", "images", "masks")
+
+
+@dataclass(frozen=True)
+class _Labelled(ImageInfo):
+    """An image with where its label came from (``pathology`` or ``reader``)."""
+
+    label_source: str | None = None
+
+
+def _with_reading(image: ImageInfo, reading: Mapping[str, object]) -> _Labelled:
+    """The case record of ``image``, its gaps filled from the annotator's ``reading``."""
+    metadata = {name: reading.get(name) if value is None and name in reading else value
+                for name, value in image.metadata.items()}
+    label, source = image.label, "pathology" if image.label is not None else None
+    if label is None and reading.get("diagnosis") is not None:
+        label, source = str(reading["diagnosis"]), "reader"
+    fields = {f.name: getattr(image, f.name) for f in dataclasses.fields(ImageInfo)}
+    return _Labelled(**{**fields, "label": label, "metadata": metadata, "label_source": source})
 
 
 @dataclass(frozen=True)
@@ -91,6 +113,7 @@ def export_annotations(
     left_out: Counter[str] = Counter()
     chosen = []
     for image, annotation in store.chosen_annotations(include_drafts=include_drafts):
+        image = _with_reading(image, store.reading(annotation.id))
         if image.label is None:
             left_out["no label"] += 1
         elif image.label not in labels:
@@ -123,6 +146,7 @@ def export_annotations(
                 "image": image_path,
                 "mask": mask_path,
                 "label": image.label,
+                "label_source": image.label_source,
                 "patient_id": image.patient,
                 "lesion_id": f"{image.patient}-{image.lesion}",  # lesion codes are per patient
                 "pathology_confirmed": image.pathology_confirmed,

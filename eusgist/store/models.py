@@ -2,8 +2,10 @@
 
 Layout: a :class:`Patient` has :class:`Lesion` s, a lesion has :class:`Image` s; an image has
 one :class:`Annotation` per annotator, and every save of an annotation's ROI is a new
-:class:`Revision` (history is append-only). The lesion carries the label (GIST /
-leiomyoma / other) and the guo2024 Table 1 metadata; the patient carries age and sex.
+:class:`Revision` (history is append-only) carrying the annotator's own reading. The lesion
+carries the case record: the pathology label (GIST / leiomyoma / other) and the agreed
+guo2024 Table 1 metadata; the patient carries age and sex (see
+:mod:`eusgist.store.readings` for who sees what).
 
 Original files are kept as bytes in the database (:class:`ImageFile`), not in a folder beside
 it: one file (or one PostgreSQL database) holds everything, a save is one transaction, and a
@@ -189,7 +191,8 @@ class Annotation(Base):
 
 
 class Revision(Base):
-    """One saved state of an annotation: the mask as a lossless PNG (0/255)."""
+    """One saved state of an annotation: the mask as a lossless PNG (0/255) and the
+    annotator's own reading (JSON, :mod:`eusgist.store.readings`)."""
 
     __tablename__ = "revisions"
     __table_args__ = (UniqueConstraint("annotation_id", "number"),)
@@ -203,6 +206,7 @@ class Revision(Base):
     author_id: Mapped[int] = mapped_column(ForeignKey("annotators.id"))
     restored_from: Mapped[int | None] = mapped_column(Integer)
     note: Mapped[str | None] = mapped_column(Text)
+    reading: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     annotation: Mapped[Annotation] = relationship()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import numpy as np
@@ -68,7 +68,8 @@ class AnnotationInfo:
 
 @dataclass(frozen=True)
 class RevisionInfo:
-    """One saved revision (without the mask; see :meth:`AnnotationStore.mask`)."""
+    """One saved revision (without the mask; see :meth:`AnnotationStore.mask`) and the
+    annotator's reading with it (:data:`eusgist.store.readings.READER_FIELDS`)."""
 
     annotation_id: int
     image_id: int
@@ -80,11 +81,12 @@ class RevisionInfo:
     restored_from: int | None
     note: str | None
     created_at: datetime
+    reading: Mapping[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class WorklistItem:
-    """A row of a worklist; the annotation fields are None for unannotated images."""
+    """A row of a worklist; the annotation fields are None for images not annotated."""
 
     image_id: int
     image_name: str
@@ -93,6 +95,8 @@ class WorklistItem:
     status: str | None = None
     revision: int | None = None
     updated_at: datetime | None = None
+    patient: str | None = None
+    lesion: str | None = None
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import os
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,10 @@ PICTURE_DIR = Path(tempfile.gettempdir()) / "eusgist-pictures"
 #: Pictures are patient images: those older than this many seconds are deleted (as Gradio's
 #: own temporary copies are, see ``eusgist.ui.CACHE_LIFETIME``).
 PICTURE_MAX_AGE = 86400
+#: How many picture files (backgrounds, empty layers) are remembered for reuse.
+_FILES_KEPT = 256
+_files: dict[tuple, str] = {}
+_files_lock = threading.Lock()
 
 
 def prune_pictures(now: float | None = None) -> int:
@@ -73,18 +78,45 @@ def background_image(store: AnnotationStore, image_id: int, contrast: float) -> 
     return adjust_contrast(to_uint8(store.load_image(image_id).array), contrast)
 
 
+def _remembered(key: tuple, make: Callable[[], str]) -> str:
+    """The picture file remembered under ``key`` while it exists, else ``make()``'s."""
+    with _files_lock:
+        path = _files.get(key)
+    if path is not None and os.path.isfile(path):
+        return path
+    path = make()
+    with _files_lock:
+        if len(_files) >= _FILES_KEPT:
+            _files.pop(next(iter(_files)))
+        _files[key] = path
+    return path
+
+
+def background_file(store: AnnotationStore, image_id: int, contrast: float) -> str:
+    """:func:`background_image` as a picture file, remembered per database, image and
+    contrast (stored images never change): annotators opening the same image skip decoding
+    and encoding it again."""
+    return _remembered((store.url, image_id, float(contrast)),
+                       lambda: picture_file(background_image(store, image_id, contrast)))
+
+
 def editor_value(
-    background: np.ndarray, mask: np.ndarray, extent: tuple[int, int]
+    background: np.ndarray | str, mask: np.ndarray, extent: tuple[int, int]
 ) -> tuple[dict, tuple[int, int]]:
     """ImageEditor value showing ``mask`` as the filled, editable lesion layer, padded to
     the session's canvas ``extent`` grown to this image (see the module notes); and that
-    extent."""
+    extent. ``background`` is the picture, or its file (:func:`background_file`)."""
     height, width = mask.shape
     extent = (max(extent[0], height), max(extent[1], width))
-    layer = np.zeros((*extent, 4), dtype=np.uint8)
-    layer[:height, :width] = mask_layer(mask)
-    picture = picture_file(background)
-    return {"background": picture, "layers": [picture_file(layer)], "composite": picture}, extent
+    if mask.any():
+        layer = np.zeros((*extent, 4), dtype=np.uint8)
+        layer[:height, :width] = mask_layer(mask)
+        layer_file = picture_file(layer)
+    else:  # the same transparent layer for every image of this extent
+        layer_file = _remembered(("empty", extent), lambda: picture_file(
+            np.zeros((*extent, 4), dtype=np.uint8)))
+    picture = background if isinstance(background, str) else picture_file(background)
+    return {"background": picture, "layers": [layer_file], "composite": picture}, extent
 
 
 def drawn_mask(editor: dict | None, loaded: Loaded, shape: tuple[int, int]) -> np.ndarray:

@@ -111,8 +111,8 @@ def test_server_killed_mid_burst_loses_no_acknowledged_save(server, tmp_path: Pa
                 return
             index = i * 100 + k
             try:
-                reply = client.predict(_editor(masks[index][0]), names[i], None, False,
-                                       *(None,) * 8, True, "", api_name="/annotate_save")
+                reply = client.predict(_editor(masks[index][0]), names[i], None,
+                                       *(None,) * 9, None, False, None, None, True, "", api_name="/annotate_save")
             except Exception as exc:  # noqa: BLE001 - the server died: no acknowledgement
                 if not killing.is_set():
                     odd.append(f"{names[i]}: {exc!r}")
@@ -162,7 +162,8 @@ def test_server_killed_mid_burst_loses_no_acknowledged_save(server, tmp_path: Pa
 
     client = Client(url, verbose=False)  # and work goes on after the restart
     client.predict(iid, 1.0, names[0], api_name="/annotate_load")
-    reply = client.predict(_editor(masks[-1][0]), names[0], None, False, *(None,) * 8, True, "",
+    reply = client.predict(_editor(masks[-1][0]), names[0], None, *(None,) * 9,
+                           None, False, None, None, True, "",
                            api_name="/annotate_save")
     latest = max(n for owner, n in stored if owner == names[0])
     assert f"Saved revision {latest + 1} of {names[0]}'s" in reply

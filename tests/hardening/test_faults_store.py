@@ -135,8 +135,9 @@ def test_ui_save_shows_the_storage_error_as_a_message(
     monkeypatch.delenv("EUSGIST_REVIEWERS", raising=False)
 
     def save() -> str:
-        return annotate.save_annotation({"layers": [layer]}, loaded, "alice", None, False,
-                                        *(None,) * 8, True, "", None)[0]
+        return annotate.save_annotation({"layers": [layer]}, loaded, "alice", None,
+                                        *(None,) * 9, None, False, None, None, True, "",
+                                        None)[0]
 
     monkeypatch.setenv("EUSGIST_DATABASE_URL", f"sqlite:///file:{path}?mode=ro&uri=true")
     with pytest.raises(gr.Error, match="read-only") as caught:
@@ -202,6 +203,7 @@ def test_read_only_postgresql_refuses_saves_clearly(postgres_server: str) -> Non
     try:
         writable = open_store(url)
         iid, aid, masks = _seed(writable)
+        writable.add_annotator("rita", "reviewer")
         writable.close()
         with admin.connect() as conn:
             conn.execute(text(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on'))
@@ -211,7 +213,7 @@ def test_read_only_postgresql_refuses_saves_clearly(postgres_server: str) -> Non
             store.save_annotation(iid, "alice", _mask(9), "brush", len(masks))
         assert isinstance(caught.value, StorageError) and "INSERT" not in str(caught.value)
         with pytest.raises(ReadOnlyDatabaseError):
-            store.set_label(iid, "GIST", annotator="alice")
+            store.set_label(iid, "GIST", annotator="rita")
         _intact(store, aid, masks)
         store.close()
     finally:

@@ -36,7 +36,7 @@ def filled(store: AnnotationStore) -> dict[str, int]:
         ).image.id
         if label:
             store.set_label(
-                ids[name], label, annotator="alice", pathology_confirmed=name == "accepted"
+                ids[name], label, annotator="rita", pathology_confirmed=name == "accepted"
             )
         store.save_annotation(
             ids[name], "alice", value_mask(seed + 1), "brush", submit=name != "draft"
@@ -44,8 +44,9 @@ def filled(store: AnnotationStore) -> dict[str, int]:
     ids["dicom"] = store.add_image(
         Path(examples.get_path("mr")).read_bytes(), name="mr.dcm"
     ).image.id
-    store.set_label(ids["dicom"], "GIST", annotator="alice")
-    store.set_metadata(ids["dicom"], {"age": 61, "shape": "irregular", "long_diameter_mm": 31.5})
+    store.set_label(ids["dicom"], "GIST", annotator="rita")
+    store.set_metadata(ids["dicom"], {"age": 61, "shape": "irregular", "long_diameter_mm": 31.5},
+                       annotator="rita")
     dicom_mask = np.zeros((64, 64), bool)
     dicom_mask[10:30, 20:40] = True
     store.save_annotation(ids["dicom"], "alice", dicom_mask, "polygon", submit=True)
@@ -114,9 +115,10 @@ def test_export_refuses_to_overwrite_and_to_write_nothing(
 def test_export_annotations_command(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'cli.sqlite'}"
     store = open_store(url)
+    store.add_annotator("rita", "reviewer")
     for seed, label in enumerate(["GIST", "leiomyoma"]):
         image = store.add_image(random_png(seed), name=f"{seed}.png").image.id
-        store.set_label(image, label, annotator="alice")
+        store.set_label(image, label, annotator="rita")
         store.save_annotation(image, "alice", value_mask(seed + 1), "brush", submit=True)
     store.close()
     parser = argparse.ArgumentParser()

@@ -20,10 +20,11 @@ def test_export_then_train(tmp_path: Path) -> None:
         tmp_path / "phantom", 24, 3, config=PhantomConfig(image_size=96),
         images_per_lesion=(1, 1), lesions_per_patient=(1, 1), overlays=False))
     store = open_store(f"sqlite:///{tmp_path / 'annotations.sqlite'}")
+    store.add_annotator("rita", "reviewer")
     for i, row in source.table.iterrows():
         image_id = store.add_image(source.image_path(i).read_bytes(), name=Path(row["image"]).name,
                                    patient=row["patient_id"], lesion=row["lesion_id"]).image.id
-        store.set_label(image_id, row["label"], annotator="alice", pathology_confirmed=True)
+        store.set_label(image_id, row["label"], annotator="rita", pathology_confirmed=True)
         store.save_annotation(image_id, "alice", read_mask(source.mask_path(i)), "brush",
                               submit=True)
 

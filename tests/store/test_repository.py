@@ -171,7 +171,8 @@ def test_worklists(store: AnnotationStore) -> None:
 
 
 def test_labels_and_metadata(store: AnnotationStore, image_id: int) -> None:
-    info = store.set_label(image_id, "GIST", annotator="alice", pathology_confirmed=True)
+    store.add_annotator("rita", "reviewer")
+    info = store.set_label(image_id, "GIST", annotator="rita", pathology_confirmed=True)
     assert (info.label, info.pathology_confirmed) == ("GIST", True)
     info = store.set_metadata(
         image_id,
@@ -182,6 +183,7 @@ def test_labels_and_metadata(store: AnnotationStore, image_id: int) -> None:
             "long_diameter_mm": "23.9",
             "lobulation": "yes",
         },
+        annotator="rita",
     )
     assert info.metadata["age"] == 58 and info.metadata["sex"] == "M"
     assert (
@@ -191,13 +193,13 @@ def test_labels_and_metadata(store: AnnotationStore, image_id: int) -> None:
     assert info.metadata["lobulation"] is True and info.metadata["shape"] is None
     assert store.get_image(image_id) == info
     with pytest.raises(StoreError, match="unknown label 'sarcoma'"):
-        store.set_label(image_id, "sarcoma", annotator="alice")
+        store.set_label(image_id, "sarcoma", annotator="rita")
     with pytest.raises(ValueError, match="shape: 'star'"):
-        store.set_metadata(image_id, {"shape": "star"})
+        store.set_metadata(image_id, {"shape": "star"}, annotator="rita")
     with pytest.raises(ValueError, match=r"unknown metadata field\(s\) \['colour'\]"):
-        store.set_metadata(image_id, {"colour": "red"})
+        store.set_metadata(image_id, {"colour": "red"}, annotator="rita")
     with pytest.raises(ValueError, match="age: 200"):
-        store.set_metadata(image_id, {"age": 200})
+        store.set_metadata(image_id, {"age": 200}, annotator="rita")
     assert store.get_image(image_id) == info
 
 
@@ -237,6 +239,23 @@ def test_labels_and_metadata(store: AnnotationStore, image_id: int) -> None:
         (lambda s, i: s.save_annotation(i, "alice", b"not a png", "brush"), ImageReadError, "not"),
         (
             lambda s, i: s.set_label(i + 100, "GIST", annotator="alice"),
+            NotAllowedError,
+            "alice is not a reviewer; only reviewers may record the pathology result",
+        ),
+        (
+            lambda s, i: s.set_metadata(i, {"age": 50}, annotator="alice"),
+            NotAllowedError,
+            "alice is not a reviewer",
+        ),
+        (
+            lambda s, i: s.save_annotation(i, "alice", value_mask(1), "brush",
+                                           reading={"diagnosis": "sarcoma"}),
+            StoreError,
+            "unknown diagnosis 'sarcoma'",
+        ),
+        (
+            lambda s, i: (s.add_annotator("rita", "reviewer"),
+                          s.set_label(i + 100, "GIST", annotator="rita")),
             NotFoundError,
             "unknown image id",
         ),

@@ -18,7 +18,7 @@ def test_migrated_schema_equals_orm_metadata(store_url: str) -> None:
     with store.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, Base.metadata) == []
-        assert context.get_current_revision() == "0001"
+        assert context.get_current_revision() == "0002"
     store.close()
 
 

@@ -18,8 +18,11 @@ from PIL import Image
 
 from eusgist.store import open_store
 
-FORM = ("body", "muscularis propria", "heterogeneous", "oval", 23.5, "no", "no", "yes")
-BLANK_FORM = (None,) * 8
+#: A reader's own description (the form after the diagnosis) and the reviewers' case record.
+FORM = ("body", "muscularis propria", "heterogeneous", "oval", 23.5, 14.0, "no", "no", "yes")
+BLANK_FORM = (None,) * 9
+CASE = ("GIST", True, 58, "M")
+BLANK_CASE = (None, False, None, None)
 
 
 def _png(array: np.ndarray, path: Path) -> str:
@@ -49,9 +52,14 @@ def _upload(client: Client, path: str, name: str = "alice") -> int:
 
 
 def _save(client: Client, mask_path: str, name: str, label: str | None = "GIST",
-          form: tuple = FORM) -> str:
-    return client.predict(_editor(mask_path), name, label, True, *form, True, "",
+          form: tuple = FORM, case: tuple = BLANK_CASE) -> str:
+    return client.predict(_editor(mask_path), name, label, *form, *case, True, "",
                           api_name="/annotate_save")
+
+
+def _values(updates: tuple) -> tuple:
+    """The values of the case record's outputs (updates that also lock them)."""
+    return tuple(u["value"] if isinstance(u, dict) else u for u in updates)
 
 
 @pytest.fixture
@@ -61,7 +69,7 @@ def client(app_url: str) -> Client:
 
 def test_annotate_review_and_export(app_url: str, client: Client, tmp_path: Path) -> None:
     iid = _upload(client, _image(tmp_path, 1))
-    table = client.predict("unannotated", "alice", api_name="/annotate_worklist")
+    table = client.predict("todo", "alice", api_name="/annotate_worklist")
     assert iid in [row[0] for row in table["data"]]
 
     loaded = client.predict(iid, 1.0, "alice", api_name="/annotate_load")
@@ -75,7 +83,8 @@ def test_annotate_review_and_export(app_url: str, client: Client, tmp_path: Path
     assert history["data"][0][2] == alice.sum()
     reopened = client.predict(iid, 1.5, "alice", api_name="/annotate_load")
     assert "your revision 1 (submitted)" in reopened[1]
-    assert reopened[2:4] == ("GIST", True) and tuple(reopened[4:]) == FORM
+    assert reopened[2] == "GIST" and tuple(reopened[3:12]) == FORM  # her own reading
+    assert _values(reopened[12:16]) == BLANK_CASE and reopened[16] == 1
 
     bob = Client(app_url, verbose=False)
     # Annotators work blind: others' submissions, masks and the export are for reviewers.
@@ -83,18 +92,38 @@ def test_annotate_review_and_export(app_url: str, client: Client, tmp_path: Path
         bob.predict("needs_review", "bob", api_name="/annotate_worklist")
     reviewer = Client(app_url, verbose=False)
     to_review = reviewer.predict("needs_review", "reviewer", api_name="/annotate_worklist")
-    assert ["alice", "submitted"] in [row[3:5] for row in to_review["data"]]
-    bob.predict(iid, 1.0, "bob", api_name="/annotate_load")
+    assert ("alice", "submitted") in [(row[6], row[4]) for row in to_review["data"]]
+    assert "bob: annotator" in bob.predict("bob", api_name="/annotate_role")
+    assert "reviewer: reviewer" in reviewer.predict("reviewer", api_name="/annotate_role")
+    seen = bob.predict(iid, 1.0, "bob", api_name="/annotate_load")  # bob reads blind
+    assert "no annotation of yours yet" in seen[1] and "alice" not in seen[1]
+    assert seen[2:12] == (None,) * 10 and _values(seen[12:16]) == BLANK_CASE
+    assert iid in [row[0] for row in bob.predict("todo", "bob", api_name="/annotate_worklist")
+                   ["data"]]
     bob_png, bob_mask = _mask(tmp_path, (20, 10, 40, 30), "bob.png")
-    assert "bob's annotation" in _save(bob, bob_png, "bob", form=FORM)
+    with pytest.raises(Exception, match="bob is not a reviewer; only reviewers record the path"):
+        _save(bob, bob_png, "bob", case=CASE)
+    assert "bob's annotation" in _save(bob, bob_png, "bob", label="leiomyoma", form=BLANK_FORM)
+    seen = client.predict(iid, 1.0, "alice", api_name="/annotate_load")
+    assert "also annotated" not in seen[1] and seen[2] == "GIST"  # bob's reading stays his
+    # The reviewer sees everyone and records the pathology result.
+    full = reviewer.predict(iid, 1.0, "reviewer", api_name="/annotate_load")
+    assert "(reviewer)" in full[1] and "also annotated by alice, bob" in full[1]
+    rev_png, _ = _mask(tmp_path, (12, 12, 28, 28), "reviewer.png")
+    assert "reviewer's annotation" in _save(reviewer, rev_png, "reviewer", label=None,
+                                            form=BLANK_FORM, case=CASE)
+    assert _values(reviewer.predict(iid, 1.0, "reviewer",
+                                    api_name="/annotate_load")[12:16]) == CASE
+    assert _values(bob.predict(iid, 1.0, "bob", api_name="/annotate_load")[12:16]) == BLANK_CASE
 
     with pytest.raises(Exception, match="only reviewers may compare"):
         bob.predict(iid, 1.0, "bob", api_name="/annotate_review")
     picture, agreement, annotations, choice = reviewer.predict(
         iid, 1.0, "reviewer", api_name="/annotate_review")
     dice = 2 * (alice & bob_mask).sum() / (alice.sum() + bob_mask.sum())
-    assert agreement["data"] == [["alice", "bob", round(dice, 4), round(dice / (2 - dice), 4)]]
-    assert [row[1] for row in annotations["data"]] == ["alice", "bob"]
+    assert agreement["data"][0] == ["alice", "bob", round(dice, 4), round(dice / (2 - dice), 4)]
+    assert [row[1] for row in annotations["data"]] == ["alice", "bob", "reviewer"]
+    assert [row[6] for row in annotations["data"]][:2] == ["GIST", "leiomyoma"]
     assert np.asarray(Image.open(picture)).shape == (48, 64, 3)
     alice_id = annotations["data"][0][0]
     with pytest.raises(Exception, match="not a reviewer"):
@@ -112,6 +141,7 @@ def test_annotate_review_and_export(app_url: str, client: Client, tmp_path: Path
         row = manifest[manifest["annotator"] == "alice"].iloc[0]
         exported = np.asarray(Image.open(io.BytesIO(zf.read(row["mask"])))) > 0
     assert row["label"] == "GIST" and row["annotation_status"] == "accepted"
+    assert row["label_source"] == "pathology" and row["age"] == 58
     assert row["long_diameter_mm"] == 23.5 and row["location"] == "body"
     assert np.array_equal(exported, alice)
 
@@ -145,14 +175,14 @@ def test_bad_input_gives_clear_errors_and_loses_nothing(
     with pytest.raises(Exception, match="someone saved a newer revision"):
         _save(client, first_png, "carol", label=None, form=BLANK_FORM)
     with pytest.raises(Exception, match=r"long_diameter_mm: 999 is outside \[0, 500\]"):
-        _save(other_tab, second_png, "carol", label=None, form=(None,) * 4 + (999,) + (None,) * 3)
+        _save(other_tab, second_png, "carol", label=None, form=(None,) * 4 + (999,) + (None,) * 4)
 
     store = open_store(annotation_database)
     own = next(a for a in store.annotations(iid) if a.owner == "carol")
     assert own.revision == 2
     assert np.array_equal(store.mask(own.id), second)
     assert np.array_equal(store.mask(own.id, 1), first)
-    assert store.get_image(iid).metadata["long_diameter_mm"] is None
+    assert store.reading(own.id)["long_diameter_mm"] is None
 
 
 def test_box_tool_and_contrast(client: Client, tmp_path: Path) -> None:
@@ -169,7 +199,7 @@ def test_box_tool_and_contrast(client: Client, tmp_path: Path) -> None:
     assert (layer[..., 3] > 0).sum() == 21 * 11  # corners inclusive
     payload = {"background": None, "layers": [handle_file(brighter["layers"][0])],
                "composite": None}
-    client.predict(payload, "erin", None, False, *BLANK_FORM, False, "box",
+    client.predict(payload, "erin", None, *BLANK_FORM, *BLANK_CASE, False, "box",
                    api_name="/annotate_save")
     history = client.predict("erin", api_name="/annotate_history")
     assert history["data"][0][:4] == [1, "polygon", 21 * 11, "box"]

@@ -16,7 +16,8 @@ from PIL import Image
 from eusgist.masks import PALETTE
 from eusgist.store import open_store
 
-BLANK_FORM = (None,) * 8
+BLANK_FORM = (None,) * 9  # the reader's description after the diagnosis
+BLANK_CASE = (None, False, None, None)
 
 
 def _png(array: np.ndarray, path: Path) -> str:
@@ -40,8 +41,9 @@ def _session(app_url: str, image_id: int, who: str) -> Client:
     return client
 
 
-def _save(client: Client, layer: str, who: str) -> str:
-    return client.predict(_editor(layer), who, None, False, *BLANK_FORM, False, "",
+def _save(client: Client, layer: str, who: str, *, submit: bool = False,
+          diagnosis: str | None = None) -> str:
+    return client.predict(_editor(layer), who, diagnosis, *BLANK_FORM, *BLANK_CASE, submit, "",
                           api_name="/annotate_save")
 
 
@@ -70,8 +72,11 @@ def test_preview_and_restore_own_revision(
     with pytest.raises(Exception, match="has no revision 7"):
         hana.predict(7, None, 1.0, "hana", api_name="/annotate_preview_revision")
 
+    _, latest = hana.predict(None, None, 1.0, "hana", api_name="/annotate_preview_revision")
+    assert latest.startswith("Revision 2 of hana's annotation")  # blank: the latest
     editor, message = hana.predict(1, None, 1.0, "hana", api_name="/annotate_restore")
     assert message.startswith("Restored revision 1 of hana's annotation as revision 3")
+    assert "It is a draft" in message
     store = open_store(annotation_database)
     own = next(a for a in store.annotations(image_id) if a.owner == "hana")
     assert own.revision == 3 and own.status == "draft"
@@ -122,3 +127,22 @@ def test_others_revisions_are_for_reviewers(
     fork = next(a for a in store.annotations(image_id) if a.owner == "reviewer")
     assert np.array_equal(store.mask(fork.id), mask)
     assert store.get_annotation(jo.id).revision == 1  # jo's own annotation is untouched
+
+
+def test_restoring_a_submitted_annotation_keeps_it_in_review(
+    app_url: str, image_id: int, tmp_path: Path, annotation_database: str
+) -> None:
+    first_png, first = _box(tmp_path, 5, 5, 20, 15)
+    second_png, _ = _box(tmp_path, 30, 20, 60, 40)
+    lea = _session(app_url, image_id, "lea")
+    _save(lea, first_png, "lea", submit=True, diagnosis="GIST")
+    _save(lea, second_png, "lea", submit=True, diagnosis="leiomyoma")
+    _, message = lea.predict(1, None, 1.0, "lea", api_name="/annotate_restore")
+    assert "It is submitted for review" in message
+    store = open_store(annotation_database)
+    own = next(a for a in store.annotations(image_id) if a.owner == "lea")
+    assert (own.revision, own.status) == (3, "submitted")
+    assert store.reading(own.id)["diagnosis"] == "GIST"  # the reading came back with the mask
+    reviewer = Client(app_url, verbose=False)
+    assert "is now accepted" in reviewer.predict(own.id, "accept", "", "reviewer",
+                                                 api_name="/annotate_decide")

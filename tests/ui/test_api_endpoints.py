@@ -69,19 +69,19 @@ def test_save_and_next_then_merge(app_url: str, tmp_path: Path) -> None:
     mask[8:24, 8:24] = 255
     layer = {"background": None, "layers": [handle_file(_png(tmp_path / "m.png", mask))],
              "composite": None}
-    form = (None,) * 8
+    form = (None,) * 9 + (None, False, None, None)  # the reader's description, the case record
 
     carol = Client(app_url, verbose=False)
     carol.predict(first, 1.0, "carol", api_name="/annotate_load")
-    saved = carol.predict(layer, "carol", "GIST", False, *form, True, "",
+    saved = carol.predict(layer, "carol", "GIST", *form, True, "",
                           api_name="/annotate_save_next")
     assert "Saved revision 1 of carol's annotation" in saved
-    following = carol.predict("unannotated", "carol", api_name="/annotate_next")
+    following = carol.predict("todo", "carol", api_name="/annotate_next")
     assert following != first and following >= second
 
     dave = Client(app_url, verbose=False)
     dave.predict(first, 1.0, "dave", api_name="/annotate_load")
-    dave.predict(layer, "dave", "GIST", False, *form, True, "", api_name="/annotate_save")
+    dave.predict(layer, "dave", "GIST", *form, True, "", api_name="/annotate_save")
     with pytest.raises(Exception, match="not a reviewer"):
         dave.predict(first, "majority", "dave", api_name="/annotate_merge")
     merged = Client(app_url, verbose=False).predict(first, "majority", "reviewer",

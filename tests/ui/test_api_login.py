@@ -69,7 +69,7 @@ def test_login_required_and_names_come_from_it(login_url: str, tmp_path: Path) -
     Image.fromarray(mask).save(tmp_path / "m.png")
     editor = {"background": None, "layers": [handle_file(str(tmp_path / "m.png"))],
               "composite": None}
-    saved = alice.predict(editor, "reviewer", "GIST", False, *(None,) * 8, True, "",
+    saved = alice.predict(editor, "reviewer", "GIST", *(None,) * 9, None, False, None, None, True, "",
                           api_name="/annotate_save")
     assert "alice's annotation" in saved
     with pytest.raises(Exception, match="alice is not a reviewer"):
