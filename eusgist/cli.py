@@ -34,6 +34,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "eusgist.commands.add_user",
     "eusgist.commands.validate_roi",
     "eusgist.commands.route",
+    "eusgist.commands.fit_domain",
 )
 
 log = logging.getLogger("eusgist")

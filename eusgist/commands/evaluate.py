@@ -95,7 +95,7 @@ def _score_manifest(args: argparse.Namespace) -> tuple[pd.DataFrame, list[str], 
         raise EusgistError("--manifest needs at least one --model weights/NAME")
     if args.features is not None:
         return _score_feature_table(args)
-    from eusgist.inference.batch import score_manifest
+    from eusgist.inference.batch import OUT_OF_DOMAIN, score_manifest
     from eusgist.inference.catalog import load_model
 
     models = [load_model(path) for path in args.model]
@@ -108,6 +108,9 @@ def _score_manifest(args: argparse.Namespace) -> tuple[pd.DataFrame, list[str], 
     rows = table.drop(columns=list(dict.fromkeys(keys)))
     for key, name in zip(keys, names, strict=True):
         rows[name] = table[key]
+    flagged = table.attrs.get(OUT_OF_DOMAIN, {})  # keyed like the score columns
+    rows.attrs[OUT_OF_DOMAIN] = {name: flagged[key] for key, name in zip(keys, names, strict=True)
+                                 if key in flagged}
     return rows, names, positive
 
 

@@ -32,6 +32,8 @@ from eusgist.store.importing import ImportLimits, ImportReport, iter_zip
 log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.csv"
+#: ``DataFrame.attrs`` key of :func:`score_manifest`'s out-of-domain counts per model.
+OUT_OF_DOMAIN = "out_of_domain"
 
 
 def _write_entry(target: Path, data: bytes, dest: Path, label: str) -> None:
@@ -154,7 +156,9 @@ def score_manifest(
     """The manifest's table with one positive-class probability column per model.
 
     Every model must score the manifest's positive class. ``progress(k, name)`` is called
-    before the k-th model runs.
+    before the k-th model runs. Models with an out-of-domain gate also check every image:
+    ``table.attrs["out_of_domain"][name]`` is ``{"flagged": int, "n": int, "images":
+    [{"image", "score", "reason"}, ...]}`` (the flagged images; :func:`domain_summary`).
     """
     if not models:
         raise EusgistError("choose at least one model")
@@ -171,10 +175,28 @@ def score_manifest(
                                f"class is {manifest.positive_label!r}")
         if name in table.columns:
             raise EusgistError(f"model name {name!r} clashes with a manifest column")
-        table[name] = score_images(loaded, model_inputs(manifest, loaded), masks,
-                                   spacing_mm=spacings)
+        inputs = model_inputs(manifest, loaded)
+        table[name] = score_images(loaded, inputs, masks, spacing_mm=spacings)
         log.info("scored %d images with %s", len(table), name)
+        summary = domain_summary(loaded, inputs, masks, manifest.table["image"].astype(str))
+        if summary is not None:
+            table.attrs.setdefault(OUT_OF_DOMAIN, {})[name] = summary
     return table
+
+
+def domain_summary(loaded: LoadedModel, inputs: Sequence[VolumeInput],
+                   masks: Sequence[MaskInput], names: Sequence[str]) -> dict | None:
+    """How many images the model's out-of-domain gate flags, and which (None without a
+    gate)."""
+    from eusgist.inference.domain_fit import check_many
+
+    results = check_many(loaded, inputs, masks)
+    if results is None:
+        return None
+    flagged = [{"image": str(name), "score": round(r.score, 3), "reason": r.reason}
+               for name, r in zip(names, results, strict=True) if r.out_of_domain]
+    log.info("%s: %d of %d images out of domain", loaded.name, len(flagged), len(results))
+    return {"flagged": len(flagged), "n": len(results), "images": flagged}
 
 
 def score_dataset(

@@ -12,6 +12,7 @@ import os
 import warnings
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -220,12 +221,15 @@ def report_from_table(
     *,
     source: str = "scores table",
     overwrite: bool = False,
+    out_of_domain: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> tuple[Evaluation, Path]:
     """Evaluate a scores table and write its report folder (all or nothing).
 
     This is what the ``evaluate`` command and the app's Evaluate tab both run: see
     :func:`prepare_scores`, :func:`evaluate_scores`, :func:`evaluate_subgroups` and
     :func:`write_report`. ``options.subgroups`` holds ``"COL"`` or ``"COL:CUTS"`` texts.
+    ``out_of_domain`` (default: the table's ``attrs["out_of_domain"]``, which
+    :func:`eusgist.inference.score_manifest` sets) holds each model's out-of-domain counts.
     """
     from eusgist import __version__
 
@@ -251,7 +255,10 @@ def report_from_table(
                         if options.n_bootstrap else ""),
         "eusgist": __version__,
     }
-    out = write_report(out_dir, ev, subgroups=subgroups, context=context, overwrite=overwrite)
+    if out_of_domain is None:
+        out_of_domain = frame.attrs.get("out_of_domain") or {}
+    out = write_report(out_dir, ev, subgroups=subgroups, context=context, overwrite=overwrite,
+                       out_of_domain={k: v for k, v in out_of_domain.items() if k in ev.models})
     for name, m in ev.models.items():
         log.info("%s: AUC %.3f (%.3f-%.3f)", name, m.auc.auc, m.auc.lo, m.auc.hi)
     return ev, out
@@ -266,6 +273,7 @@ def write_report(
     subgroups: Sequence[SubgroupResult] = (),
     context: Mapping[str, str] | None = None,
     overwrite: bool = False,
+    out_of_domain: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Path:
     """Write the report folder: report.json, CSV tables, PNG figures, report.html.
 
@@ -284,6 +292,10 @@ def write_report(
         Lines describing the run (source, options), shown at the top of the HTML page.
     overwrite : bool, default False
         Replace an existing non-empty ``out_dir``; otherwise that is an error.
+    out_of_domain : mapping, optional
+        Per model, ``{"flagged": int, "n": int, "images": [{"image", "score", "reason"}]}``
+        of its out-of-domain gate: in report.json (``models.<name>.out_of_domain``) and the
+        HTML page (the flagged images listed).
 
     Returns
     -------
@@ -305,10 +317,13 @@ def write_report(
             write_json(tmp / "subgroups.json", subgroups_dict(subgroups))
         for name, table in tables.items():
             write_csv(table, tmp / name)
-        write_json(tmp / "report.json", report_dict(ev))
+        report = report_dict(ev)
+        for name, counts in (out_of_domain or {}).items():
+            report["models"][name]["out_of_domain"] = dict(counts)
+        write_json(tmp / "report.json", report)
         pngs = figures.write_figures(ev, tmp)
         html.write_html(tmp / "report.html", ev, figures=pngs, subgroups=subgroups,
-                        context=dict(context or {}))
+                        context=dict(context or {}), out_of_domain=out_of_domain)
     log.info("wrote %s", out)
     return out
 

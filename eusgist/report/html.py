@@ -12,7 +12,7 @@ import html
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from eusgist.report.results import Evaluation, SubgroupResult
@@ -113,6 +113,21 @@ def _subgroups_html(results: Sequence[SubgroupResult]) -> str:
                         "Specificity", "Note"], rows, numeric_from=2)
 
 
+def out_of_domain_html(out_of_domain: Mapping[str, Mapping[str, Any]]) -> str:
+    """Each model's out-of-domain count and the images its gate flagged."""
+    parts = [html_table(["Model", "Flagged", "Images checked"],
+                        [[name, str(c["flagged"]), str(c["n"])]
+                         for name, c in out_of_domain.items()])]
+    rows = [[name, str(item["image"]), fmt(float(item["score"]), 1), str(item["reason"])]
+            for name, c in out_of_domain.items() for item in c.get("images") or []]
+    if rows:
+        parts.append("<p class=note>These images do not look like the model's training "
+                     "images; their scores are included above but are not meaningful.</p>")
+        parts.append(html_table(["Model", "Image", "Distance", "Reason"], rows,
+                                numeric_from=2))
+    return "\n".join(parts)
+
+
 def figure_html(path: Path, caption: str) -> str:
     """A ``<figure>`` embedding the PNG at ``path`` as a data URI, with its caption."""
     data = base64.b64encode(path.read_bytes()).decode("ascii")
@@ -126,6 +141,7 @@ def render_html(
     figures: Mapping[str, Path],
     subgroups: Sequence[SubgroupResult] = (),
     context: Mapping[str, str] | None = None,
+    out_of_domain: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> str:
     """The report page as one string."""
     captions = {"roc": "ROC curves; dots mark the operating points",
@@ -146,6 +162,8 @@ def render_html(
     parts.extend(f"<p class=note>Note: {html.escape(n)}.</p>" for n in ev.notes)
     header, rows = performance_rows(ev)
     parts += ["<h2>Diagnostic performance</h2>", html_table(header, rows)]
+    if out_of_domain:
+        parts += ["<h2>Out-of-domain images</h2>", out_of_domain_html(out_of_domain)]
     parts.append("<div>" + "".join(figure_html(figures[k], captions[k])
                                          for k in ("roc", "calibration", "dca") if k in figures)
                  + "</div>")
@@ -167,7 +185,8 @@ def write_html(
     figures: Mapping[str, Path],
     subgroups: Sequence[SubgroupResult] = (),
     context: Mapping[str, str] | None = None,
+    out_of_domain: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> None:
     """Write :func:`render_html` to ``path`` (UTF-8)."""
-    path.write_text(render_html(ev, figures=figures, subgroups=subgroups, context=context),
-                    encoding="utf-8")
+    path.write_text(render_html(ev, figures=figures, subgroups=subgroups, context=context,
+                                out_of_domain=out_of_domain), encoding="utf-8")

@@ -10,6 +10,7 @@ the editor then only previews the middle slice. Multi-phase 3D models are for th
 
 from __future__ import annotations
 
+import html
 import logging
 from pathlib import Path
 from typing import Any
@@ -168,6 +169,29 @@ def shap_figure(pred: Prediction) -> np.ndarray | None:
     return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
 
 
+#: The out-of-domain warning shown above the result.
+DOMAIN_WARNING = (
+    '<div id="predict-ood-warning" role="alert" style="border:2px solid #b00020;'
+    'background:#fdecea;color:#7a0010;padding:.7em 1em;border-radius:6px;font-size:1.05em">'
+    "<strong>&#9888; Out of domain: this image does not look like the images this model was "
+    "trained on.</strong><br>{reason}.<br>The probability below is not meaningful for it: "
+    "do not use it.</div>")
+
+
+def domain_warning(pred: Prediction) -> str:
+    """The prominent warning for a flagged image ("" otherwise)."""
+    if pred.domain is None or not pred.domain.out_of_domain:
+        return ""
+    reason = pred.domain.reason
+    return DOMAIN_WARNING.format(reason=html.escape(reason[:1].upper() + reason[1:]))
+
+
+def domain_json(pred: Prediction) -> dict[str, Any]:
+    """The out-of-domain verdict for API clients (``out_of_domain`` None when unchecked)."""
+    return {"out_of_domain": pred.out_of_domain,
+            **(pred.domain.to_dict() if pred.domain is not None else {})}
+
+
 def decision_markdown(pred: Prediction) -> str:
     """Decision, threshold, notes and timings of one prediction."""
     pos = pred.classes[1]
@@ -177,6 +201,9 @@ def decision_markdown(pred: Prediction) -> str:
     lines = [f"### Model output: **{pred.decision}**{tag}",
              f"P({pos}) = {pred.positive_probability:.3f}; threshold {pred.threshold:.3f}; "
              f"ROI: {roi}. Research output, not a diagnosis."]
+    if pred.domain is not None:
+        flag = "**Out of domain**" if pred.domain.out_of_domain else "Domain check"
+        lines.append(f"{flag}: {pred.domain.reason}.")
     lines += [f"*{note}*" for note in pred.notes]
     timings = ", ".join(f"{k} {v:.0f} ms" for k, v in pred.timings_ms.items())
     lines.append(f"<small>{timings} on {pred.device}</small>")
@@ -192,8 +219,10 @@ def predict_image(
     mask_path: str | None,
     box_text: str | None,
     spacing_mm: float | None,
-) -> tuple[dict[str, float], str, np.ndarray | None, np.ndarray | None, str]:
-    """Predict an upload; return probabilities, decision, SHAP bars, Grad-CAM and the card.
+) -> tuple[dict[str, float], str, np.ndarray | None, np.ndarray | None, str, str,
+           dict[str, Any]]:
+    """Predict an upload; return probabilities, decision, SHAP bars, Grad-CAM, the card, the
+    out-of-domain warning ("" unless flagged) and verdict (for API clients).
 
     The ROI is the uploaded mask, else the box, else what was painted in the editor.
     """
@@ -209,10 +238,10 @@ def predict_image(
     mask: Any = mask_path or None
     if mask is None and box is None and not image.is_volume and model.dims == "2d":
         mask = _drawn_mask(editor, image.array.shape[:2])
-    pred = predict(model, image, mask, box=box,
+    pred = predict(model, image_path if model.dims == "2d" else image, mask, box=box,
                    spacing_mm=spacing_mm if spacing_mm and spacing_mm > 0 else None)
     return (pred.probabilities, decision_markdown(pred), shap_figure(pred), pred.gradcam,
-            card_markdown(model))
+            card_markdown(model), domain_warning(pred), domain_json(pred))
 
 
 def examples() -> list[list[object]]:
@@ -277,6 +306,7 @@ def build() -> None:
                 if rows:
                     gr.Examples(rows, inputs=[model, image, mask, spacing], label="Examples")
             with gr.Column(scale=2):
+                warning = gr.Markdown(elem_id="predict-domain-warning")
                 probabilities = gr.Label(label="Class probabilities", num_top_classes=2,
                                          elem_id="predict-probabilities")
                 decision = gr.Markdown(elem_id="predict-decision")
@@ -285,6 +315,7 @@ def build() -> None:
                 gradcam = gr.Image(label="Grad-CAM on the model input (CNN models)",
                                    type="numpy", interactive=False)
                 card = gr.Markdown(elem_id="predict-card")
+                domain = gr.JSON(visible=False, elem_id="predict-domain")
         gr.api(list_models, api_name="list_models")
         gr.on(triggers=None, fn=refresh_models, inputs=None, outputs=model,
               api_name="refresh_models", show_progress="hidden")
@@ -293,4 +324,5 @@ def build() -> None:
         image.change(show_image, inputs=image, outputs=editor, api_name="predict_show_image",
                      show_progress="hidden")
         run.click(predict_image, inputs=[model, image, editor, mask, box, spacing],
-                  outputs=[probabilities, decision, shap, gradcam, card], api_name="predict")
+                  outputs=[probabilities, decision, shap, gradcam, card, warning, domain],
+                  api_name="predict")
