@@ -217,9 +217,8 @@ def embed(extractor: DeepFeatureExtractor,
     """``(N, 2 D)`` embeddings of :func:`embedding_crops` pairs (crop, then whole frame)."""
     if not pairs:
         return np.zeros((0, 2 * extractor.dim))
-    crops = extractor.extract([p[0] for p in pairs])
-    frames = extractor.extract([p[1] for p in pairs])
-    return np.hstack([crops, frames]).astype(np.float64)
+    both = extractor.extract([p[0] for p in pairs] + [p[1] for p in pairs])  # one pass
+    return np.hstack([both[:len(pairs)], both[len(pairs):]]).astype(np.float64)
 
 
 # ---------------------------------------------------------------------------- the model
