@@ -58,7 +58,7 @@ def test_cheap_checks_pass_speckle_and_flag_every_generated_picture() -> None:
 
 
 def test_roi_checks_name_a_tiny_or_huge_roi() -> None:
-    stats = PixelStats(None, 0.01, 3.0, 20, 20 / 128 ** 2)
+    stats = PixelStats(None, 0.01, 3.0, 9, 9 / 128 ** 2)
     assert "tiny ROI" in image_checks(stats, LIMITS)[0]
     stats = PixelStats(None, 0.01, 3.0, 16000, 0.98)
     assert "larger than any in training" in image_checks(stats, LIMITS)[0]

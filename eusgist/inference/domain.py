@@ -54,7 +54,7 @@ FLAG_QUANTILE = 0.97
 CHROMA_LEVEL = 30.0
 COLOUR_FRACTION = 0.15
 FLAT_FRACTION = 0.5
-MIN_ROI_PIXELS = 64
+MIN_ROI_PIXELS = 16
 #: Grey level (0-255) below which a pixel is surround, not tissue.
 BLACK_LEVEL = 8.0
 #: The speckle floor is this fraction of the training images' 1st percentile.

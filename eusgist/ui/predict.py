@@ -106,7 +106,27 @@ def card_markdown(model: catalog.LoadedModel) -> str:
         f"**Test performance.** {_sentence(catalog.metrics_statement(model.card))}",
         f"**Decision rule.** {_decision_rule(model)}",
     ]
+    gate = domain_statement(model)
+    if gate:
+        lines.append(f"**Out-of-domain check.** {gate}")
     return "\n\n".join(lines)
+
+
+def domain_statement(model: catalog.LoadedModel) -> str | None:
+    """What the bundle's out-of-domain gate does and how often it fired on its own test
+    images (a router's, per routed bundle); None without a gate."""
+    bundles = list(dict.fromkeys(model.routes.values())) if model.routes else [model]
+    parts = []
+    for sub in bundles:
+        info = sub.card.get("domain")
+        if sub.domain is None or not isinstance(info, dict):
+            continue
+        rate = info.get("flag_rate") or {}
+        name = f"{sub.path.name}: " if model.routes else ""
+        parts.append(f"{name}images unlike its {info['fitted_on']['n_train']} training images "
+                     f"are flagged (flagged {100 * rate.get('test', float('nan')):.0f}% of its "
+                     f"{rate.get('n_test', '?')} test images)")
+    return "; ".join(parts) + "; flagged images are still scored." if parts else None
 
 
 @user_errors
