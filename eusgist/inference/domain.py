@@ -241,7 +241,7 @@ class Gaussian:
         mean = x.mean(axis=0)
         centred = x - mean
         k = max(1, min(k, len(x) - 2, x.shape[1] - 1))
-        _, s, vt = np.linalg.svd(centred, full_matrices=False)
+        vt = np.linalg.svd(centred, full_matrices=False)[2]
         components = vt[:k]
         scores = centred @ components.T
         cov = LedoitWolf(assume_centered=True).fit(scores).covariance_
@@ -326,8 +326,7 @@ def save_domain(folder: Path, model: DomainModel) -> Path:
     return path
 
 
-def read_domain(folder: Path, card: Mapping[str, Any], device: str = "cpu",
-                *, with_embedding: bool = True) -> DomainModel | None:
+def read_domain(folder: Path, card: Mapping[str, Any], device: str = "cpu") -> DomainModel | None:
     """The bundle's domain model, or None when its card records none.
 
     Raises
@@ -356,9 +355,8 @@ def read_domain(folder: Path, card: Mapping[str, Any], device: str = "cpu",
         raise BundleError(f"{path.name}: not a readable domain model ({exc})") from exc
     limits = {k.removeprefix("limit_"): float(v[0]) for k, v in arrays.items()
               if k.startswith("limit_")}
-    extractor = embedder(device) if with_embedding else None
-    if extractor is not None:
-        _check_weights(folder.name, info, extractor)
+    extractor = embedder(device)
+    _check_weights(folder.name, info, extractor)
     return DomainModel(Gaussian.from_arrays(arrays), float(arrays["threshold"][0]), limits,
                        extractor)
 
