@@ -138,3 +138,18 @@ def test_evaluate_reports_out_of_domain_counts(gated: Path, prediction_bundles,
     assert len(counts["images"]) == counts["flagged"]
     assert sum("out_of_domain" in m for m in report["models"].values()) == 1  # the CNN: no gate
     assert "Out-of-domain images" in (out / "report.html").read_text()
+
+
+def test_the_app_path_carries_the_counts_to_the_report(gated: Path, prediction_bundles,
+                                                       tmp_path) -> None:
+    """The Evaluate tab's path: score_dataset's table → report_from_table (no renaming)."""
+    from eusgist import report
+    from eusgist.inference import score_dataset
+
+    table, manifest = score_dataset(prediction_bundles.manifest, [str(gated)], tmp_path / "w")
+    counts = table.attrs["out_of_domain"][str(gated)]
+    options = report.EvaluationOptions(n_bootstrap=0, positive_label=manifest.positive_label,
+                                       lesion_col="lesion_id")
+    out = report.report_from_table(table, [str(gated)], tmp_path / "r", options)[1]
+    written = json.loads((out / "report.json").read_text())["models"][str(gated)]
+    assert written["out_of_domain"]["n"] == counts["n"] == len(table)
