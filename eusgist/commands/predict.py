@@ -67,7 +67,7 @@ def summary(pred: Prediction, image: str) -> str:
     """The readable report of one prediction."""
     neg, pos = pred.classes
     tag = " — SYNTHETIC demo model" if pred.synthetic else ""
-    lines = [
+    lines = [*_domain_lines(pred),
         f"Model: {pred.model} ({pred.kind}){tag}",
         f"Image: {image}",
         f"P({pos}) = {pred.probabilities[pos]:.3f}   P({neg}) = {pred.probabilities[neg]:.3f}",
@@ -85,6 +85,17 @@ def summary(pred: Prediction, image: str) -> str:
         + f" on {pred.device}",
     ]
     return "\n".join(lines)
+
+
+def _domain_lines(pred: Prediction) -> list[str]:
+    """The out-of-domain verdict: a warning first when the image was flagged."""
+    if pred.domain is None:
+        return []
+    if pred.domain.out_of_domain:
+        return [f"WARNING: OUT OF DOMAIN: {pred.domain.reason}.",
+                "This image does not look like the model's training data: the probability "
+                "below is not meaningful for it.", ""]
+    return [f"Domain check: {pred.domain.reason}."]
 
 
 def run(args: argparse.Namespace) -> int:

@@ -32,6 +32,8 @@ from eusgist.store.importing import ImportLimits, ImportReport, iter_zip
 log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.csv"
+#: ``DataFrame.attrs`` key of :func:`score_manifest`'s out-of-domain counts per model.
+OUT_OF_DOMAIN = "out_of_domain"
 
 
 def _write_entry(target: Path, data: bytes, dest: Path, label: str) -> None:
@@ -156,7 +158,9 @@ def score_manifest(
     Every model must score the manifest's positive class and every row must be scored;
     otherwise an error names what is wrong. ``progress(k, name)`` is called before the k-th
     model runs. Evaluations use :func:`eusgist.inference.labelled.score_labelled`, which
-    skips such models and rows and records why.
+    skips such models and rows and records why. Models with an out-of-domain gate also check
+    every image: ``table.attrs["out_of_domain"][name]`` is ``{"flagged": int, "n": int,
+    "images": [{"image", "score", "reason"}, ...]}`` (:func:`domain_summary`).
     """
     from eusgist.inference.labelled import score_labelled
 
@@ -167,7 +171,25 @@ def score_manifest(
     if problems:
         more = len(record.excluded) - 3
         raise EusgistError("; ".join(problems) + (f"; and {more} more rows" if more > 0 else ""))
-    return manifest.table.assign(**scored.probabilities)
+    table = manifest.table.assign(**scored.probabilities)
+    table.attrs[OUT_OF_DOMAIN] = {k: v[OUT_OF_DOMAIN] for k, v in record.per_model.items()
+                                  if OUT_OF_DOMAIN in v}
+    return table
+
+
+def domain_summary(loaded: LoadedModel, inputs: Sequence[VolumeInput],
+                   masks: Sequence[MaskInput], names: Sequence[str]) -> dict | None:
+    """How many images the model's out-of-domain gate flags, and which (None without a
+    gate)."""
+    from eusgist.inference.domain_fit import check_many
+
+    results = check_many(loaded, inputs, masks)
+    if results is None:
+        return None
+    flagged = [{"image": str(name), "score": round(r.score, 3), "reason": r.reason}
+               for name, r in zip(names, results, strict=True) if r.out_of_domain]
+    log.info("%s: %d of %d images out of domain", loaded.name, len(flagged), len(results))
+    return {"flagged": len(flagged), "n": len(results), "images": flagged}
 
 
 def score_dataset(

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from eusgist.bundles.tabular import Bundle
     from eusgist.features.deep import DeepFeatureExtractor
     from eusgist.features.radiomics import RadiomicsExtractor
+    from eusgist.inference.domain import DomainModel
     from eusgist.inference.predictor import Predictor
     from eusgist.segment import Segmenter
 
@@ -224,6 +225,9 @@ class LoadedModel(CardFacts):
     routes: dict[str, LoadedModel] = field(default_factory=dict)
     #: A router's box segmenter: boxes are outlined by it before scoring.
     segmenter: Segmenter | None = None
+    #: The out-of-domain gate (``fit-domain``); None when the bundle has none (a router
+    #: uses its routed bundle's).
+    domain: DomainModel | None = None
 
     @cached_property
     def model_card(self) -> ModelCard:
@@ -339,14 +343,14 @@ def _load_cached(path: str, _mtime_ns: int) -> LoadedModel:
 
         cnn = load_cnn_bundle(folder, device=device)
         return LoadedModel(str(cnn.card.get("name") or folder.name), folder, "cnn", cnn.card,
-                           device, cnn)
+                           device, cnn, domain=_domain(folder, cnn.card, device))
     from eusgist.bundles.tabular import load_bundle
 
     bundle = load_bundle(folder)
     required = bundle.required_features
     rad = tuple(f for f in required if f.startswith("rad_"))
     model = LoadedModel(bundle.name, folder, "tabular", bundle.card, device, bundle,
-                        rad_features=rad)
+                        rad_features=rad, domain=_domain(folder, bundle.card, device))
     if rad:
         model.radiomics = _radiomics_extractor(bundle)
     model.deep = tuple(_deep_extractors(bundle, device))
@@ -356,6 +360,13 @@ def _load_cached(path: str, _mtime_ns: int) -> LoadedModel:
         raise EusgistError(f"{folder.name}: cannot compute feature(s) {unknown[:5]} from the "
                            "card's radiomics protocol and backbones")
     return model
+
+
+def _domain(folder: Path, card: Mapping[str, Any], device: str) -> DomainModel | None:
+    """The bundle's out-of-domain gate, when its card records one (2D bundles only)."""
+    from eusgist.inference.domain import read_domain
+
+    return read_domain(folder, card, device)
 
 
 def _load_router(folder: Path, device: str) -> LoadedModel:

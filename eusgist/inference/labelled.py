@@ -33,6 +33,8 @@ from eusgist.data import Manifest, read_manifest
 from eusgist.errors import EusgistError, ManifestError
 from eusgist.inference.batch import (
     MANIFEST_NAME,
+    OUT_OF_DOMAIN,
+    domain_summary,
     manifest_spacings,
     model_inputs,
     score_images,
@@ -248,7 +250,14 @@ def score_labelled(
         own = _own_threshold(loaded, kept, [kinds[key][i] for i in np.flatnonzero(keep)]
                              if key in kinds else None)
         table[key] = own.scores
-        thresholds[key], per_model[key] = own.threshold, own.facts
+        thresholds[key], per_model[key] = own.threshold, dict(own.facts)
+        rows = np.flatnonzero(keep)
+        inputs = model_inputs(manifest, loaded)
+        summary = domain_summary(loaded, [inputs[i] for i in rows],
+                                 [manifest.mask_path(int(i)) for i in rows],
+                                 manifest.table["image"].astype(str).iloc[rows].tolist())
+        if summary is not None:
+            per_model[key][OUT_OF_DOMAIN] = summary
         notes.extend(own.notes)
         if not own.probabilities:
             not_probabilities.append(key)

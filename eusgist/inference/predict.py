@@ -2,8 +2,10 @@
 explanation, and the model card's context.
 
 Every :class:`Prediction` carries the model card's intended use, training data and test
-metrics, so nobody sees a probability without knowing where it came from. The work is the
-model's :class:`~eusgist.inference.predictor.Predictor`.
+metrics, so nobody sees a probability without knowing where it came from, and the verdict
+of the bundle's out-of-domain gate (:mod:`.domain`): an image unlike the training images is
+still scored, but flagged. The work is the model's
+:class:`~eusgist.inference.predictor.Predictor`.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from eusgist.inference.catalog import (
     roi_metrics,
     training_statement,
 )
-from eusgist.inference.inputs import Box, MaskInput, VolumeInput
+from eusgist.inference.domain import DomainResult
+from eusgist.inference.inputs import Box, MaskInput, VolumeInput, load_input_image
 from eusgist.inference.predictor import Contribution, Timer
 from eusgist.roi_kinds import RoiKind
 
@@ -53,6 +56,13 @@ class Prediction:
     #: The mask the model scored when it differs from the one given (a box outlined by a
     #: router's segmenter); None otherwise.
     roi: np.ndarray | None = None
+    #: The out-of-domain gate's verdict; None when the bundle has no gate (or for volumes).
+    domain: DomainResult | None = None
+
+    @property
+    def out_of_domain(self) -> bool | None:
+        """Whether the gate flagged the image (None when unchecked)."""
+        return None if self.domain is None else self.domain.out_of_domain
 
     @property
     def positive_probability(self) -> float:
@@ -71,7 +81,8 @@ class Prediction:
             "intended_use": self.intended_use, "training_data": self.training_data,
             "test_metrics": self.test_metrics, "synthetic": self.synthetic,
             "timings_ms": self.timings_ms, "device": self.device, "notes": self.notes,
-            "roi_kind": self.roi_kind,
+            "roi_kind": self.roi_kind, "out_of_domain": self.out_of_domain,
+            "domain_check": None if self.domain is None else self.domain.to_dict(),
         }
 
 
@@ -115,6 +126,10 @@ def predict(
     loaded = model if isinstance(model, LoadedModel) else load_model(model)
     timer = Timer()
     notes: list[str] = []
+    source = image
+    if isinstance(image, str | bytes | os.PathLike) and loaded.dims == "2d":
+        with timer("decode"):  # once, for the model and the out-of-domain gate
+            image = load_input_image(image)
     scored = loaded.predictor.predict(image, mask, box, spacing_mm, timer, explain, notes)
     p, contributions, gradcam = scored.probability, scored.contributions, scored.gradcam
     roi_kind = cast("RoiKind | None", scored.roi_kind) or (
@@ -122,6 +137,7 @@ def predict(
     notes = _roi_notes(loaded, roi_kind) + notes
     # A router decides with the threshold of the bundle it routed to.
     decider = loaded.routes.get(roi_kind or "", loaded)
+    domain = _check_domain(decider, image, source, mask, box, timer)
     neg, pos = loaded.classes
     card = loaded.model_card
     return Prediction(
@@ -131,8 +147,24 @@ def predict(
         gradcam=gradcam, intended_use=intended_use(card), training_data=training_statement(card),
         test_metrics=metrics_statement(card), synthetic=loaded.synthetic,
         timings_ms={k: round(v, 2) for k, v in timer.ms.items()}, device=loaded.device,
-        notes=notes, roi_kind=roi_kind, roi=scored.roi,
+        notes=notes, roi_kind=roi_kind, roi=scored.roi, domain=domain,
     )
+
+
+def _check_domain(decider: LoadedModel, image: VolumeInput, source: VolumeInput,
+                  mask: MaskInput, box: Box | None, timer: Timer) -> DomainResult | None:
+    """The deciding bundle's out-of-domain verdict on the image and ROI it scored
+    (``source``, what the caller gave, for the colour check)."""
+    if decider.domain is None or decider.dims != "2d":
+        return None
+    from eusgist.inference.domain_fit import colour_pixels
+    from eusgist.inference.inputs import resolve_roi
+    from eusgist.inference.predictor import one_image
+
+    with timer("domain"):
+        img = one_image(decider.name, image)
+        roi = resolve_roi(img, mask, box) if decider.needs_mask else None
+        return decider.domain.check(img.array, roi, colour_pixels(source, img.meta))
 
 
 def _roi_notes(loaded: LoadedModel, roi_kind: RoiKind | None) -> list[str]:

@@ -13,6 +13,7 @@ import warnings
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -249,6 +250,7 @@ def report_from_table(
     source: str = "scores table",
     overwrite: bool = False,
     scoring: ScoringRecord | None = None,
+    out_of_domain: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> tuple[Evaluation, Path]:
     """Evaluate a scores table and write its report folder (all or nothing).
 
@@ -257,6 +259,8 @@ def report_from_table(
     :func:`write_report`. ``options.subgroups`` holds ``"COL"`` or ``"COL:CUTS"`` texts;
     with ``options.threshold == "bundle"``, ``options.thresholds`` holds each score column's
     own threshold. ``scoring`` (rows and models left out while scoring) goes into the report.
+    ``out_of_domain`` (default: ``scoring``'s per-model ``out_of_domain`` entries, else the
+    table's ``attrs["out_of_domain"]``) holds each model's out-of-domain counts.
     """
     from eusgist import __version__
 
@@ -292,8 +296,13 @@ def report_from_table(
                         if options.n_bootstrap else ""),
         "eusgist": __version__,
     }
+    if out_of_domain is None:
+        out_of_domain = {k: v["out_of_domain"] for k, v in
+                         (scoring.per_model if scoring is not None else {}).items()
+                         if "out_of_domain" in v} or frame.attrs.get("out_of_domain") or {}
     out = write_report(out_dir, ev, subgroups=subgroups, context=context, overwrite=overwrite,
-                       scoring=scoring)
+                       scoring=scoring,
+                       out_of_domain={k: v for k, v in out_of_domain.items() if k in ev.models})
     for name, m in ev.models.items():
         log.info("%s: AUC %.3f (%s) at threshold %s", name, m.auc.auc,
                  ci_range(m.auc.lo, m.auc.hi), threshold_text(m.threshold))
@@ -310,6 +319,7 @@ def write_report(
     context: Mapping[str, str] | None = None,
     overwrite: bool = False,
     scoring: ScoringRecord | None = None,
+    out_of_domain: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Path:
     """Write the report folder: report.json, CSV tables, PNG figures, report.html.
 
@@ -331,6 +341,10 @@ def write_report(
     scoring : ScoringRecord, optional
         Rows and models left out while scoring, in report.json, the HTML and
         ``excluded.csv`` (written when rows were left out).
+    out_of_domain : mapping, optional
+        Per model, ``{"flagged": int, "n": int, "images": [{"image", "score", "reason"}]}``
+        of its out-of-domain gate: in report.json (``models.<name>.out_of_domain``) and the
+        HTML page (the flagged images listed).
 
     Returns
     -------
@@ -354,10 +368,14 @@ def write_report(
             write_json(tmp / "subgroups.json", subgroups_dict(subgroups))
         for name, table in tables.items():
             write_csv(table, tmp / name)
-        write_json(tmp / "report.json", report_dict(ev, scoring))
+        report = report_dict(ev, scoring)
+        for name, counts in (out_of_domain or {}).items():
+            report["models"][name]["out_of_domain"] = dict(counts)
+        write_json(tmp / "report.json", report)
         pngs = figures.write_figures(ev, tmp)
         html.write_html(tmp / "report.html", ev, figures=pngs, subgroups=subgroups,
-                        context=dict(context or {}), scoring=scoring)
+                        context=dict(context or {}), scoring=scoring,
+                        out_of_domain=out_of_domain)
     log.info("wrote %s", out)
     return out
 

@@ -11,7 +11,7 @@ import base64
 import html
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from eusgist.report.tables import delong_summary_table, summary_table
 from eusgist.report.text import fmt, p_value, with_ci
@@ -129,6 +129,21 @@ def scoring_html(scoring: ScoringRecord) -> str:
     return "\n".join(parts)
 
 
+def out_of_domain_html(out_of_domain: Mapping[str, Mapping[str, Any]]) -> str:
+    """Each model's out-of-domain count and the images its gate flagged."""
+    parts = [html_table(["Model", "Flagged", "Images checked"],
+                        [[name, str(c["flagged"]), str(c["n"])]
+                         for name, c in out_of_domain.items()])]
+    rows = [[name, str(item["image"]), fmt(float(item["score"]), 1), str(item["reason"])]
+            for name, c in out_of_domain.items() for item in c.get("images") or []]
+    if rows:
+        parts.append("<p class=note>These images do not look like the model's training "
+                     "images; their scores are included above but are not meaningful.</p>")
+        parts.append(html_table(["Model", "Image", "Distance", "Reason"], rows,
+                                numeric_from=2))
+    return "\n".join(parts)
+
+
 def figure_html(path: Path, caption: str) -> str:
     """A ``<figure>`` embedding the PNG at ``path`` as a data URI, with its caption."""
     data = base64.b64encode(path.read_bytes()).decode("ascii")
@@ -143,6 +158,7 @@ def render_html(
     subgroups: Sequence[SubgroupResult] = (),
     context: Mapping[str, str] | None = None,
     scoring: ScoringRecord | None = None,
+    out_of_domain: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> str:
     """The report page as one string."""
     captions = {"roc": "ROC curves; dots mark the operating points",
@@ -168,6 +184,8 @@ def render_html(
     parts += ["<h2>Diagnostic performance</h2>", html_table(header, rows),
               "<p class=small>All numbers (accuracy, counts, bootstrap AUC intervals, full "
               "precision): performance.csv.</p>"]
+    if out_of_domain:
+        parts += ["<h2>Out-of-domain images</h2>", out_of_domain_html(out_of_domain)]
     parts.append("<div>" + "".join(figure_html(figures[k], captions[k])
                                          for k in ("roc", "calibration", "dca") if k in figures)
                  + "</div>")
@@ -192,7 +210,9 @@ def write_html(
     subgroups: Sequence[SubgroupResult] = (),
     context: Mapping[str, str] | None = None,
     scoring: ScoringRecord | None = None,
+    out_of_domain: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> None:
     """Write :func:`render_html` to ``path`` (UTF-8)."""
     path.write_text(render_html(ev, figures=figures, subgroups=subgroups, context=context,
-                                scoring=scoring), encoding="utf-8")
+                                scoring=scoring, out_of_domain=out_of_domain),
+                    encoding="utf-8")

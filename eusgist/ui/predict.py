@@ -10,6 +10,7 @@ the editor then only previews the middle slice. Multi-phase 3D models are for th
 
 from __future__ import annotations
 
+import html
 import logging
 from pathlib import Path
 from typing import Any
@@ -106,7 +107,27 @@ def card_markdown(model: catalog.LoadedModel) -> str:
         f"**Test performance.** {_sentence(catalog.metrics_statement(model.card))}",
         f"**Decision rule.** {_decision_rule(model)}",
     ]
+    gate = domain_statement(model)
+    if gate:
+        lines.append(f"**Out-of-domain check.** {gate}")
     return "\n\n".join(lines)
+
+
+def domain_statement(model: catalog.LoadedModel) -> str | None:
+    """What the bundle's out-of-domain gate does and how often it fired on its own test
+    images (a router's, per routed bundle); None without a gate."""
+    bundles = list(dict.fromkeys(model.routes.values())) if model.routes else [model]
+    parts = []
+    for sub in bundles:
+        info = sub.card.get("domain")
+        if sub.domain is None or not isinstance(info, dict):
+            continue
+        rate = info.get("flag_rate") or {}
+        name = f"{sub.path.name}: " if model.routes else ""
+        parts.append(f"{name}images unlike its {info['fitted_on']['n_train']} training images "
+                     f"are flagged (flagged {100 * rate.get('test', float('nan')):.0f}% of its "
+                     f"{rate.get('n_test', '?')} test images)")
+    return "; ".join(parts) + "; flagged images are still scored." if parts else None
 
 
 @user_errors
@@ -150,6 +171,29 @@ def shap_figure(pred: Prediction) -> np.ndarray | None:
     return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
 
 
+#: The out-of-domain warning shown above the result.
+DOMAIN_WARNING = (
+    '<div id="predict-ood-warning" role="alert" style="border:2px solid #b00020;'
+    'background:#fdecea;color:#7a0010;padding:.7em 1em;border-radius:6px;font-size:1.05em">'
+    "<strong>&#9888; Out of domain: this image does not look like the images this model was "
+    "trained on.</strong><br>{reason}.<br>The probability below is not meaningful for it: "
+    "do not use it.</div>")
+
+
+def domain_warning(pred: Prediction) -> str:
+    """The prominent warning for a flagged image ("" otherwise)."""
+    if pred.domain is None or not pred.domain.out_of_domain:
+        return ""
+    reason = pred.domain.reason
+    return DOMAIN_WARNING.format(reason=html.escape(reason[:1].upper() + reason[1:]))
+
+
+def domain_json(pred: Prediction) -> dict[str, Any]:
+    """The out-of-domain verdict for API clients (``out_of_domain`` None when unchecked)."""
+    return {"out_of_domain": pred.out_of_domain,
+            **(pred.domain.to_dict() if pred.domain is not None else {})}
+
+
 def decision_markdown(pred: Prediction) -> str:
     """Decision, threshold, notes and timings of one prediction."""
     pos = pred.classes[1]
@@ -159,6 +203,9 @@ def decision_markdown(pred: Prediction) -> str:
     lines = [f"### Model output: **{pred.decision}**{tag}",
              f"P({pos}) = {pred.positive_probability:.3f}; threshold {pred.threshold:.3f}; "
              f"ROI: {roi}. Research output, not a diagnosis."]
+    if pred.domain is not None:
+        flag = "**Out of domain**" if pred.domain.out_of_domain else "Domain check"
+        lines.append(f"{flag}: {pred.domain.reason}.")
     lines += [f"*{note}*" for note in pred.notes]
     timings = ", ".join(f"{k} {v:.0f} ms" for k, v in pred.timings_ms.items())
     lines.append(f"<small>{timings} on {pred.device}</small>")
@@ -175,8 +222,10 @@ def predict_image(
     box_text: str | None,
     spacing_mm: float | None,
     drawing: str | None = None,
-) -> tuple[dict[str, float], str, np.ndarray | None, np.ndarray | None, str]:
-    """Predict an upload; return probabilities, decision, SHAP bars, Grad-CAM and the card.
+) -> tuple[dict[str, float], str, np.ndarray | None, np.ndarray | None, str, str,
+           dict[str, Any]]:
+    """Predict an upload; return probabilities, decision, SHAP bars, Grad-CAM, the card, the
+    out-of-domain warning ("" unless flagged) and verdict (for API clients).
 
     The ROI is given one way (:func:`resolve_roi`): an uploaded mask, a typed box
     ``x0,y0,x1,y1``, a box or outline drawn on the overlay (its JSON value), or painting.
@@ -191,10 +240,10 @@ def predict_image(
     image = read_image(image_path, name=Path(image_path).name, allow_volume=True)
     mask, box = resolve_roi(image, editor, mask_path, box_text, drawing,
                             painting=not image.is_volume and model.dims == "2d")
-    pred = predict(model, image, mask, box=box,
+    pred = predict(model, image_path if model.dims == "2d" else image, mask, box=box,
                    spacing_mm=spacing_mm if spacing_mm and spacing_mm > 0 else None)
     return (pred.probabilities, decision_markdown(pred), shap_figure(pred), pred.gradcam,
-            card_markdown(model))
+            card_markdown(model), domain_warning(pred), domain_json(pred))
 
 
 def examples() -> list[list[object]]:
@@ -267,6 +316,7 @@ def build() -> None:
             with gr.Column(scale=2):
                 roi = gr.Image(label="ROI the model used (yellow)", type="numpy", format="png",
                                interactive=False, height=300, elem_id="predict-roi")
+                warning = gr.Markdown(elem_id="predict-domain-warning")
                 probabilities = gr.Label(label="Class probabilities", num_top_classes=2,
                                          elem_id="predict-probabilities")
                 decision = gr.Markdown(elem_id="predict-decision")
@@ -275,6 +325,7 @@ def build() -> None:
                 gradcam = gr.Image(label="Grad-CAM on the model input (CNN models)",
                                    type="numpy", interactive=False)
                 card = gr.Markdown(elem_id="predict-card")
+                domain = gr.JSON(visible=False, elem_id="predict-domain")
         gr.api(list_models, api_name="list_models")
         gr.on(triggers=None, fn=refresh_models, inputs=None, outputs=model,
               api_name="refresh_models", show_progress="hidden")
@@ -287,6 +338,7 @@ def build() -> None:
         run.click(lambda: None, None, roi, api_visibility="private", queue=False,
                   show_progress="hidden")
         run.click(predict_image, inputs=[model, image, editor, mask, box, spacing, drawing],
-                  outputs=[probabilities, decision, shap, gradcam, card], api_name="predict"
+                  outputs=[probabilities, decision, shap, gradcam, card, warning, domain],
+                  api_name="predict"
                   ).success(roi_view, [model, image, editor, mask, box, drawing], roi,
                             api_name="predict_roi", show_progress="hidden")

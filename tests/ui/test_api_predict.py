@@ -40,7 +40,7 @@ def test_model_card(client: Client, models) -> None:
 @pytest.mark.parametrize("which", ["tabular", "cnn"])
 def test_predict_with_uploaded_image_and_mask(client: Client, models, which) -> None:
     row = models.rows().iloc[2]
-    label, decision, shap, gradcam, card = client.predict(
+    label, decision, shap, gradcam, card, *_ = client.predict(
         getattr(models, which).name, handle_file(row["image"]), None, handle_file(row["mask"]),
         "", None, api_name="/predict",
     )

@@ -46,7 +46,7 @@ def test_predict_a_volume_with_a_3d_bundle(client: Client, bundles: SimpleNamesp
     editor = client.predict(handle_file(str(bundles.data / row["image"])),
                             api_name="/predict_show_image")
     assert editor["layers"] == []  # the middle slice as background
-    label, decision, shap, gradcam, card = client.predict(
+    label, decision, shap, gradcam, card, *_ = client.predict(
         bundles.single.name, handle_file(str(bundles.data / row["image"])), None,
         handle_file(str(bundles.data / row["image"].replace("image", "mask"))), "", None,
         api_name="/predict")
