@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from eusgist.errors import EusgistError
+from eusgist.inference.outcomes import outcome_sentence
 
 if TYPE_CHECKING:
     from eusgist.inference.predict import Prediction
@@ -73,6 +74,8 @@ def summary(pred: Prediction, image: str) -> str:
         f"P({pos}) = {pred.probabilities[pos]:.3f}   P({neg}) = {pred.probabilities[neg]:.3f}",
         f"Decision at threshold {pred.threshold:.3f}: {pred.decision}",
     ]
+    if pred.observed is not None:
+        lines.append("Held out: " + outcome_sentence(pred.observed, pos))
     if pred.contributions:
         lines.append(f"Top SHAP contributions (> 0 pushes towards {pos}):")
         lines += [f"  {c.shap:+.4f}  {c.feature} = {c.value:.4g}" for c in pred.contributions]

@@ -27,6 +27,7 @@ from eusgist.inference.catalog import (
 )
 from eusgist.inference.domain import DomainResult
 from eusgist.inference.inputs import Box, MaskInput, VolumeInput, load_input_image
+from eusgist.inference.outcomes import observed_outcome
 from eusgist.inference.predictor import Contribution, Timer
 from eusgist.roi_kinds import RoiKind
 
@@ -56,6 +57,9 @@ class Prediction:
     #: The mask the model scored when it differs from the one given (a box outlined by a
     #: router's segmenter); None otherwise.
     roi: np.ndarray | None = None
+    #: What this probability meant on held-out test lesions of the same ROI kind
+    #: (:func:`eusgist.inference.outcomes.observed_outcome`); None when not recorded.
+    observed: dict[str, Any] | None = None
     #: The out-of-domain gate's verdict; None when the bundle has no gate (or for volumes).
     domain: DomainResult | None = None
 
@@ -83,6 +87,7 @@ class Prediction:
             "timings_ms": self.timings_ms, "device": self.device, "notes": self.notes,
             "roi_kind": self.roi_kind, "out_of_domain": self.out_of_domain,
             "domain_check": None if self.domain is None else self.domain.to_dict(),
+            "observed_outcome": self.observed,
         }
 
 
@@ -148,6 +153,7 @@ def predict(
         test_metrics=metrics_statement(card), synthetic=loaded.synthetic,
         timings_ms={k: round(v, 2) for k, v in timer.ms.items()}, device=loaded.device,
         notes=notes, roi_kind=roi_kind, roi=scored.roi, domain=domain,
+        observed=observed_outcome(roi_metrics(card), roi_kind, p),
     )
 
 

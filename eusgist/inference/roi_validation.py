@@ -36,6 +36,9 @@ CARD_KEY = "test_metrics_by_roi"
 #: An extra entry: hand-drawn-like outlines (:func:`eusgist.roi_kinds.rough_outline`), an
 #: outline kind, reported to show how much a painted outline costs.
 ROUGH = "rough_outline"
+#: Equal-count bins of held-out lesion probabilities (each with its observed outcomes): what a
+#: prediction's probability meant on the test lesions.
+OUTCOME_BINS = 5
 ROI_TEXT = {"outline": "expert mask", "box": "the mask's bounding box",
             ROUGH: "the expert mask dilated or eroded by up to 6% of the lesion's diameter, its "
                    "edge made uneven (seeded)"}
@@ -64,7 +67,29 @@ def _metrics(y: np.ndarray, p: np.ndarray, lesions: np.ndarray) -> dict[str, Any
     auc = stats.roc_auc_ci(yl, pl)
     return {"auc": auc.auc, "auc_ci": [auc.lo, auc.hi], "auc_ci_method": "DeLong, 95%",
             "brier": stats.brier_score(yl, pl), "n_lesions": int(len(yl)),
-            "n_positive_lesions": int(yl.sum()), "n_images": int(len(y))}
+            "n_positive_lesions": int(yl.sum()), "n_images": int(len(y)),
+            "outcome_bins": outcome_bins(yl, pl)}
+
+
+def outcome_bins(y: np.ndarray, p: np.ndarray, n_bins: int = OUTCOME_BINS
+                 ) -> list[dict[str, float | int]]:
+    """Held-out lesions sorted by probability and cut into ``n_bins`` bins of (nearly) equal
+    count: each bin's probability range ``lo``-``hi``, lesions ``n`` and positives
+    ``positive`` (ties never split across bins)."""
+    order = np.argsort(p, kind="stable")
+    ps, ys = np.asarray(p, float)[order], np.asarray(y, int)[order]
+    cuts = [round(k * len(ps) / n_bins) for k in range(n_bins + 1)]
+    bins: list[dict[str, float | int]] = []
+    start = 0
+    for end in cuts[1:]:
+        while 0 < end < len(ps) and ps[end] == ps[end - 1]:
+            end += 1
+        if end <= start:
+            continue
+        bins.append({"lo": float(ps[start]), "hi": float(ps[end - 1]), "n": int(end - start),
+                     "positive": int(ys[start:end].sum())})
+        start = end
+    return bins
 
 
 def validate_roi_kinds(

@@ -130,6 +130,7 @@ def train_segmenter(manifests: Sequence[str | os.PathLike[str]], out: str | os.P
     The card's ``test_metrics`` hold mean and median Dice per manifest on its test split,
     with the two baselines (the box itself, the ellipse inscribed in the box).
     """
+    began = time.perf_counter()
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -192,7 +193,9 @@ def train_segmenter(manifests: Sequence[str | os.PathLike[str]], out: str | os.P
     metrics = {key: _test_metrics(segmenter, cases) for key, cases in test_sets.items()}
     card = {"name": name or Path(out).name, "config": asdict(config), "training_data": source,
             "n_train": len(fit_cases), "n_validation": len(val_cases),
-            "validation_dice": best, "history": history, "test_metrics": metrics}
+            "validation_dice": best, "history": history, "test_metrics": metrics,
+            "training_seconds": round(time.perf_counter() - began, 1),
+            "device": device.type, "torch_threads": torch.get_num_threads()}
     save_segmenter(segmenter, out, card)
     return card
 

@@ -21,6 +21,7 @@ import pandas as pd
 
 from eusgist.errors import EusgistError
 from eusgist.inference import catalog
+from eusgist.inference.outcomes import outcome_sentence
 from eusgist.inference.predict import Prediction, predict
 from eusgist.io import read_image
 from eusgist.ui.errors import user_errors
@@ -203,6 +204,8 @@ def decision_markdown(pred: Prediction) -> str:
     lines = [f"### Model output: **{pred.decision}**{tag}",
              f"P({pos}) = {pred.positive_probability:.3f}; threshold {pred.threshold:.3f}; "
              f"ROI: {roi}. Research output, not a diagnosis."]
+    if pred.observed is not None:
+        lines.append("Held out: " + outcome_sentence(pred.observed, pos))
     if pred.domain is not None:
         flag = "**Out of domain**" if pred.domain.out_of_domain else "Domain check"
         lines.append(f"{flag}: {pred.domain.reason}.")
