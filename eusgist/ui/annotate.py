@@ -244,8 +244,8 @@ def build() -> None:
         # API only: the segmenter's outline inside a box of an uploaded image.
         seg_image, seg_box = gr.File(visible=False), gr.Textbox(visible=False)
         seg_mask = gr.Image(visible=False, format="png", image_mode="L")
-        gr.on(triggers=None, fn=segment_box, inputs=[seg_image, seg_box], outputs=seg_mask,
-              api_name="segment")
+        gr.Button(visible=False).click(segment_box, [seg_image, seg_box], seg_mask,
+                                       api_name="segment")
         # Opening an image rewrites the description (loaded, a State, is not hashable).
         description.change(show_drawing, [loaded, contrast, drawing], drawing,
                            api_visibility="private", show_progress="hidden")
