@@ -24,7 +24,8 @@ _MODALITIES = {"radiomics": "radiomics", "deep": "CNN features",
 _CLASSIFIERS = {"svm": "SVM", "xgboost": "XGBoost", "rf": "random forest"}
 
 
-def _card(info: catalog.ModelInfo) -> ModelCard | None:
+def read_card(info: catalog.ModelInfo) -> ModelCard | None:
+    """The card of a listed bundle, normalised; None when it cannot be read."""
     try:
         return ModelCard.from_dict(read_json_object(info.path / CARD), info.path.name)
     except (OSError, ValueError):
@@ -58,7 +59,7 @@ def is_gist_model(card: ModelCard) -> bool:
 def short_label(info: catalog.ModelInfo) -> str:
     """The selector's label: bundle name, task and method (``busi-radiomics-svm — malignant
     vs benign, radiomics, SVM``); SYNTHETIC and unavailable models say so."""
-    card = _card(info)
+    card = read_card(info)
     if not info.available or card is None:
         return f"{info.path.name} (unavailable)"
     neg, pos = card.classes
@@ -79,7 +80,8 @@ def _routes(card: ModelCard) -> str:
     return ", ".join(f"{kind} ROIs → {name}" for kind, name in routes.items())
 
 
-def _what_it_is(card: ModelCard) -> str:
+def what_it_is(card: ModelCard) -> str:
+    """Task, method, and training data (a router: where it sends each ROI kind)."""
     neg, pos = card.classes
     what = f"{pos} vs {neg}; {method_words(card)}"
     if card.kind == "router":
@@ -91,7 +93,7 @@ def _what_it_is(card: ModelCard) -> str:
 def shipped_notice() -> str:
     """The notice at the top of the tab: no GIST/leiomyoma model ships, what each installed
     model is, and that none is clinically validated."""
-    cards = [(m, _card(m)) for m in catalog.list_models()]
+    cards = [(m, read_card(m)) for m in catalog.list_models()]
     gist = [m.path.name for m, c in cards if c is not None and is_gist_model(c)]
     lines = ["**eusgist ships no GIST vs leiomyoma model**: no public EUS data set of GISTs and "
              "leiomyomas exists. **No model here is clinically validated**: research and "
@@ -106,7 +108,7 @@ def shipped_notice() -> str:
                    None)
     lines.append("The models here:")
     items = [f"- **{m.path.name}**{' (default)' if m.path.name == default else ''}: "
-             + ("unavailable" if c is None or not m.available else _what_it_is(c))
+             + ("unavailable" if c is None or not m.available else what_it_is(c))
              for m, c in cards]
     return "\n\n".join(lines) + "\n" + "\n".join(items)
 
@@ -116,7 +118,7 @@ def describe(model: catalog.LoadedModel) -> str:
     card = model.model_card
     tag = "**SYNTHETIC demo model.** " if model.synthetic else ""
     gist = "" if is_gist_model(card) else " Not a GIST/leiomyoma model."
-    return (f"{tag}{_what_it_is(card)}.{gist}\n\n"
+    return (f"{tag}{what_it_is(card)}.{gist}\n\n"
             f"**Tested:** {catalog.roi_statement(card) or 'no test metrics recorded.'}")
 
 
