@@ -11,6 +11,7 @@ the editor then only previews the middle slice. Multi-phase 3D models are for th
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
@@ -156,7 +157,8 @@ def decision_markdown(pred: Prediction) -> str:
 
 
 def parse_spacing(value: float | str | None) -> float | None:
-    """Pixel spacing in mm from the spacing box: None when empty (unknown).
+    """Pixel spacing in mm from the spacing box: None (unknown) when empty, or 0 as API
+    clients sent for unknown before the box took text.
 
     Raises
     ------
@@ -169,8 +171,10 @@ def parse_spacing(value: float | str | None) -> float | None:
     try:
         spacing = float(text)
     except ValueError:
-        spacing = float("nan")
-    if not spacing > 0 or spacing == float("inf"):
+        spacing = math.nan
+    if spacing == 0:
+        return None
+    if not (math.isfinite(spacing) and spacing > 0):
         raise EusgistError(f"pixel spacing must be a positive number of mm (or empty for "
                            f"unknown), got {text!r}")
     return spacing

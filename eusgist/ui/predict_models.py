@@ -46,7 +46,8 @@ def method_words(card: ModelCard) -> str:
 
 def _data_words(card: ModelCard) -> str:
     """The training data's name without its details (``BUSI breast ultrasound subset``)."""
-    source = str(card.training_data.get("source") or "")
+    data = card.training_data
+    source = str(data.get("source") or Path(str(data.get("manifest") or "")).parent.name)
     return source.split("(")[0].split(":")[0].strip() or "unrecorded data"
 
 
