@@ -121,8 +121,8 @@ def _model_section(info: catalog.ModelInfo) -> str:
         is_not.insert(0, "trained on any real patient's images: its output says nothing "
                          "about patients")
     split = card.training_data.get("split") or {}
-    tested = _roi_lines(catalog.roi_metrics(card)) or [
-        f"  - {catalog.metrics_statement(card)}"]
+    by_kind = _roi_lines(catalog.roi_metrics(card))
+    tested = by_kind or [f"  - {catalog.metrics_statement(card)}"]
     size = split.get("test_size")
     share = f", {size:.0%} of them" if isinstance(size, int | float) else ""
     how = (f" (held out by {split['by']}{share}, never seen in training)"
@@ -135,7 +135,7 @@ def _model_section(info: catalog.ModelInfo) -> str:
     return "\n".join([
         f"### {name}{tag}",
         f"- **Is**: {what}",
-        f"- **Validated on its test lesions, per ROI kind**{how}:",
+        f"- **Validated on its test lesions{', per ROI kind' if by_kind else ''}**{how}:",
         *tested,
         f"- **Is not**: {'; '.join(is_not)}.",
     ])

@@ -42,6 +42,10 @@ def test_gradcam_figure_is_large_with_a_colour_scale() -> None:
     overlay = np.zeros((32, 32, 3), np.uint8)
     picture = gradcam_figure(overlay)
     assert picture is not None and picture.shape[1] >= 600 and picture.shape[2] == 3
+    right = picture[:, picture.shape[1] * 3 // 4:].reshape(-1, 3).astype(int)
+    red = (right[:, 0] > 200) & (right[:, 1] < 60) & (right[:, 2] < 60)
+    blue = (right[:, 2] > 120) & (right[:, 0] < 30) & (right[:, 1] < 30)
+    assert red.any() and blue.any()  # the colour bar, high (red) to low (blue)
     assert gradcam_figure(None) is None
 
 
