@@ -4,6 +4,13 @@ The work is :func:`eusgist.inference.predict.predict`, the same call as ``python
 predict``; this module reads the uploads, turns a drawn, uploaded or boxed ROI into a mask
 and shows the result. Every prediction comes with the model card: intended use (not for
 clinical use), training data and test metrics; synthetic demo models say so everywhere.
+
+The tab opens with what the installed models are (none a GIST/leiomyoma model, none
+clinically validated; :mod:`.predict_models`); the selector shows short names, the chosen
+model's description and its own examples. A result shows only the panels it fills (SHAP bars
+for a tabular model, Grad-CAM with its colour scale for a CNN; :mod:`.predict_panels`) and is
+cleared when Predict is pressed, the model or the image changes, so a failed prediction never
+leaves an earlier answer on screen. An empty spacing box means the spacing is unknown.
 A volume model (3D or 2d-slice CNN) takes a NIfTI/NRRD volume with an uploaded mask volume;
 the editor then only previews the middle slice. Multi-phase 3D models are for the API/CLI.
 """
