@@ -1,8 +1,9 @@
 """Screenshots of the app with the shipped weights, for the README (docs/img/app_*.png).
 
-Usage: python scripts/take_screenshots.py [OUT_DIR]   (needs Debian chromium)
-Serves the app on a free loopback port with a throwaway annotation database, runs one
-prediction on a shipped example and one evaluation of tests/stats/data/example_scores.csv.
+Usage: python scripts/take_screenshots.py [OUT_DIR [TAB ...]]   (needs Debian chromium)
+Serves the app on a free loopback port with a throwaway annotation database and, for each TAB
+(default: predict evaluate), takes one page: predict runs the default model on its first
+example (1440×1000 window); evaluate evaluates tests/stats/data/example_scores.csv.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import socket
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -34,42 +36,56 @@ def main() -> None:
     app = build_app()
     app.queue()
     app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    example = ROOT / "examples" / "phantom-demo-combined-svm"
+    tabs = sys.argv[2:] or ["predict", "evaluate"]
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page = browser.new_page(viewport={"width": 1440, "height": 1000})
             page.goto(f"http://127.0.0.1:{port}/", wait_until="load")
-            page.get_by_role("tab", name="Predict").click()
-            page.locator("#predict-model input").click()
-            page.get_by_role("option").filter(has_text="phantom-demo").click()
-            tab = page.locator("#predict")
-            tab.locator("#predict-image input[type=file]").set_input_files(
-                str(example / "GIST_P0006-L1_0.png"))
-            tab.locator("#predict-mask input[type=file]").set_input_files(
-                str(example / "GIST_P0006-L1_0_mask.png"))
-            tab.get_by_label("Pixel spacing, mm (if not in the file)").fill("0.1591")
-            page.wait_for_timeout(1500)
-            tab.locator("#predict-run").click()
-            page.wait_for_function("() => document.querySelector('#predict-decision')"
-                                   ".innerText.includes('Model output')", timeout=120_000)
-            page.wait_for_timeout(1000)
-            page.screenshot(path=str(out / "app_predict.png"), full_page=True)
-            page.get_by_role("tab", name="Evaluate").click()
-            ev = page.locator("#evaluate")
-            ev.locator("input[type=file]").first.set_input_files(
-                str(ROOT / "tests" / "stats" / "data" / "example_scores.csv"))
-            page.wait_for_function("() => document.querySelector('#evaluate')"
-                                   ".innerText.includes('combined')", timeout=30_000)
-            ev.get_by_role("button", name="Evaluate").click()
-            page.wait_for_function("() => document.querySelector('#evaluate')"
-                                   ".innerText.includes('cases,')", timeout=120_000)
-            page.wait_for_timeout(1000)
-            page.screenshot(path=str(out / "app_evaluate.png"), full_page=True)
+            if "predict" in tabs:
+                shoot_predict(page, out)
+            if "evaluate" in tabs:
+                shoot_evaluate(page, out)
             browser.close()
     finally:
         app.close()
     log.info("screenshots in %s", out)
+
+
+def _close_toasts(page: Any) -> None:
+    """Close the notices left on the page (they would cover the result)."""
+    for button in page.locator(".toast-close").all():
+        button.click()
+
+
+def shoot_predict(page: Any, out: Path) -> None:
+    """The default model's first example, predicted."""
+    page.get_by_role("tab", name="Predict").click()
+    page.wait_for_function("() => (document.querySelector('#predict-examples') || "
+                           "{innerText: ''}).innerText.includes('Examples for')", timeout=120_000)
+    page.locator("#predict-examples tbody tr").first.click()
+    page.wait_for_timeout(2500)
+    page.locator("#predict-run").click()
+    page.wait_for_function("() => document.querySelector('#predict-decision')"
+                           ".innerText.includes('Model output')", timeout=120_000)
+    page.wait_for_timeout(1500)
+    _close_toasts(page)
+    page.screenshot(path=str(out / "app_predict.png"), full_page=True)
+
+
+def shoot_evaluate(page: Any, out: Path) -> None:
+    """An evaluation of the example scores."""
+    page.get_by_role("tab", name="Evaluate").click()
+    ev = page.locator("#evaluate")
+    ev.locator("input[type=file]").first.set_input_files(
+        str(ROOT / "tests" / "stats" / "data" / "example_scores.csv"))
+    page.wait_for_function("() => document.querySelector('#evaluate')"
+                           ".innerText.includes('combined')", timeout=30_000)
+    ev.get_by_role("button", name="Evaluate").click()
+    page.wait_for_function("() => document.querySelector('#evaluate')"
+                           ".innerText.includes('cases,')", timeout=120_000)
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(out / "app_evaluate.png"), full_page=True)
 
 
 if __name__ == "__main__":

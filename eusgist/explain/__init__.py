@@ -1,4 +1,5 @@
-"""Explanations: SHAP for the tabular models (:mod:`.shap`), Grad-CAM for CNNs (:mod:`.gradcam`).
+"""Explanations: SHAP for the tabular models (:mod:`.shap`), Grad-CAM for CNNs (:mod:`.gradcam`),
+feature names for clinicians (:mod:`.names`).
 
 Re-exports the tabular names; :mod:`eusgist.explain.gradcam` needs torch and is imported
 only by those who ask for it.
@@ -6,6 +7,7 @@ only by those who ask for it.
 
 from __future__ import annotations
 
+from eusgist.explain.names import display_name
 from eusgist.explain.shap import (
     METHODS,
     Explanation,
@@ -28,6 +30,7 @@ __all__ = [
     "Explanation",
     "Game",
     "background_sample",
+    "display_name",
     "explain",
     "masked_game",
     "readable_name",

@@ -23,6 +23,7 @@ from eusgist.bundles.card import CARD, CardFacts, ModelCard, read_json_object
 from eusgist.errors import BundleError, EusgistError
 from eusgist.hub import resolve_weights_dir
 from eusgist.inference.inputs import Dims, VolumeSpec
+from eusgist.report.text import ci_range
 
 if TYPE_CHECKING:
     from eusgist.bundles.cnn import CNNBundle
@@ -113,17 +114,17 @@ def training_statement(card: Mapping[str, Any] | ModelCard) -> str:
 
 
 def metrics_statement(card: Mapping[str, Any] | ModelCard) -> str:
-    """Test AUC and threshold metrics with their 95% CIs, as one line."""
+    """Test AUC and threshold metrics with their 95% CIs (written "a to b"), as one line."""
     m = _card(card).test_metrics
     if m.get("auc") is None:
         return roi_statement(card) or "No test metrics recorded."
     lo, hi = m.get("auc_ci") or (float("nan"), float("nan"))
     n = m.get("n_lesions") or m.get("n")
     unit = "lesions" if m.get("n_lesions") else "images"
-    parts = [f"test AUC {m['auc']:.3f} (95% CI {lo:.3f}–{hi:.3f}; n={n} {unit})"]
+    parts = [f"test AUC {m['auc']:.3f} (95% CI {ci_range(lo, hi)}; n={n} {unit})"]
     for name, (value, mlo, mhi) in (m.get("metrics") or {}).items():
         if name in ("sensitivity", "specificity", "accuracy"):
-            parts.append(f"{name} {value:.2f} ({mlo:.2f}–{mhi:.2f})")
+            parts.append(f"{name} {value:.2f} ({ci_range(mlo, mhi, 2)})")
     return "; ".join(parts) + ". " + roi_statement(card)
 
 
@@ -135,13 +136,13 @@ def roi_metrics(card: Mapping[str, Any] | ModelCard) -> dict[str, dict[str, Any]
 
 
 def roi_statement(card: Mapping[str, Any] | ModelCard) -> str:
-    """Which ROI kinds the model was validated on, with the test AUC of each."""
+    """Which ROI kinds the model was validated on, with the test AUC (95% CI "a to b") of
+    each."""
     by_kind = roi_metrics(card)
     if not by_kind:
         return ("Validated with expert outlines only; not validated on boxes."
                 if _card(card).expects.get("supervision", "strong") == "strong" else "")
-    parts = [f"{kind.replace('_', ' ')} AUC {m['auc']:.3f} "
-             f"({m['auc_ci'][0]:.3f}–{m['auc_ci'][1]:.3f})"
+    parts = [f"{kind.replace('_', ' ')} AUC {m['auc']:.3f} ({ci_range(*m['auc_ci'])})"
              for kind, m in by_kind.items() if "auc" in m and "auc_ci" in m]
     return "Validated per ROI kind: " + ", ".join(parts) + "."
 

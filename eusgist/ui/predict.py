@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import html
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 import numpy as np
-import pandas as pd
 
 from eusgist.errors import EusgistError
 from eusgist.inference import catalog
@@ -26,24 +26,30 @@ from eusgist.inference.predict import Prediction, predict
 from eusgist.io import read_image
 from eusgist.ui.errors import user_errors
 from eusgist.ui.gpu import PREDICT_SECONDS, on_gpu
+from eusgist.ui.predict_models import (
+    describe,
+    example_files,
+    examples_label,
+    model_choices,
+    model_examples,
+    pick_example,
+    shipped_notice,
+)
+from eusgist.ui.predict_panels import (
+    SHAP_CSS,
+    clear_result,
+    gradcam_figure,
+    shap_html,
+    show_panels,
+    technical_names,
+)
 from eusgist.ui.predict_roi import display_gray, resolve_roi, roi_view, show_drawing
 from eusgist.ui.shape_overlay import shape_overlay
 
 log = logging.getLogger(__name__)
 
-#: Example images: ``examples/<model name>/*.png`` with optional ``*_mask.png`` masks.
-EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
 SYNTHETIC_NOTE = ("**SYNTHETIC demo model**: trained on computer-generated phantom images; "
                   "its output says nothing about real patients.")
-
-
-def model_choices() -> list[tuple[str, str]]:
-    """``(label, name)`` for the selector: available real-data models first, the one best on
-    boxes (what a clinician draws) on top; then synthetic demos; unavailable ones last."""
-    models = sorted(catalog.list_models(), key=lambda m: (
-        not m.available, m.synthetic, -(m.box_auc if m.box_auc is not None else -1.0), m.name))
-    return [(f"{m.label} — {m.summary if m.available else m.error}", m.path.name)
-            for m in models]
 
 
 def list_models() -> list[dict[str, Any]]:
@@ -56,7 +62,7 @@ def list_models() -> list[dict[str, Any]]:
 def refresh_models() -> dict:
     """Selector update with the current bundles (first available one selected)."""
     choices = model_choices()
-    available = [name for label, name in choices if "(unavailable)" not in label]
+    available = [name for label, name in choices if not label.endswith("(unavailable)")]
     return gr.update(choices=choices, value=available[0] if available else None)
 
 
@@ -140,6 +146,14 @@ def model_card(name: str | None) -> str:
 
 
 @user_errors
+def model_description(name: str | None) -> str:
+    """The chosen model in two lines (task, method, training data, per-ROI-kind test AUC)."""
+    if not name:
+        return ""
+    return describe(catalog.load_listed_model(name))
+
+
+@user_errors
 def show_image(path: str | None) -> dict | None:
     """An uploaded image as the ROI editor's background (grey, 8-bit display); a volume's
     middle slice."""
@@ -147,29 +161,6 @@ def show_image(path: str | None) -> dict | None:
         return None
     gray = display_gray(read_image(path, name=Path(path).name, allow_volume=True))
     return {"background": np.stack([gray] * 3, axis=-1), "layers": [], "composite": None}
-
-
-def shap_figure(pred: Prediction) -> np.ndarray | None:
-    """Horizontal bars of the signed SHAP contributions (RGB image), largest on top."""
-    if not pred.contributions:
-        return None
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    items = pred.contributions[::-1]
-    fig = Figure(figsize=(7, 0.45 * len(items) + 1.2), dpi=100)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    values = [c.shap for c in items]
-    ax.barh([f"{c.feature} = {c.value:.3g}" for c in items], values,
-            color=["#d62728" if v > 0 else "#1f77b4" for v in values])
-    ax.axvline(0, color="black", linewidth=0.8)
-    neg, pos = pred.classes
-    ax.set_xlabel(f"SHAP value (> 0: towards {pos}; < 0: towards {neg})")
-    ax.tick_params(axis="y", labelsize=8)
-    fig.tight_layout()
-    fig.canvas.draw()
-    return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
 
 
 #: The out-of-domain warning shown above the result.
@@ -215,6 +206,30 @@ def decision_markdown(pred: Prediction) -> str:
     return "\n\n".join(lines)
 
 
+def parse_spacing(value: float | str | None) -> float | None:
+    """Pixel spacing in mm from the spacing box: None (unknown) when empty, or 0 as API
+    clients sent for unknown before the box took text.
+
+    Raises
+    ------
+    ValueError
+        Not a positive number.
+    """
+    text = "" if value is None else str(value).strip()
+    if not text:
+        return None
+    try:
+        spacing = float(text)
+    except ValueError:
+        spacing = math.nan
+    if spacing == 0:
+        return None
+    if not (math.isfinite(spacing) and spacing > 0):
+        raise EusgistError(f"pixel spacing must be a positive number of mm (or empty for "
+                           f"unknown), got {text!r}")
+    return spacing
+
+
 @on_gpu(PREDICT_SECONDS)
 @user_errors
 def predict_image(
@@ -223,15 +238,16 @@ def predict_image(
     editor: dict | None,
     mask_path: str | None,
     box_text: str | None,
-    spacing_mm: float | None,
+    spacing_mm: float | str | None,
     drawing: str | None = None,
-) -> tuple[dict[str, float], str, np.ndarray | None, np.ndarray | None, str, str,
-           dict[str, Any]]:
-    """Predict an upload; return probabilities, decision, SHAP bars, Grad-CAM, the card, the
-    out-of-domain warning ("" unless flagged) and verdict (for API clients).
+) -> tuple[dict[str, float], str, str, np.ndarray | None, str, str, dict[str, Any]]:
+    """Predict an upload; return probabilities, decision, SHAP bars (HTML; empty for a CNN),
+    Grad-CAM with its colour scale (None for a tabular model), the card, the out-of-domain
+    warning ("" unless flagged) and verdict (for API clients).
 
     The ROI is given one way (:func:`resolve_roi`): an uploaded mask, a typed box
     ``x0,y0,x1,y1``, a box or outline drawn on the overlay (its JSON value), or painting.
+    ``spacing_mm`` (the tab's text box): empty or None means unknown.
     """
     if not name:
         raise EusgistError("choose a model first")
@@ -244,53 +260,29 @@ def predict_image(
     mask, box = resolve_roi(image, editor, mask_path, box_text, drawing,
                             painting=not image.is_volume and model.dims == "2d")
     pred = predict(model, image_path if model.dims == "2d" else image, mask, box=box,
-                   spacing_mm=spacing_mm if spacing_mm and spacing_mm > 0 else None)
-    return (pred.probabilities, decision_markdown(pred), shap_figure(pred), pred.gradcam,
+                   spacing_mm=parse_spacing(spacing_mm))
+    return (pred.probabilities, decision_markdown(pred),
+            shap_html(pred, technical_names(model)), gradcam_figure(pred.gradcam),
             card_markdown(model), domain_warning(pred), domain_json(pred))
-
-
-def examples() -> list[list[object]]:
-    """``[model name, image, mask or None, spacing in mm or None]`` for every example.
-
-    Examples live in ``examples/<model name>/``: listed in ``examples.csv`` (columns
-    ``image``, ``mask``, ``spacing_mm``; paths relative to the folder) when there is one,
-    else every ``*.png`` with its optional ``*_mask.png``.
-    """
-    rows: list[list[object]] = []
-    for folder in sorted(p for p in EXAMPLES_DIR.glob("*") if p.is_dir()):
-        listing = folder / "examples.csv"
-        if listing.is_file():
-            table = pd.read_csv(listing, keep_default_na=False)
-            for rec in table.to_dict("records"):
-                mask = str(folder / rec["mask"]) if rec.get("mask") else None
-                spacing = rec.get("spacing_mm")
-                spacing = float(spacing) if spacing not in (None, "") else None
-                rows.append([folder.name, str(folder / rec["image"]), mask, spacing])
-            continue
-        for image in sorted(folder.glob("*.png")):
-            if image.stem.endswith("_mask"):
-                continue
-            mask = image.with_name(f"{image.stem}_mask.png")
-            rows.append([folder.name, str(image), str(mask) if mask.is_file() else None, None])
-    return rows
 
 
 def build() -> None:
     """Add the Predict tab to the enclosing Blocks."""
     with gr.Tab("Predict", id="predict", elem_id="predict"):
+        notice = gr.Markdown(elem_id="predict-notice")
         gr.Markdown(
-            "Score one EUS image with a trained model. **Research and teaching only; not for "
-            "clinical use.** Every result shows what the model was trained on and how it "
-            "performed on its test split. Give the lesion ROI one way: drag a box on the "
-            "image, click an outline, paint it, type a box or upload a mask file. A 3D "
-            "(or 2d-slice) model takes a NIfTI/NRRD volume and its mask volume as a file; "
-            "the editor then shows the middle slice only."
+            "Score one image with a model. Give the lesion ROI one way: drag a box on the "
+            "image, click an outline, paint it, type a box or upload a mask file. A 3D (or "
+            "2d-slice) model takes a NIfTI/NRRD volume and its mask volume as a file; the "
+            "editor then shows the middle slice only."
         )
         with gr.Row():
             with gr.Column(scale=3):
                 model = gr.Dropdown(label="Model", choices=[], allow_custom_value=True,
                                     elem_id="predict-model")
-                image = gr.File(label="EUS image (PNG, JPEG, DICOM, ...; NIfTI/NRRD volume "
+                about_model = gr.Markdown(elem_id="predict-model-about")
+                examples_at = gr.Column()  # the chosen model's examples, filled below
+                image = gr.File(label="Image (PNG, JPEG, DICOM, ...; NIfTI/NRRD volume "
                                       "for a 3D model)", type="filepath",
                                 elem_id="predict-image")
                 drawing = shape_overlay(
@@ -310,12 +302,16 @@ def build() -> None:
                     with gr.Column():
                         box = gr.Textbox(label="Box x0,y0,x1,y1 (pixels, optional)",
                                          elem_id="predict-box")
-                        spacing = gr.Number(label="Pixel spacing, mm (if not in the file)",
-                                            value=None, minimum=0)
+                        spacing = gr.Textbox(
+                            label="Pixel spacing, mm (if not in the file)",
+                            placeholder="unknown (empty)", elem_id="predict-spacing")
                 run = gr.Button("Predict", variant="primary", elem_id="predict-run")
-                rows = examples()
-                if rows:
-                    gr.Examples(rows, inputs=[model, image, mask, spacing], label="Examples")
+                with examples_at:
+                    gr.set_static_paths(example_files())  # served as they are, never copied
+                    shown = gr.Dataset(
+                        components=[image, mask, spacing], samples=[], type="values",
+                        headers=["Image", "Mask", "Spacing (mm)"], label=examples_label(None),
+                        visible=False, elem_id="predict-examples")
             with gr.Column(scale=2):
                 roi = gr.Image(label="ROI the model used (yellow)", type="numpy", format="png",
                                interactive=False, height=300, elem_id="predict-roi")
@@ -323,25 +319,40 @@ def build() -> None:
                 probabilities = gr.Label(label="Class probabilities", num_top_classes=2,
                                          elem_id="predict-probabilities")
                 decision = gr.Markdown(elem_id="predict-decision")
-                shap = gr.Image(label="Top SHAP contributions (tabular models)", type="numpy",
-                                interactive=False)
+                shap = gr.HTML(css_template=SHAP_CSS, visible=False, elem_id="predict-shap",
+                               js_on_load=None, padding=True)
                 gradcam = gr.Image(label="Grad-CAM on the model input (CNN models)",
-                                   type="numpy", interactive=False)
+                                   type="numpy", format="png", interactive=False, height=540,
+                                   visible=False, elem_id="predict-gradcam")
                 card = gr.Markdown(elem_id="predict-card")
                 domain = gr.JSON(visible=False, elem_id="predict-domain")
+        result = [probabilities, decision, shap, gradcam, roi, warning, domain]
         gr.api(list_models, api_name="list_models")
         gr.on(triggers=None, fn=refresh_models, inputs=None, outputs=model,
               api_name="refresh_models", show_progress="hidden")
+        gr.on(triggers=None, fn=shipped_notice, inputs=None, outputs=notice,
+              api_name="predict_notice", show_progress="hidden")
         model.change(model_card, inputs=model, outputs=card, api_name="model_card",
                      show_progress="hidden")
+        model.change(model_description, inputs=model, outputs=about_model,
+                     api_name="model_description", show_progress="hidden")
+        model.change(model_examples, inputs=model, outputs=shown, api_name="model_examples",
+                     show_progress="hidden")
+        shown.click(pick_example, inputs=shown, outputs=[image, mask, spacing],
+                    api_visibility="private", queue=False, show_progress="hidden")
+        for source in (model, image):  # a result never outlives its model or image
+            source.change(clear_result, None, result, api_visibility="private", queue=False,
+                          show_progress="hidden")
         image.change(show_image, inputs=image, outputs=editor, api_name="predict_show_image",
                      show_progress="hidden")
         image.change(show_drawing, inputs=image, outputs=drawing, api_visibility="private",
                      show_progress="hidden")
-        run.click(lambda: None, None, roi, api_visibility="private", queue=False,
-                  show_progress="hidden")
-        run.click(predict_image, inputs=[model, image, editor, mask, box, spacing, drawing],
-                  outputs=[probabilities, decision, shap, gradcam, card, warning, domain],
-                  api_name="predict"
+        run.click(clear_result, None, result, api_visibility="private", queue=False,
+                  show_progress="hidden"
+                  ).then(predict_image, inputs=[model, image, editor, mask, box, spacing, drawing],
+                         outputs=[probabilities, decision, shap, gradcam, card, warning, domain],
+                         api_name="predict"
+                  ).success(show_panels, [shap, gradcam], [shap, gradcam],
+                            api_visibility="private", queue=False, show_progress="hidden"
                   ).success(roi_view, [model, image, editor, mask, box, drawing], roi,
                             api_name="predict_roi", show_progress="hidden")

@@ -49,8 +49,11 @@ def test_predict_with_uploaded_image_and_mask(client: Client, models, which) -> 
     assert sum(probs.values()) == pytest.approx(1.0)
     assert label["label"] in probs and "threshold" in decision
     assert "not for clinical use" in card.lower()
-    assert (shap is not None) == (which == "tabular")
-    assert (gradcam is not None) == (which == "cnn")
+    assert bool(shap) == (which == "tabular")  # no SHAP panel for a CNN
+    assert (gradcam is not None) == (which == "cnn")  # no Grad-CAM for a tabular model
+    if which == "tabular":
+        assert 'title="rad_' in shap or 'title="deep_' in shap  # the technical name on hover
+        assert "CNN feature" in shap or ":" in shap.split('class="name">')[1][:60]
 
 
 def test_predict_with_a_box(client: Client, models) -> None:
@@ -77,20 +80,38 @@ def test_bad_upload_gives_a_clear_error(client: Client, models, tmp_path, case, 
                        api_name="/predict")
 
 
-def test_examples_pair_images_with_their_masks(tmp_path, monkeypatch) -> None:
-    from eusgist.ui import predict
+def test_the_notice_says_what_is_here_and_that_nothing_is_validated(client: Client,
+                                                                     models) -> None:
+    notice = client.predict(api_name="/predict_notice")
+    assert "ships no GIST vs leiomyoma model" in notice
+    assert "No model here is clinically validated" in notice
+    for bundle in (models.tabular, models.cnn):
+        assert f"**{bundle.name}**" in notice
+    assert f"**{models.tabular.name}**: GIST vs leiomyoma; radiomics + CNN features, SVM; " \
+        "trained on **synthetic EUS phantom**" in notice
+    update = client.predict(api_name="/refresh_models")
+    labels = dict((name, label) for label, name in update["choices"])
+    assert labels[models.cnn.name].startswith(f"{models.cnn.name} — GIST vs leiomyoma, CNN")
+    assert all(len(label) < 100 and "[SYNTHETIC demo]" in label for label in labels.values())
 
-    monkeypatch.setattr(predict, "EXAMPLES_DIR", tmp_path / "missing")
-    assert predict.examples() == []
-    folder = tmp_path / "examples" / "demo"
-    folder.mkdir(parents=True)
-    for name in ("a.png", "a_mask.png", "b.png"):
-        (folder / name).write_bytes(b"")
-    monkeypatch.setattr(predict, "EXAMPLES_DIR", tmp_path / "examples")
-    assert predict.examples() == [["demo", str(folder / "a.png"), str(folder / "a_mask.png"), None],
-                                  ["demo", str(folder / "b.png"), None, None]]
-    listed = tmp_path / "examples" / "listed"
-    listed.mkdir()
-    (listed / "examples.csv").write_text("image,mask,spacing_mm\nb.png,,0.25\nc.png,c_m.png,\n")
-    assert predict.examples()[2:] == [["listed", str(listed / "b.png"), None, 0.25],
-                                      ["listed", str(listed / "c.png"), str(listed / "c_m.png"), None]]
+
+def test_the_description_is_of_the_chosen_model(client: Client, models) -> None:
+    text = client.predict(models.tabular.name, api_name="/model_description")
+    assert "SYNTHETIC demo model" in text and "GIST vs leiomyoma" in text
+    assert "Tested:" in text and models.cnn.name not in text
+    assert client.predict(None, api_name="/model_description") == ""
+
+
+def test_examples_of_the_chosen_model_only(client: Client) -> None:
+    from eusgist.ui.predict_models import EXAMPLES_DIR
+
+    folders = sorted(p for p in EXAMPLES_DIR.glob("*") if p.is_dir())
+    if not folders:
+        pytest.skip("no examples/ folder")
+    for folder in folders:
+        update = client.predict(folder.name, api_name="/model_examples")
+        names = {p.name for p in folder.glob("*.png")}
+        assert update["samples"] and update["visible"] and folder.name in update["label"]
+        assert all(row[0] in names and (not row[1] or row[1] in names)
+                   for row in update["samples"])
+    assert not client.predict("no-such-model", api_name="/model_examples")["visible"]

@@ -53,7 +53,7 @@ def test_predict_a_volume_with_a_3d_bundle(client: Client, bundles: SimpleNamesp
     probs = {c["label"]: c["confidence"] for c in label["confidences"]}
     assert probs["GIST"] == pytest.approx(row["score"], abs=1e-4)
     assert "Grad-CAM is not available for 3D models" in decision
-    assert shap is None and gradcam is None and "3D model" in card
+    assert not shap and gradcam is None and "3D model" in card  # no SHAP bars, no Grad-CAM
 
 
 def test_a_multi_phase_bundle_points_to_the_api(client: Client, bundles: SimpleNamespace) -> None:
