@@ -129,8 +129,8 @@ def test_drawn_shapes_join_the_annotation(app_url: str, tmp_path: Path,
     assert json.loads(cleared["value"])["shapes"] == []  # an update: new value and picture
     payload = {"background": None, "layers": [handle_file(value["layers"][0])],
                "composite": None}
-    client.predict(payload, "fay", None, False, *(None,) * 8, False, "shapes",
-                   api_name="/annotate_save")
+    client.predict(payload, "fay", None, *(None,) * 9, None, False, None, None, False,
+                   "shapes", api_name="/annotate_save")
     store = open_store(annotation_database)
     own = next(a for a in store.annotations(iid) if a.owner == "fay")
     expected = shapes_mask(drawn, (48, 64))
