@@ -3,8 +3,9 @@ interval, among the test lesions whose probability fell in the same range.
 
 ``validate-roi --write`` stores equal-count bins of the test lesions' probabilities per ROI
 kind in the card (``test_metrics_by_roi.<kind>.outcome_bins``); a prediction looks up its
-bin. This is the model's calibration on held-out data made concrete: "of the 15 test
-lesions with P between 0.62 and 0.91 (boxes), 12 were malignant (80%, 95% CI 55% to 93%)".
+bin. This is the model's calibration on held-out data made concrete: "Of the 15 held-out
+test lesions (box ROIs) with P between 0.87 and 1.00, 13 were malignant: 87% (95% CI 62% to
+96%)".
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def observed_outcome(by_kind: Mapping[str, Mapping[str, Any]], roi_kind: str | N
 
 def outcome_sentence(observed: Mapping[str, Any], positive_class: str) -> str:
     """One sentence for people, e.g. "Of the 15 held-out test lesions (box ROIs) with P
-    between 0.62 and 0.91, 12 were malignant: 80% (95% CI 55% to 93%)."."""
+    between 0.87 and 1.00, 13 were malignant: 87% (95% CI 62% to 96%)."."""
     lo, hi = observed["ci"]
     return (f"Of the {observed['n']} held-out test lesions ({observed['roi_kind']} ROIs) with "
             f"P between {observed['p_lo']:.2f} and {observed['p_hi']:.2f}, "
