@@ -79,6 +79,8 @@ def main() -> None:
     parser.add_argument("--browser", action="store_true", help="also time the page load")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for noisy in ("httpx", "eusgist", "gradio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     from gradio_client import Client, handle_file
 
     from eusgist.inference import catalog

@@ -322,7 +322,7 @@ def build() -> None:
                 shap = gr.HTML(css_template=SHAP_CSS, visible=False, elem_id="predict-shap",
                                js_on_load=None, padding=True)
                 gradcam = gr.Image(label="Grad-CAM on the model input (CNN models)",
-                                   type="numpy", format="png", interactive=False, height=540,
+                                   type="numpy", format="jpeg", interactive=False, height=540,
                                    visible=False, elem_id="predict-gradcam")
                 card = gr.Markdown(elem_id="predict-card")
                 domain = gr.JSON(visible=False, elem_id="predict-domain")

@@ -6,6 +6,7 @@ that clear a result and show only the panels a prediction filled.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from html import escape
 
 import gradio as gr
@@ -82,29 +83,47 @@ def shap_html(pred: Prediction, columns: Mapping[str, str]) -> str:
     )
 
 
+#: Side of the enlarged Grad-CAM picture and the colour bar's width, in pixels.
+GRADCAM_SIDE = 512
+COLOUR_BAR = 28
+
+
+@lru_cache(maxsize=1)
+def _jet_bar(height: int) -> np.ndarray:
+    """The jet colour scale as an RGB strip, high at the top (as the Grad-CAM overlay)."""
+    import matplotlib
+
+    colours = matplotlib.colormaps["jet"](np.linspace(1.0, 0.0, height))[:, :3]
+    return np.repeat((255 * colours[:, None, :]).astype(np.uint8), COLOUR_BAR, axis=1)
+
+
 def gradcam_figure(overlay: np.ndarray | None) -> np.ndarray | None:
-    """The Grad-CAM overlay, enlarged, with its colour scale (low → high attention), as an
-    RGB picture; None without one."""
+    """The Grad-CAM overlay, enlarged to :data:`GRADCAM_SIDE`, with its colour scale
+    (low → high attention) beside it, as an RGB picture; None without one. Drawn with
+    Pillow (a few milliseconds; a matplotlib figure took ~70 ms of every prediction)."""
     if overlay is None:
         return None
-    import matplotlib
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.cm import ScalarMappable
-    from matplotlib.figure import Figure
+    from PIL import Image, ImageDraw, ImageFont
 
-    fig = Figure(figsize=(6.4, 5.4), dpi=100)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    ax.imshow(overlay, interpolation="bilinear")
-    ax.set_axis_off()
-    ax.set_title("Where the CNN looked (its input crop)", fontsize=14)
-    bar = fig.colorbar(ScalarMappable(cmap=matplotlib.colormaps["jet"]), ax=ax,
-                       fraction=0.05, pad=0.03, ticks=[0, 1])
-    bar.ax.set_yticklabels(["low", "high"], fontsize=13)
-    bar.set_label("Grad-CAM attention: low → high", fontsize=13)
-    fig.tight_layout()
-    fig.canvas.draw()
-    return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    rgb = np.asarray(overlay)[..., :3].astype(np.uint8)
+    scale = GRADCAM_SIDE / max(rgb.shape[:2])
+    size = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))
+    picture = Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR)
+    margin, label_w = 12, 150
+    canvas = Image.new("RGB", (size[0] + margin + COLOUR_BAR + label_w, size[1] + 2 * margin),
+                       "white")
+    canvas.paste(picture, (0, margin))
+    bar_h = size[1] - 2 * margin
+    bar_x = size[0] + margin
+    canvas.paste(Image.fromarray(_jet_bar(bar_h)), (bar_x, 2 * margin))
+    draw = ImageDraw.Draw(canvas)
+    font = ImageFont.load_default(size=18)
+    text_x = bar_x + COLOUR_BAR + 8
+    draw.text((text_x, 2 * margin), "high", fill="black", font=font)
+    draw.text((text_x, 2 * margin + bar_h - 20), "low", fill="black", font=font)
+    draw.text((text_x, 2 * margin + bar_h // 2 - 30), "Grad-CAM\nattention", fill="black",
+              font=font)
+    return np.asarray(canvas)
 
 
 def clear_result() -> tuple[None, str, dict, dict, None, str, None]:
