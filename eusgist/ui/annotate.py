@@ -25,6 +25,7 @@ from eusgist.ui.annotate_actions import (
     load_image,
     merge,
     next_image,
+    preview_redactions,
     preview_revision,
     reading_view,
     restore_revision,
@@ -105,7 +106,14 @@ def build() -> None:
                     lesion = gr.Textbox(label="Lesion code (optional)")
                     redact = gr.Number(label="DICOM: blank top band (px)", value=0,
                                        precision=0, minimum=0)
-                    upload_btn = gr.Button("Upload")
+                    blank_text = gr.Checkbox(
+                        value=True, label="Blank burned-in text (names, IDs, dates) found in "
+                        "the pixels (recommended)", elem_id="annotate-blank-text")
+                    with gr.Row():
+                        preview_btn = gr.Button("Preview what will be blanked", size="sm")
+                        upload_btn = gr.Button("Upload")
+                    redaction_preview = gr.Gallery(label="Regions blanked on import (red)",
+                                                   columns=2, height=260, visible=True)
                     upload_log = gr.Markdown()
             with gr.Column(scale=3):
                 description = gr.Markdown("Open an image from the worklist.")
@@ -212,8 +220,10 @@ def build() -> None:
                   "outputs": [picture, agreement, annotations, choice, seen],
                   "show_progress_on": review_status}
 
-        upload_btn.click(upload_images, [files, patient, lesion, redact, name], upload_log,
-                         api_name="annotate_upload").success(**refresh)
+        upload_btn.click(upload_images, [files, patient, lesion, redact, name, blank_text],
+                         upload_log, api_name="annotate_upload").success(**refresh)
+        preview_btn.click(preview_redactions, [files, redact, blank_text], redaction_preview,
+                          api_name="annotate_preview_redaction")
         gr.on([kind.change, name.submit, name.blur, refresh_btn.click], worklist_table,
               [kind, name], worklist, api_name="annotate_worklist")
         gr.on([name.submit, name.blur], role_view, name, role, api_name="annotate_role")

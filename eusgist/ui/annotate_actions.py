@@ -69,11 +69,13 @@ def upload_images(
     lesion: str,
     redact_top_px: float | None,
     name: str,
-    request: gr.Request,
+    blank_text: bool = True,
+    request: gr.Request | None = None,
     profile: gr.OAuthProfile | None = None,
 ) -> str:
     """Import image files, ZIP archives or DICOM (de-identified; ``redact_top_px`` blanks a
-    band at the top of DICOM frames); return a Markdown summary with the new image ids."""
+    band at the top of DICOM frames; with ``blank_text`` (the default) burned-in text found
+    in the pixels is blanked too); return a Markdown summary with the new image ids."""
     if not files:
         raise EusgistError("choose one or more image files, ZIP archives or DICOM files")
     try:
@@ -88,12 +90,41 @@ def upload_images(
         patient=patient.strip() or None,
         lesion=lesion.strip() or None,
         redaction=Redaction(top=top) if top else None,
+        redact="auto" if blank_text in (None, True) else "none",
     )
     lines = [f"**Import: {report.summary()}.**"]
     lines += [f"- image {i.id}: {i.name} ({i.width}×{i.height})" for i in report.added]
     lines += [f"- already stored as image {i.id}: {i.name}" for i in report.duplicates]
     lines += [f"- failed: {Path(n).name}: {why}" for n, why in report.errors + report.skipped]
     return "\n".join(lines)
+
+
+#: Files previewed at most by "Preview what will be blanked".
+MAX_REDACTION_PREVIEWS = 8
+
+
+@user_errors
+def preview_redactions(files: list[str] | None, redact_top_px: float | None,
+                       blank_text: bool = True) -> list[tuple[np.ndarray, str]]:
+    """What importing each chosen file would blank (outlined in red on its first frame), for
+    the annotator to check before uploading (:func:`eusgist.store.deid.preview_redaction`)."""
+    from eusgist.store.deid import preview_redaction
+
+    if not files:
+        raise EusgistError("choose one or more image files, ZIP archives or DICOM files")
+    redaction = Redaction(top=int(redact_top_px or 0), text=blank_text in (None, True))
+    out = []
+    for path in files[:MAX_REDACTION_PREVIEWS]:
+        name = Path(path).name
+        if Path(path).suffix.lower() == ".zip":
+            out.append((np.zeros((8, 8, 3), np.uint8), f"{name}: a ZIP (its images are "
+                                                       "checked when imported)"))
+            continue
+        preview = preview_redaction(Path(path).read_bytes(), redaction, name=name)
+        n = len(preview.boxes)
+        out.append((preview.image, f"{name}: {n} region{'s' if n != 1 else ''} to blank"
+                    if n else f"{name}: nothing to blank"))
+    return out
 
 
 WORKLIST_COLUMNS = ["id", "file", "patient", "lesion", "status"]
