@@ -52,6 +52,7 @@ from eusgist.ui.annotate_session import (
     metadata_input,
 )
 from eusgist.ui.annotate_shapes import (
+    SHOW_EDITOR_JS,
     add_drawn_shapes,
     drawing_contrast,
     segment_box,
@@ -249,8 +250,10 @@ def build() -> None:
                         api_name="annotate_shape")
         add_btn.click(add_drawn_shapes, [editor, loaded, drawing, shown_contrast],
                       [editor, loaded, drawing], api_name="annotate_add_shapes")
+        # The outline lands in the editor, above the overlay: show it (a notice says to check it).
         suggest_btn.click(suggest_outline, [editor, loaded, drawing, shown_contrast],
-                          [editor, loaded, drawing], api_name="annotate_suggest_outline")
+                          [editor, loaded, drawing], api_name="annotate_suggest_outline",
+                          **on_editor).success(None, js=SHOW_EDITOR_JS)
         # API only: the segmenter's outline inside a box of an uploaded image.
         seg_image, seg_box = gr.File(visible=False), gr.Textbox(visible=False)
         seg_mask = gr.Image(visible=False, format="png", image_mode="L")

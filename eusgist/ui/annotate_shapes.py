@@ -5,11 +5,13 @@ mask" paints its shapes into the editor's lesion layer (with what the brush pain
 they are saved like painting. Typed points stay available to API clients
 (``annotate_shape``, :func:`eusgist.ui.annotate_actions.add_shape`). "Suggest outline"
 turns each drawn box into the shipped segmenter's outline (:mod:`eusgist.segment`) in the
-same layer, for the annotator to refine.
+same layer, for the annotator to refine; a notice says that the outline is the model's
+guess to check, and the page scrolls back to the editor (:data:`SHOW_EDITOR_JS`).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import gradio as gr
@@ -23,6 +25,13 @@ from eusgist.ui.annotate_pictures import background_image, drawn_mask, editor_va
 from eusgist.ui.annotate_session import Loaded, current_store, require_loaded
 from eusgist.ui.errors import user_errors
 from eusgist.ui.shape_overlay import overlay_key, overlay_update
+
+#: Run in the browser after a suggestion: the outline is in the editor, above the overlay
+#: where the box was drawn, so bring the editor into view.
+SHOW_EDITOR_JS = """() => {
+  const editor = document.getElementById('annotate-editor');
+  if (editor) editor.scrollIntoView({block: 'center'});
+}"""
 
 
 def drawing_key(loaded: Loaded) -> str:
@@ -76,20 +85,33 @@ def drawing_contrast(loaded: Loaded | None, contrast: float, drawing: str | None
     return overlay_update(background, drawing_key(loaded), keep=drawing)
 
 
-def _drawn_boxes(drawing: str | None, shape: tuple[int, int]) -> list[tuple[int, int, int, int]]:
-    """The overlay's boxes as integer ``(x0, y0, x1, y1)`` clipped to the image."""
+def _drawn_boxes(drawing: str | None, shape: tuple[int, int]
+                 ) -> tuple[list[tuple[int, int, int, int]], list[dict]]:
+    """The overlay's boxes as integer ``(x0, y0, x1, y1)`` clipped to the image, and its
+    other shapes (polygons) as drawn."""
     shapes_mask(drawing, shape)  # the same checks as adding shapes (size, inside the image)
     height, width = shape
-    boxes = []
+    boxes, others = [], []
     for item in parse_shapes(drawing):
         if item["type"] != "box":
+            others.append(item)
             continue
         (ax, ay), (bx, by) = item["points"]
         x0, x1 = sorted((ax, bx))
         y0, y1 = sorted((ay, by))
         boxes.append((max(0, int(round(x0))), max(0, int(round(y0))),
                       min(width, int(round(x1))), min(height, int(round(y1)))))
-    return boxes
+    return boxes, others
+
+
+def suggestion_notice(boxes: int, polygons: int) -> str:
+    """What the annotator is told once the outline is in the editor."""
+    outline = "outline" if boxes == 1 else f"outlines ({boxes} boxes)"
+    text = (f"Suggested {outline} added to the lesion layer of the editor: it is the model's "
+            "guess, not a reading. Check it, correct it with the brush and eraser, then save.")
+    if polygons:
+        text += " Your polygon stays on the drawing: add it with \"Add the drawn shapes\"."
+    return text
 
 
 @user_errors
@@ -98,7 +120,9 @@ def suggest_outline(
 ) -> tuple[dict, Loaded, dict]:
     """Outline the lesion inside each drawn box with the shipped segmenter and add the
     outline to the lesion layer for the annotator to refine; the revision's tool becomes
-    ``suggestion`` (it records that the annotation started from a suggestion).
+    ``suggestion`` (it records that the annotation started from a suggestion). The boxes
+    leave the overlay, drawn polygons stay there (they are added with "Add the drawn
+    shapes"); a notice (:func:`suggestion_notice`) tells the annotator to check the outline.
 
     Raises
     ------
@@ -111,7 +135,7 @@ def suggest_outline(
     store = current_store()
     info = store.get_image(loaded.image_id)
     shape = (info.height, info.width)
-    boxes = _drawn_boxes(drawing, shape)
+    boxes, others = _drawn_boxes(drawing, shape)
     if not boxes:
         raise EusgistError("drag a box around the lesion first, then press Suggest outline")
     segmenter = load_segmenter()
@@ -122,8 +146,13 @@ def suggest_outline(
     background = background_image(store, loaded.image_id, contrast)
     value, _ = editor_value(background, drawn_mask(editor, loaded, shape) | outline,
                             loaded.extent)
+    keep = None
+    if others:
+        keep = json.dumps({"width": info.width, "height": info.height,
+                           "key": drawing_key(loaded), "shapes": others})
+    gr.Info(suggestion_notice(len(boxes), len(others)), duration=15)
     return (value, replace(loaded, tool="suggestion"),
-            overlay_update(background, drawing_key(loaded)))
+            overlay_update(background, drawing_key(loaded), keep=keep))
 
 
 @user_errors
