@@ -37,15 +37,16 @@ def _port() -> int:
 
 
 def _cases(n: int) -> list[tuple[str, str]]:
-    """``n`` BUSI test images with their masks' boxes as ``x0,y0,x1,y1``."""
+    """``n`` different BUSI images (test split first) with their masks' boxes as
+    ``x0,y0,x1,y1``."""
     from eusgist.data import read_manifest, train_test_split
     from eusgist.io import read_mask
     from eusgist.roi_kinds import mask_box
 
     manifest = read_manifest(BUSI)
-    _, test = train_test_split(manifest, test_size=0.2, seed=0)
+    train, test = train_test_split(manifest, test_size=0.2, seed=0)
     out = []
-    for i in test[: n + 1]:
+    for i in [*test, *train][: n + 1]:
         box = mask_box(read_mask(manifest.mask_path(int(i))) > 0)
         out.append((str(manifest.image_path(int(i))), ",".join(map(str, box))))
     return out
