@@ -316,9 +316,11 @@ def build() -> None:
                 roi = gr.Image(label="ROI the model used (yellow)", type="numpy", format="png",
                                interactive=False, height=300, elem_id="predict-roi")
                 warning = gr.Markdown(elem_id="predict-domain-warning")
-                probabilities = gr.Label(label="Class probabilities", num_top_classes=2,
-                                         elem_id="predict-probabilities")
+                # The decision at the bundle's threshold is the headline; the probability
+                # bars carry no heading of their own (their argmax can differ from it).
                 decision = gr.Markdown(elem_id="predict-decision")
+                probabilities = gr.Label(label="Class probabilities", num_top_classes=2,
+                                         show_heading=False, elem_id="predict-probabilities")
                 shap = gr.HTML(css_template=SHAP_CSS, visible=False, elem_id="predict-shap",
                                js_on_load=None, padding=True)
                 gradcam = gr.Image(label="Grad-CAM on the model input (CNN models)",

@@ -4,6 +4,7 @@ scale, the cleared result, the spacing box, the model labels and the notice."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -96,3 +97,17 @@ def test_examples_pair_images_with_their_masks(tmp_path, monkeypatch) -> None:
     assert not predict_models.model_examples("nothing").visible
     assert predict_models.pick_example([str(listed / "b.png"), None, None]) == (
         str(listed / "b.png"), None, "")
+
+
+def test_the_headline_is_the_decision_not_the_likelier_class() -> None:
+    import gradio as gr
+
+    from eusgist.ui import predict
+
+    with gr.Blocks() as demo:
+        predict.build()
+    labels = [b for b in demo.blocks.values() if isinstance(b, gr.Label)]
+    assert labels and all(not label.show_heading for label in labels)
+    below_half = replace(_prediction([]), probabilities={"benign": 0.64, "malignant": 0.36},
+                         threshold=0.24, decision="malignant")
+    assert predict.decision_markdown(below_half).startswith("### Model output: **malignant**")
