@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Manifests, output bundle, training settings."""
-    from eusgist.segment.train import SegmenterConfig
+    from eusgist.segment.config import SegmenterConfig
 
     d = SegmenterConfig()
     parser.add_argument("--manifest", required=True, type=Path, action="append",
@@ -41,7 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Train, save, print the test metrics."""
     from eusgist.errors import EusgistError
-    from eusgist.segment.train import SegmenterConfig, train_segmenter
+    from eusgist.segment.config import SegmenterConfig
+    from eusgist.segment.train import train_segmenter
 
     if args.input_size % 32:
         raise EusgistError(f"--input-size must be a multiple of 32, got {args.input_size}")

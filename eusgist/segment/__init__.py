@@ -7,7 +7,22 @@ ImageNet EfficientNet-Lite features), :mod:`.bundle` saves and loads it, :mod:`.
 it and :mod:`.predict` applies it.
 """
 
-from eusgist.segment.bundle import DEFAULT_SEGMENTER, Segmenter, load_segmenter
-from eusgist.segment.predict import segment, segment_manifest
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from eusgist.segment.bundle import DEFAULT_SEGMENTER, Segmenter, load_segmenter
+    from eusgist.segment.predict import segment, segment_manifest
 
 __all__ = ["DEFAULT_SEGMENTER", "Segmenter", "load_segmenter", "segment", "segment_manifest"]
+_WHERE = {"DEFAULT_SEGMENTER": "bundle", "Segmenter": "bundle", "load_segmenter": "bundle",
+          "segment": "predict", "segment_manifest": "predict"}
+
+
+def __getattr__(name: str) -> Any:
+    """The public names, imported on first use (torch loads only when a segmenter does)."""
+    if name in _WHERE:
+        return getattr(import_module(f"eusgist.segment.{_WHERE[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

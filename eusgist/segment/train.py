@@ -29,28 +29,11 @@ from eusgist.preprocess import as_gray
 from eusgist.roi_kinds import jitter_box, mask_box
 from eusgist.segment import geometry
 from eusgist.segment.bundle import Segmenter, save_segmenter
+from eusgist.segment.config import SegmenterConfig
 from eusgist.segment.metrics import dice_scores
 from eusgist.segment.net import BoxUNet
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class SegmenterConfig:
-    """Training settings (recorded in the card)."""
-
-    arch: str = "tf_efficientnet_lite0"
-    input_size: int = 192
-    epochs: int = 40
-    patience: int = 10
-    batch_size: int = 16
-    lr: float = 1e-3
-    encoder_lr: float = 3e-4
-    box_jitter: float = 0.08
-    val_share: float = 0.15
-    test_size: float = 0.2
-    seed: int = 0
-    pretrained: bool = True
 
 
 @dataclass

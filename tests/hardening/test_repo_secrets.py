@@ -78,12 +78,25 @@ def test_no_databases_credentials_or_pickles_tracked() -> None:
     assert not bad, f"files that must not be committed: {bad}"
 
 
+SAFE_SUFFIXES = {".json", ".safetensors", ".ubj", ".csv", ".md", ".png", ".yaml"}
+
+
 @pytest.mark.parametrize("folder", sorted(p.name for p in (ROOT / "weights").iterdir()
-                                          if p.is_dir()))
+                                          if p.is_dir() and p.name != "segmenters"))
 def test_shipped_bundles_verify_and_hold_no_code(folder: str) -> None:
     from eusgist.inference import load_model
 
     bundle = ROOT / "weights" / folder
     suffixes = {p.suffix for p in bundle.rglob("*") if p.is_file()}
-    assert suffixes <= {".json", ".safetensors", ".ubj", ".csv", ".md", ".png", ".yaml"}, suffixes
+    assert suffixes <= SAFE_SUFFIXES, suffixes
     assert load_model(bundle).name  # hashes checked on load
+
+
+@pytest.mark.parametrize("folder", sorted(
+    p.name for p in (ROOT / "weights" / "segmenters").glob("*") if p.is_dir()))
+def test_shipped_segmenters_verify_and_hold_no_code(folder: str) -> None:
+    from eusgist.segment import load_segmenter
+
+    bundle = ROOT / "weights" / "segmenters" / folder
+    assert {p.suffix for p in bundle.rglob("*") if p.is_file()} <= SAFE_SUFFIXES
+    assert load_segmenter(bundle).name  # hashes and the probe checked on load
