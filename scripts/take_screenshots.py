@@ -132,6 +132,7 @@ def shoot_evaluate(page: Any, out: Path) -> None:
     page.wait_for_function("() => document.querySelector('#evaluate')"
                            ".innerText.includes('cases,')", timeout=120_000)
     page.wait_for_timeout(1000)
+    _close_toasts(page)
     page.screenshot(path=str(out / "app_evaluate.png"), full_page=True)
 
 
