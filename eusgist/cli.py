@@ -36,6 +36,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "eusgist.commands.route",
     "eusgist.commands.segment",
     "eusgist.commands.train_segmenter",
+    "eusgist.commands.calibrate",
     "eusgist.commands.fit_domain",
 )
 

@@ -51,6 +51,8 @@ if [[ "${CNN:-0}" == 1 ]]; then
   cp "$work"/busi-resnet18-cnn/{model.safetensors,probe.safetensors,model_card.json,test_predictions.csv,training_curves.csv,training_curves.png} \
     weights/busi-resnet18-cnn/  # not checkpoint.pt: a resumable training state, pickled, 180 MB
 fi
+# its probability calibrated (Platt) on its validation lesions; decisions unchanged
+"$py" -m eusgist calibrate --model weights/busi-resnet18-cnn --manifest "$busi"
 "$py" -m eusgist validate-roi --model weights/busi-resnet18-cnn --manifest "$busi" --write
 "$py" -m eusgist fit-domain --model weights/busi-resnet18-cnn --manifest "$busi"
 rm -rf examples/busi-resnet18-cnn && cp -r examples/busi-radiomics-svm examples/busi-resnet18-cnn

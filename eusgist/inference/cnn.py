@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from eusgist.errors import EusgistError
+from eusgist.inference.calibration import calibrated
 from eusgist.inference.inputs import (
     Box,
     MaskInput,
@@ -43,7 +44,7 @@ def _probability(bundle: CNNBundle, x: Any) -> float:
 
     with torch.inference_mode():
         logit = bundle.model(x[None].to(bundle.device))[0, 0].float()
-    return float(torch.sigmoid(logit))
+    return float(calibrated(bundle.card, np.array([float(logit)]))[0])
 
 
 def _score_batches(bundle: CNNBundle, items: Sequence[Any], batch_size: int,
@@ -57,7 +58,7 @@ def _score_batches(bundle: CNNBundle, items: Sequence[Any], batch_size: int,
         for start in range(0, len(items), batch_size):
             x = torch.stack([to_tensor(c) for c in items[start:start + batch_size]])
             logits = bundle.model(x.to(bundle.device))[:, 0].float()
-            out.append(torch.sigmoid(logits).cpu().numpy().astype(np.float64))
+            out.append(calibrated(bundle.card, logits.cpu().numpy()))
     return np.concatenate(out)
 
 
