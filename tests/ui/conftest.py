@@ -96,3 +96,11 @@ def page(browser: object, app_url: str) -> Iterator[object]:
         yield page
     finally:
         context.close()
+
+
+@pytest.fixture(scope="session")
+def models(model_weights: Path, prediction_bundles):
+    """The tiny tabular and CNN test bundles, copied into the app's weights folder."""
+    for bundle in (prediction_bundles.tabular, prediction_bundles.cnn):
+        shutil.copytree(bundle, model_weights / bundle.name, dirs_exist_ok=True)
+    return prediction_bundles

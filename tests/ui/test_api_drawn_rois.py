@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -25,13 +24,6 @@ def _drawing(*shapes: dict, width: int, height: int) -> str:
 
 def _box(x0: int, y0: int, x1: int, y1: int) -> dict:
     return {"type": "box", "points": [[x0, y0], [x1, y1]]}
-
-
-@pytest.fixture(scope="module")
-def models(model_weights: Path, prediction_bundles):
-    for bundle in (prediction_bundles.tabular, prediction_bundles.cnn):
-        shutil.copytree(bundle, model_weights / bundle.name, dirs_exist_ok=True)
-    return prediction_bundles
 
 
 @pytest.fixture(scope="module")

@@ -2,19 +2,8 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 from gradio_client import Client, handle_file
-
-
-@pytest.fixture(scope="module")
-def models(model_weights: Path, prediction_bundles):
-    """The test bundles, copied into the app's weights folder."""
-    for bundle in (prediction_bundles.tabular, prediction_bundles.cnn):
-        shutil.copytree(bundle, model_weights / bundle.name, dirs_exist_ok=True)
-    return prediction_bundles
 
 
 @pytest.fixture(scope="module")

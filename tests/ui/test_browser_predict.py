@@ -15,14 +15,6 @@ VIEWPORT = {"width": 1440, "height": 1000}
 
 
 @pytest.fixture(scope="module")
-def models(model_weights: Path, prediction_bundles):
-    """The test bundles, copied into the app's weights folder."""
-    for bundle in (prediction_bundles.tabular, prediction_bundles.cnn):
-        shutil.copytree(bundle, model_weights / bundle.name, dirs_exist_ok=True)
-    return prediction_bundles
-
-
-@pytest.fixture(scope="module")
 def examples(models, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, list[str]]]:
     """Two examples per test bundle (other images for each), in a throwaway examples folder;
     yields the example image names of each bundle."""
