@@ -69,9 +69,11 @@ def _normalise(crops: np.ndarray, mean: float, std: float) -> torch.Tensor:
 
 def _sample(case: _Case, size: int, rng: np.random.Generator,
             jitter: float) -> tuple[np.ndarray, np.ndarray]:
+    """One training pair: the crop of a jittered box (a tiny lesion keeps its own box),
+    mirrored and contrast-jittered at random, and the mask seen through it."""
     box = jitter_box(mask_box(case.mask), case.mask.shape, rng, amount=jitter)
-    box = geometry.check_box(box, case.mask.shape) if min(box[2] - box[0], box[3] - box[1]) >= \
-        geometry.MIN_SIDE else mask_box(case.mask)
+    if min(box[2] - box[0], box[3] - box[1]) < geometry.MIN_SIDE:
+        box = mask_box(case.mask)
     x = geometry.crop(case.image, box, size)
     y = geometry.crop_mask(case.mask, box, size)
     if rng.random() < 0.5:
