@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from eusgist.data import Manifest, read_manifest
 from eusgist.errors import EusgistError
@@ -119,10 +120,12 @@ def score_images(
         masks = [None] * len(images)
     predictor = loaded.predictor
     worker = predictor.worker()
-    prepared = Parallel(n_jobs=n_jobs)(delayed(worker)(im, m, s)
-                                       for im, m, s in zip(images, masks, spacings))
+    jobs = Parallel(n_jobs=n_jobs, return_as="generator")(
+        delayed(worker)(im, m, s) for im, m, s in zip(images, masks, spacings))
+    prepared = list(tqdm(jobs, total=len(images), desc=f"{loaded.name}: preparing",
+                         unit="img", disable=None, leave=False))
     with loaded.lock, torch_on_all_cores():
-        return predictor.score(list(prepared), batch_size)
+        return predictor.score(prepared, batch_size)
 
 
 def model_inputs(manifest: Manifest,
