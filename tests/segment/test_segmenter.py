@@ -175,3 +175,20 @@ def test_shipped_segmenter_beats_the_ellipse_on_busi_test_lesions(busi_manifest_
         ours.append(dice(seg.segment(image, box), truth))
         ellipse.append(dice(geometry.inscribed_ellipse(box, truth.shape), truth))
     assert np.mean(ours) > np.mean(ellipse)
+
+
+def test_train_segmenter_refuses_bad_input_by_name(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "seg"
+    image = np.zeros((40, 40), np.uint8)
+    image[10:30, 10:30] = 200
+    Image.fromarray(image).save(tmp_path / "a.png")
+    pd.DataFrame([{"image": "a.png", "mask": "", "label": "GIST", "patient_id": "p",
+                   "lesion_id": "l"}]).to_csv(tmp_path / "m.csv", index=False)
+    assert main(["train-segmenter", "--manifest", str(tmp_path / "m.csv"), "--out", str(out),
+                 "--input-size", "100"]) == 2
+    assert "multiple of 32" in capsys.readouterr().err
+    assert main(["train-segmenter", "--manifest", str(tmp_path / "m.csv"), "--out", str(out),
+                 "--input-size", "64", "--no-pretrained", "--epochs", "1"]) == 2
+    assert "mask" in capsys.readouterr().err
+    assert not out.exists()  # nothing written
