@@ -12,6 +12,7 @@ import logging
 import math
 import os
 import posixpath
+import shutil
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -248,6 +249,18 @@ def read_manifest(path: str | os.PathLike[str], **kwargs: object) -> Manifest:
     except (pd.errors.ParserError, ValueError) as exc:
         raise ManifestError(f"{path.name}: not a readable CSV ({str(exc)[:200]})") from None
     return validate_manifest(table, path.parent, name=path.name, **kwargs)  # type: ignore[arg-type]
+
+
+def link_or_copy(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+    """Put ``src`` at ``dst`` for a derived dataset: a hard link (no copy of the pixels), a
+    copy where links are not possible; an existing ``dst`` is kept."""
+    dst = Path(dst)
+    if dst.exists():
+        return
+    try:
+        dst.hardlink_to(src)
+    except OSError:
+        shutil.copyfile(src, dst)
 
 
 def write_manifest(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:

@@ -17,7 +17,6 @@ on one side).
 from __future__ import annotations
 
 import logging
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
@@ -52,6 +51,25 @@ def mask_box(mask: np.ndarray) -> Box:
     if ys.size == 0:
         raise EusgistError("the mask is empty: no lesion pixels to take a box from")
     return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+
+
+def parse_box(text: str | None) -> tuple[float, float, float, float] | None:
+    """A typed box ``x0,y0,x1,y1`` (``;`` also separates); None for empty text.
+
+    Raises
+    ------
+    EusgistError
+        Not four numbers.
+    """
+    if not text or not text.strip():
+        return None
+    try:
+        values = tuple(float(v) for v in text.replace(";", ",").split(","))
+    except ValueError:
+        raise EusgistError(f"box must be four numbers x0,y0,x1,y1, got {text!r}") from None
+    if len(values) != 4:
+        raise EusgistError(f"box must be four numbers x0,y0,x1,y1, got {text!r}")
+    return values  # type: ignore[return-value]
 
 
 def box_mask(box: Sequence[float], shape: tuple[int, ...]) -> np.ndarray:
@@ -144,7 +162,7 @@ def write_roi_variants(manifest: str | Path, out_dir: str | Path, *, outlines: i
     ``roi_variant``), the images linked (or copied) into ``out_dir/images`` and the variant
     masks written as PNG files into ``out_dir/masks``. Rows without a mask are kept once
     with an empty ``roi_kind``. Returns the new manifest's path."""
-    from eusgist.data import read_manifest, write_manifest
+    from eusgist.data import link_or_copy, read_manifest, write_manifest
     from eusgist.io import read_mask
 
     src = read_manifest(manifest)
@@ -156,11 +174,7 @@ def write_roi_variants(manifest: str | Path, out_dir: str | Path, *, outlines: i
     for i, row in src.table.reset_index(drop=True).iterrows():
         image = src.root / str(row["image"])
         linked = out / "images" / f"{i:05d}{image.suffix.lower()}"
-        if not linked.exists():
-            try:
-                linked.hardlink_to(image)
-            except OSError:
-                shutil.copyfile(image, linked)
+        link_or_copy(image, linked)
         base = {**row.to_dict(), "image": linked.relative_to(out).as_posix()}
         if not str(row["mask"]).strip():
             rows.append({**base, "mask": "", ROI_KIND_COLUMN: "", "roi_variant": ""})

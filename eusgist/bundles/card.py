@@ -38,6 +38,7 @@ __all__ = [
     "file_sha256",
     "read_card",
     "read_json_object",
+    "update_card",
 ]
 
 CARD = "model_card.json"
@@ -280,3 +281,15 @@ def check_versions(recorded: Mapping[str, Any], installed: Mapping[str, str],
                        "(minor version differs)")
             log.warning(message)
             warnings.warn(message, UserWarning, stacklevel=3)
+
+
+def update_card(folder: str | os.PathLike[str], fields: Mapping[str, Any]) -> Path:
+    """Set ``fields`` in the bundle's card, written atomically (a temporary file, then a
+    rename); the weight files and their checksums are untouched. Returns the card's path."""
+    path = Path(folder) / CARD
+    card = read_json_object(path)
+    card.update(fields)
+    tmp = path.with_name(f".{CARD}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(card, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path

@@ -30,15 +30,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_outside_root_option(parser)
 
 
-def _box(text: str | None) -> tuple[float, ...]:
+def _box(text: str | None) -> tuple[float, float, float, float]:
     from eusgist.errors import EusgistError
+    from eusgist.roi_kinds import parse_box
 
-    if not text:
+    box = parse_box(text)
+    if box is None:
         raise EusgistError("--box x0,y0,x1,y1 is required with an image")
-    try:
-        return tuple(float(v) for v in text.split(","))
-    except ValueError as exc:
-        raise EusgistError(f"--box: {text!r} is not four numbers x0,y0,x1,y1") from exc
+    return box
 
 
 def run(args: argparse.Namespace) -> int:

@@ -10,7 +10,6 @@ Platt sigmoid is fitted on grouped out-of-fold decisions when they are trained.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Mapping
@@ -20,7 +19,7 @@ from typing import Any
 import numpy as np
 from scipy.special import expit, logit
 
-from eusgist.bundles.card import CARD, read_json_object
+from eusgist.bundles.card import CARD, read_json_object, update_card
 from eusgist.errors import EusgistError
 
 log = logging.getLogger(__name__)
@@ -64,8 +63,7 @@ def calibrate_cnn(model: str | os.PathLike[str], manifest: str | os.PathLike[str
     loaded = load_model(model)
     if loaded.kind != "cnn" or loaded.dims != "2d":
         raise EusgistError(f"{loaded.name}: calibrate takes a 2D CNN bundle ({loaded.kind})")
-    card_path = Path(loaded.path) / CARD
-    card = read_json_object(card_path)
+    card = read_json_object(Path(loaded.path) / CARD)
     config = CNNConfig(**{k: v for k, v in card["training"]["config"].items()
                           if k in CNNConfig.__dataclass_fields__})
     data = read_manifest(manifest, positive_label=loaded.classes[1])
@@ -91,12 +89,8 @@ def calibrate_cnn(model: str | os.PathLike[str], manifest: str | os.PathLike[str
                         "(held out from the weights)",
            "validation_brier": {"before": float(np.mean((before - y) ** 2)),
                                 "after": float(np.mean((after - y) ** 2))}}
-    card[CALIBRATION] = cal
-    card["threshold_uncalibrated"] = raw
-    card["threshold"] = threshold
-    tmp = card_path.with_name(f".{CARD}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(card, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    os.replace(tmp, card_path)
+    update_card(loaded.path, {CALIBRATION: cal, "threshold_uncalibrated": raw,
+                              "threshold": threshold})
     log.info("%s: Platt a=%.3f b=%.3f on %d validation images; Brier %.3f -> %.3f; threshold "
              "%.3f -> %.3f (the same decisions)", loaded.name, a, b, len(val),
              cal["validation_brier"]["before"], cal["validation_brier"]["after"], raw, threshold)

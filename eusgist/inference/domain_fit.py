@@ -13,7 +13,6 @@ is idempotent, so a retrained bundle just runs it again.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -25,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from eusgist.bundles.card import CARD, ModelCard, file_sha256, read_json_object
+from eusgist.bundles.card import CARD, ModelCard, file_sha256, read_json_object, update_card
 from eusgist.data import Manifest, grouped_kfold, read_manifest, train_test_split
 from eusgist.errors import EusgistError
 from eusgist.inference.domain import (
@@ -251,21 +250,11 @@ def fit_domain(bundle: str | os.PathLike[str], manifest_path: str | os.PathLike[
         "flag_rate": {"train_out_of_fold": float(np.mean(train_flags)),
                       "test": float(np.mean(test_flags)), "n_test": int(len(test))},
     }
-    _write_card_field(card_path, info)
+    update_card(folder, {CARD_KEY: dict(info)})  # atomically; weights untouched
     log.info("%s: domain threshold %.2f; flagged %.1f%% of the training images (out of fold) "
              "and %d of %d test images", folder.name, model.threshold,
              100 * info["flag_rate"]["train_out_of_fold"], sum(test_flags), len(test))
     return info
-
-
-def _write_card_field(path: Path, info: Mapping[str, Any]) -> None:
-    """Put ``info`` into the card's ``domain`` field (atomically; the weight files and their
-    checksums are untouched)."""
-    card = read_json_object(path)
-    card[CARD_KEY] = dict(info)
-    tmp = path.with_name(f".{CARD}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(card, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def fit_bundle(bundle: str | os.PathLike[str], manifest_path: str | os.PathLike[str], *,

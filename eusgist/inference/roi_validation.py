@@ -11,7 +11,6 @@ result into the bundle's card.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Mapping
@@ -21,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from eusgist import stats
-from eusgist.bundles.card import CARD, read_json_object
+from eusgist.bundles.card import update_card
 from eusgist.data import Manifest, read_manifest, train_test_split
 from eusgist.errors import EusgistError
 from eusgist.inference.batch import manifest_spacings, model_inputs, score_images
@@ -136,10 +135,4 @@ def record_roi_metrics(bundle: str | os.PathLike[str],
                        metrics: Mapping[str, Mapping[str, Any]]) -> Path:
     """Write ``metrics`` into the bundle's card as ``test_metrics_by_roi`` (atomically; the
     weight files and their checksums are untouched). Returns the card's path."""
-    path = Path(bundle) / CARD
-    card = read_json_object(path)
-    card[CARD_KEY] = {kind: dict(m) for kind, m in metrics.items()}
-    tmp = path.with_name(f".{CARD}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(card, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return update_card(bundle, {CARD_KEY: {kind: dict(m) for kind, m in metrics.items()}})

@@ -62,20 +62,22 @@ class Segmenter:
 
     def probabilities(self, image: np.ndarray, box: geometry.Box) -> np.ndarray:
         """Lesion probability of each image pixel (0 outside the box's crop window)."""
-        box = geometry.check_box(box, image.shape)
+        return self._probabilities(image, geometry.check_box(box, image.shape))
+
+    def _probabilities(self, image: np.ndarray, box: geometry.Box) -> np.ndarray:
         x = geometry.crop(image, box, self.input_size)
         t = ((torch.from_numpy(x) / 255.0 - self.mean) / self.std)[None, None]
+        both = torch.cat([t, t.flip(-1)]).expand(-1, 3, -1, -1)  # the crop and its mirror
         with self._lock, torch.inference_mode():
-            logits = self.net(t.expand(-1, 3, -1, -1).to(self.device)).float()
-            flipped = self.net(t.flip(-1).expand(-1, 3, -1, -1).to(self.device)).float()
-        prob = 0.5 * (torch.sigmoid(logits) + torch.sigmoid(flipped).flip(-1))
+            logits = self.net(both.to(self.device)).float()
+        prob = 0.5 * (torch.sigmoid(logits[:1]) + torch.sigmoid(logits[1:]).flip(-1))
         return geometry.paste(prob[0, 0].cpu().numpy(), box, image.shape)
 
     def segment(self, image: np.ndarray, box: geometry.Box) -> np.ndarray:
         """The outline (boolean mask, image-sized): the largest connected region over
         :data:`THRESHOLD`, holes filled; the inscribed ellipse when nothing passes."""
         box = geometry.check_box(box, image.shape)
-        region = self.probabilities(image, box) >= THRESHOLD
+        region = self._probabilities(image, box) >= THRESHOLD
         labels, n = ndimage.label(region)
         if n == 0:
             return geometry.inscribed_ellipse(box, image.shape)

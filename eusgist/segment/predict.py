@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -42,15 +41,6 @@ def segment(model: Segmenter | str | os.PathLike[str], image: np.ndarray | str |
     return _segmenter(model).segment(array, box)
 
 
-def _link(src: Path, dst: Path) -> None:
-    if dst.exists():
-        return
-    try:
-        dst.hardlink_to(src)
-    except OSError:
-        shutil.copyfile(src, dst)
-
-
 def segment_manifest(model: Segmenter | str | os.PathLike[str],
                      manifest: str | os.PathLike[str], out_dir: str | os.PathLike[str], *,
                      allow_outside_root: bool = False) -> Path:
@@ -61,7 +51,7 @@ def segment_manifest(model: Segmenter | str | os.PathLike[str],
     it (columns of the input plus ``prompt_box`` and ``mask_source``). Images are linked (or
     copied) into ``out_dir/images``; rows without a mask are kept without one.
     """
-    from eusgist.data import read_manifest, write_manifest
+    from eusgist.data import link_or_copy, read_manifest, write_manifest
     from eusgist.io import read_image, read_mask
 
     seg = _segmenter(model)
@@ -73,7 +63,7 @@ def segment_manifest(model: Segmenter | str | os.PathLike[str],
     for i, row in src.table.reset_index(drop=True).iterrows():
         image_path = src.image_path(i)
         linked = out / "images" / f"{i:05d}{image_path.suffix.lower()}"
-        _link(image_path, linked)
+        link_or_copy(image_path, linked)
         base = {**row.to_dict(), "image": linked.relative_to(out).as_posix()}
         mask_path = src.mask_path(i)
         if mask_path is None:

@@ -20,6 +20,7 @@ import numpy as np
 from eusgist.errors import EusgistError
 from eusgist.io import to_uint8
 from eusgist.masks import parse_shapes, shapes_mask
+from eusgist.roi_kinds import parse_box
 from eusgist.segment import load_segmenter
 from eusgist.ui.annotate_pictures import background_image, drawn_mask, editor_value
 from eusgist.ui.annotate_session import Loaded, current_store, require_loaded
@@ -163,8 +164,7 @@ def segment_box(image: str | None, box: str | None) -> np.ndarray:
 
     if not image:
         raise EusgistError("upload an image first")
-    try:
-        numbers = tuple(float(v) for v in str(box or "").split(","))
-    except ValueError:
-        raise EusgistError(f"box must be four numbers x0,y0,x1,y1, got {box!r}") from None
+    numbers = parse_box(box)
+    if numbers is None:
+        raise EusgistError("type the box as four numbers x0,y0,x1,y1")
     return segment(load_segmenter(), image, numbers).astype(np.uint8) * 255

@@ -16,6 +16,7 @@ from eusgist.errors import EusgistError
 from eusgist.inference import catalog
 from eusgist.io import LoadedImage, read_image, read_mask, to_uint8
 from eusgist.masks import mask_from_layers, parse_shapes, roi_picture, shapes_mask, shapes_size
+from eusgist.roi_kinds import parse_box
 from eusgist.ui.errors import user_errors
 from eusgist.ui.shape_overlay import overlay_update
 
@@ -35,19 +36,6 @@ def show_drawing(path: str | None) -> dict:
         return overlay_update(None)
     image = read_image(path, name=Path(path).name, allow_volume=True)
     return overlay_update(None if image.is_volume else display_gray(image), Path(path).name)
-
-
-def parse_box(text: str | None) -> Box | None:
-    """A typed box ``x0,y0,x1,y1`` (``;`` also separates); None for empty text."""
-    if not text or not text.strip():
-        return None
-    try:
-        values = tuple(float(v) for v in text.replace(";", ",").split(","))
-    except ValueError:
-        raise EusgistError(f"box must be four numbers x0,y0,x1,y1, got {text!r}") from None
-    if len(values) != 4:
-        raise EusgistError(f"box must be four numbers x0,y0,x1,y1, got {text!r}")
-    return values  # type: ignore[return-value]
 
 
 def painted_mask(editor: dict | None, shape: tuple[int, int]) -> np.ndarray | None:
