@@ -43,6 +43,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="strong: ROI crops from masks; weak: whole frames, deep only")
     parser.add_argument("--margin", type=float, default=0.1,
                         help="ROI crop margin, fraction of the lesion box (default 0.1)")
+    parser.add_argument("--context", action="store_true",
+                        help="also embed each whole frame with every backbone "
+                             "(deep_frame_* columns: what surrounds the lesion)")
+    parser.add_argument("--segmenter", default=None, metavar="NAME",
+                        help="box segmenter (name under weights/segmenters or a folder): adds "
+                             "seg_* features of the lesion it finds in each ROI's box")
     parser.add_argument("--batch-size", type=int, default=32, help="deep feature batch size")
     parser.add_argument("--input-size", type=int, default=None,
                         help="square deep-model input in pixels (default: the backbone's, 224)")
@@ -112,6 +118,8 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         input_size=args.input_size,
         device=args.device,
+        context=args.context,
+        segmenter=args.segmenter,
     )
     manifest = read_manifest(args.manifest, require_masks=False,
                              allow_outside_root=args.allow_outside_root)

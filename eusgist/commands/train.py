@@ -12,7 +12,7 @@ from pathlib import Path
 from eusgist.commands._options import add_outside_root_option
 from eusgist.errors import EusgistError
 from eusgist.models.classifiers import list_classifiers
-from eusgist.models.tabular import MODALITIES
+from eusgist.models.tabular import ALL_MODALITIES, CLASSIFIERS, MODALITIES
 
 NAME = "train"
 HELP = "Train tabular models on radiomics/deep/combined features and write a model bundle."
@@ -26,9 +26,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="dataset manifest CSV: extract default features first (cached)")
     parser.add_argument("--out", required=True, type=Path, help="bundle folder, e.g. weights/NAME")
     parser.add_argument("--modalities", default=",".join(MODALITIES),
-                        help=f"comma-separated: {', '.join(MODALITIES)} (default: all)")
-    parser.add_argument("--classifiers", default=",".join(list_classifiers()),
-                        help=f"comma-separated: {', '.join(list_classifiers())} (default: all)")
+                        help=f"comma-separated: {', '.join(ALL_MODALITIES)} (default: "
+                             f"{', '.join(MODALITIES)}; deepseg = deep + segmenter features)")
+    parser.add_argument("--classifiers", default=",".join(CLASSIFIERS),
+                        help=f"comma-separated: {', '.join(list_classifiers())} (default: "
+                             f"{', '.join(CLASSIFIERS)})")
     parser.add_argument("--select", default="best", metavar="BEST|MODALITY-CLASSIFIER",
                         help="model to bundle: 'best' (highest training-CV AUC; the test split "
                         "is never used to choose) or a name such as combined-svm")
@@ -62,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
 
     options = TrainOptions(
         out=args.out,
-        modalities=_names(args.modalities, MODALITIES, "modalities"),
+        modalities=_names(args.modalities, ALL_MODALITIES, "modalities"),
         classifiers=_names(args.classifiers, list_classifiers(), "classifiers"),
         select="best" if args.select.lower() == "best" else args.select,
         seed=args.seed,

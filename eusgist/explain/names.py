@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from eusgist.segment.shape import SEG_FEATURES
+
 #: Radiomics feature class → the family a reader knows it by.
 FAMILIES = {
     "firstorder": "Intensity",
@@ -86,7 +88,7 @@ def display_name(column: str) -> str:
     >>> display_name("deep_tf_efficientnet_lite0_0015")
     'CNN feature 15 (tf_efficientnet_lite0)'
     """
-    name = column[4:] if column.startswith("rad_") else column
+    name = column.removeprefix("rad_")
     parts = name.split("_")
     if len(parts) == 3 and parts[1] in FAMILIES:
         image_type, family, feature = parts
@@ -96,4 +98,8 @@ def display_name(column: str) -> str:
         backbone, _, index = column[5:].rpartition("_")
         if backbone and index.isdigit():
             return f"CNN feature {int(index)} ({backbone})"
+    if column.startswith("outline in the box: "):
+        return "Outline in the box: " + column[len("outline in the box: "):]
+    if column in SEG_FEATURES:
+        return f"Outline in the box: {SEG_FEATURES[column]}"
     return name

@@ -34,6 +34,7 @@ from numpy.typing import NDArray
 from eusgist.models.classifiers import get_classifier, list_classifiers
 from eusgist.models.classifiers.shapley import EXACT_MAX_FEATURES
 from eusgist.models.portable import PortableModel
+from eusgist.segment.shape import SEG_FEATURES
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +110,27 @@ def readable_name(column: str) -> str:
         if backbone and index.isdigit():
             return f"deep feature {int(index)} ({backbone})"
         return column[5:]
+    if column in SEG_FEATURES:
+        return f"outline in the box: {SEG_FEATURES[column]}"
     return column
+
+
+#: An embedding with more columns than this is explained as one contribution (an L1
+#: selection keeps at most 30 columns in all, which stay one by one).
+GROUP_OVER = 30
+
+
+def embedding_group(column: str) -> str | None:
+    """The embedding a deep column belongs to, in words (``"deep features of the whole frame
+    (tf_efficientnet_lite0)"``); None for any other column."""
+    if not column.startswith("deep_"):
+        return None
+    backbone, _, index = column[5:].rpartition("_")
+    if not backbone or not index.isdigit():
+        return None
+    if backbone.startswith("frame_"):
+        return f"deep features of the whole frame ({backbone[6:]})"
+    return f"deep features of the lesion crop ({backbone})"
 
 
 @dataclass(frozen=True)
@@ -139,12 +160,23 @@ class Explanation:
     space: str
 
     def contributions(self, row: int = 0) -> list[tuple[str, float, float]]:
-        """``(readable feature, raw value, SHAP)`` of one row, largest |SHAP| first."""
-        order = np.argsort(-np.abs(self.values[row]), kind="stable")
-        return [
-            (readable_name(self.features[j]), float(self.data[row, j]), float(self.values[row, j]))
-            for j in order
-        ]
+        """``(readable feature, raw value, SHAP)`` of one row, largest |SHAP| first.
+
+        A whole embedding the model reads (more than :data:`GROUP_OVER` columns of one
+        backbone and view) is one entry, its columns' SHAP summed (SHAP values add up) and
+        its value the number of columns: single embedding columns mean nothing to a reader.
+        """
+        groups: dict[str, list[int]] = {}
+        for j, column in enumerate(self.features):
+            groups.setdefault(embedding_group(column) or column, []).append(j)
+        items = []
+        for name, cols in groups.items():
+            if len(cols) > GROUP_OVER:
+                items.append((name, float(len(cols)), float(self.values[row, cols].sum())))
+            else:
+                items += [(readable_name(self.features[j]), float(self.data[row, j]),
+                           float(self.values[row, j])) for j in cols]
+        return sorted(items, key=lambda item: -abs(item[2]))
 
 
 def background_sample(

@@ -52,6 +52,8 @@ KNOWN_BACKBONES: tuple[str, ...] = (
 Crops = Sequence[np.ndarray] | np.ndarray | torch.Tensor
 #: Column prefix of deep features in a feature table.
 PREFIX = "deep_"
+#: Prefix, after :data:`PREFIX`, of a backbone's embedding of the whole frame (context).
+FRAME = "frame_"
 #: Seed of random initialisation, so offline features are the same in every run.
 RANDOM_INIT_SEED = 0
 
@@ -61,10 +63,13 @@ def feature_prefix(backbone: str) -> str:
     return PREFIX + re.sub(r"[^0-9A-Za-z]+", "_", backbone).strip("_").lower() + "_"
 
 
-def feature_names(backbone: str, dim: int) -> list[str]:
-    """``deep_<backbone>_<index>`` with the index zero-padded (at least 3 digits)."""
+def feature_names(backbone: str, dim: int, *, frame: bool = False) -> list[str]:
+    """``deep_<backbone>_<index>`` with the index zero-padded (at least 3 digits);
+    ``deep_frame_<backbone>_<index>`` for the embedding of the whole frame (``frame``)."""
     width = max(3, len(str(dim - 1)))
     prefix = feature_prefix(backbone)
+    if frame:
+        prefix = PREFIX + FRAME + prefix[len(PREFIX):]
     return [f"{prefix}{i:0{width}d}" for i in range(dim)]
 
 
@@ -278,6 +283,11 @@ class DeepFeatureExtractor:
     def feature_names(self) -> list[str]:
         """Column names of the embedding: ``deep_<backbone>_000`` ..."""
         return feature_names(self.backbone, self.dim)
+
+    @property
+    def frame_feature_names(self) -> list[str]:
+        """Column names of the whole-frame embedding: ``deep_frame_<backbone>_000`` ..."""
+        return feature_names(self.backbone, self.dim, frame=True)
 
     @property
     def weights(self) -> str:

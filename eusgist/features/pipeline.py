@@ -37,6 +37,7 @@ from eusgist.preprocess import DEFAULT_MARGIN, crop_roi, whole_image
 
 if TYPE_CHECKING:  # keeps radiomics workers from importing scikit-learn
     from eusgist.data import Manifest
+    from eusgist.features.deep import DeepFeatureExtractor
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,12 @@ class ExtractionSettings:
         Square deep-model input in pixels (None: the backbone's default, usually 224).
     device : str or None
         Torch device (default: CUDA when available).
+    context : bool
+        With strong supervision, also embed each image's whole frame with every backbone
+        (``deep_frame_<backbone>_*`` columns): what surrounds the lesion.
+    segmenter : str or None
+        A box segmenter (bundle name or folder): adds the ``seg_*`` columns of
+        :mod:`eusgist.segment.shape` from each ROI's bounding box (strong supervision).
     """
 
     radiomics: str | None = "eus_default"
@@ -87,6 +94,8 @@ class ExtractionSettings:
     batch_size: int = 32
     input_size: int | None = None
     device: str | None = None
+    context: bool = False
+    segmenter: str | None = None
 
     def __post_init__(self) -> None:
         if self.supervision not in ("strong", "weak"):
@@ -95,8 +104,13 @@ class ExtractionSettings:
             raise EusgistError("radiomics needs lesion masks: use no radiomics with weak supervision")
         if self.checkpoint is not None and len(self.backbones) != 1:
             raise EusgistError("a checkpoint needs exactly one backbone")
-        if not self.radiomics and not self.backbones:
-            raise EusgistError("nothing to extract: no radiomics protocol and no backbone")
+        if not self.radiomics and not self.backbones and not self.segmenter:
+            raise EusgistError("nothing to extract: no radiomics protocol, backbone or segmenter")
+        if self.supervision == "weak" and (self.context or self.segmenter):
+            raise EusgistError("frame context and segmenter features need lesion ROIs: "
+                               "use them with strong supervision")
+        if self.context and not self.backbones:
+            raise EusgistError("frame context needs a backbone to embed the frame with")
         if self.margin < 0:
             raise EusgistError(f"margin must be >= 0, got {self.margin}")
 
@@ -357,38 +371,111 @@ def _run_deep(
     prov = extractor.provenance
     ident = {k: prov[k] for k in ("backbone", "weights", "pretrained_tag", "checkpoint_sha256",
                                   "input_size", "mean", "std")}
-    part = f"deep-{backbone}"
-    names = extractor.feature_names
+    out = _embed(rows, extractor, f"deep-{backbone}", extractor.feature_names, ident,
+                 settings, cache, progress=progress, stats=stats, errors=errors, frame=False)
+    if settings.context:
+        frames = _embed(rows, extractor, f"deep-frame-{backbone}",
+                        extractor.frame_feature_names, ident, settings, cache,
+                        progress=progress, stats=stats, errors=errors, frame=True)
+        out = {i: {**v, **frames[i]} for i, v in out.items() if i in frames}
+    return out, prov
+
+
+def _embed(
+    rows: list[_Row],
+    extractor: DeepFeatureExtractor,
+    part: str,
+    names: list[str],
+    ident: dict[str, Any],
+    settings: ExtractionSettings,
+    cache: FeatureCache,
+    *,
+    progress: bool,
+    stats: dict[str, dict[str, int]],
+    errors: dict[int, str],
+    frame: bool,
+) -> dict[int, dict[str, float]]:
+    """One embedding per row: of its model crop, or of its whole frame (``frame``)."""
     out: dict[int, dict[str, float]] = {}
     todo: list[tuple[_Row, str]] = []
+    same: dict[str, list[int]] = {}  # rows sharing a computation (one frame, many ROIs)
     for row in rows:
-        key = _key(image=row.image_sha, mask=row.mask_sha, model=ident, margin=settings.margin,
-                   supervision=settings.supervision)
+        key = (_key(image=row.image_sha, model=ident, view="frame") if frame else
+               _key(image=row.image_sha, mask=row.mask_sha, model=ident,
+                    margin=settings.margin, supervision=settings.supervision))
         hit = cache.get(part, key)
         if hit is not None:
             out[row.index] = hit
             _count(stats, part, "cached")
+        elif key in same:
+            same[key].append(row.index)
         else:
+            same[key] = []
             todo.append((row, key))
-    bar = tqdm(total=len(todo), desc=backbone, unit="img", disable=not progress or not todo)
+    bar = tqdm(total=len(todo), desc=part[5:], unit="img", disable=not progress or not todo)
     for start in range(0, len(todo), settings.batch_size):
         crops, keyed = [], []
         for row, key in todo[start : start + settings.batch_size]:
             try:
-                crops.append(_crop(row, settings))
+                crops.append(whole_image(_load(row, want_mask=False)[0].array) if frame
+                             else _crop(row, settings))
                 keyed.append((row, key))
             except (ValueError, OSError) as exc:
-                errors[row.index] = f"{backbone}: {exc}"
+                for index in (row.index, *same[key]):
+                    errors[index] = f"{extractor.backbone}: {exc}"
                 _count(stats, part, "failed")
         if crops:
             for (row, key), vector in zip(keyed, extractor.extract(crops)):
                 features = dict(zip(names, vector.tolist()))
                 cache.put(part, key, features)
-                out[row.index] = features
+                for index in (row.index, *same[key]):
+                    out[index] = features
                 _count(stats, part, "computed")
         bar.update(len(todo[start : start + settings.batch_size]))
     bar.close()
-    return out, prov
+    return out
+
+
+def _run_segmenter(
+    rows: list[_Row],
+    name: str,
+    cache: FeatureCache,
+    *,
+    progress: bool,
+    stats: dict[str, dict[str, int]],
+    errors: dict[int, str],
+) -> tuple[dict[int, dict[str, float]], dict[str, Any]]:
+    """The ``seg_*`` features of every row's ROI box (:mod:`eusgist.segment.shape`)."""
+    from eusgist.roi_kinds import mask_box
+    from eusgist.segment import load_segmenter
+    from eusgist.segment.shape import outline_features, segmenter_id
+
+    segmenter = load_segmenter(name)
+    ident = segmenter_id(segmenter)
+    part = "segmenter"
+    out: dict[int, dict[str, float]] = {}
+    for row in tqdm(rows, desc="segmenter", unit="img", disable=not progress):
+        key = _key(image=row.image_sha, mask=row.mask_sha, segmenter=ident)
+        hit = cache.get(part, key)
+        if hit is not None:
+            out[row.index] = hit
+            _count(stats, part, "cached")
+            continue
+        try:
+            image, mask = _load(row, want_mask=True)
+            if mask is None:
+                raise ValueError("no lesion mask to take a box from")
+            features = outline_features(segmenter, image.array, mask_box(mask))
+        except (ValueError, OSError) as exc:
+            errors[row.index] = f"segmenter: {exc}"
+            _count(stats, part, "failed")
+            continue
+        cache.put(part, key, features)
+        out[row.index] = features
+        _count(stats, part, "computed")
+    folder = segmenter.path
+    return out, {"name": segmenter.name, "weights_id": ident,
+                 "path": None if folder is None else str(folder)}
 
 
 def extract_features(
@@ -449,6 +536,8 @@ def extract_features(
         "supervision": settings.supervision,
         "radiomics": None,
         "deep": {},
+        "context": settings.context,
+        "segmenter": None,
     }
     if settings.radiomics:
         values, provenance["radiomics"] = _run_radiomics(
@@ -460,6 +549,12 @@ def extract_features(
         good = [r for r in good if r.index not in errors]  # no second try at a failed image
         values, provenance["deep"][backbone] = _run_deep(
             good, backbone, settings, cache, progress=progress, stats=stats, errors=errors,
+        )
+        parts.append(values)
+    if settings.segmenter:
+        good = [r for r in good if r.index not in errors]
+        values, provenance["segmenter"] = _run_segmenter(
+            good, settings.segmenter, cache, progress=progress, stats=stats, errors=errors,
         )
         parts.append(values)
     keep = [r.index for r in rows if r.index not in errors]

@@ -2,7 +2,8 @@
 
 A table has the columns ``image, label, patient_id, lesion_id`` (copied from the
 manifest) followed by feature columns: ``rad_<pyradiomics name>`` and
-``deep_<backbone>_<index>``. Provenance (settings, library versions, backbone, weights,
+``deep_<backbone>_<index>`` (``deep_frame_<backbone>_<index>``: the whole frame), and
+``seg_<name>`` (:mod:`eusgist.segment.shape`). Provenance (settings, library versions, backbone, weights,
 input size, crop margin, skipped images) is stored as JSON in the parquet schema's
 key-value metadata under :data:`METADATA_KEY`.
 """
@@ -24,13 +25,15 @@ ID_COLUMNS: tuple[str, ...] = ("image", "label", "patient_id", "lesion_id")
 RAD_PREFIX = "rad_"
 #: Prefix of deep feature columns.
 DEEP_PREFIX = "deep_"
+#: Prefix of segmenter (box → outline) feature columns (:mod:`eusgist.segment.shape`).
+SEG_PREFIX = "seg_"
 #: Parquet key-value metadata key holding the provenance JSON.
 METADATA_KEY = b"eusgist.features"
 
 
 def feature_columns(df: pd.DataFrame) -> list[str]:
-    """The feature columns of a table (radiomics and deep), in table order."""
-    return [c for c in df.columns if c.startswith((RAD_PREFIX, DEEP_PREFIX))]
+    """The feature columns of a table (radiomics, deep, segmenter), in table order."""
+    return [c for c in df.columns if c.startswith((RAD_PREFIX, DEEP_PREFIX, SEG_PREFIX))]
 
 
 def write_feature_table(df: pd.DataFrame, provenance: Mapping[str, Any], path: str | Path) -> Path:

@@ -2,7 +2,9 @@
 
 Only the features the classifier reads are extracted: the radiomics extraction is reduced
 to them and a backbone runs only when deep features are required, on the crop
-:func:`~eusgist.preprocess.model_crop` makes (the training crop rule).
+:func:`~eusgist.preprocess.model_crop` makes (the training crop rule) and, for a model
+trained with frame context, on the whole frame; ``seg_*`` features come from the bundle's
+box segmenter prompted with the ROI's bounding box (:mod:`eusgist.segment.shape`).
 """
 
 from __future__ import annotations
@@ -25,17 +27,19 @@ from eusgist.inference.predictor import (
     one_image,
 )
 from eusgist.io import LoadedImage
-from eusgist.preprocess import model_crop
+from eusgist.preprocess import model_crop, whole_image
 
 if TYPE_CHECKING:
     from eusgist.bundles.tabular import Bundle
     from eusgist.features.radiomics import RadiomicsExtractor
     from eusgist.inference.catalog import LoadedModel
+    from eusgist.segment.bundle import Segmenter
 
 #: Signed SHAP contributions shown per prediction.
 TOP_CONTRIBUTIONS = 10
-#: One prepared batch item: its radiomics features and its deep-feature crop (or None).
-Prepared = tuple[dict[str, float], "np.ndarray | None"]
+#: One prepared batch item: its radiomics (and segmenter) features and its deep-feature
+#: crop, or ``(crop, frame)`` for a model with frame context, or None.
+Prepared = tuple[dict[str, float], Any]
 
 
 def _bundle(loaded: LoadedModel) -> Bundle:
@@ -71,6 +75,21 @@ def tabular_features(
                                       extractor.extract([crop])[0].tolist()))
                     FEATURE_CACHE.add(key, cached)
                 features.update(cached)
+        if expects.get("context"):
+            with timer("deep_features"):
+                frame = whole_image(image.array)
+                frame_id = digest(frame)
+                for extractor in loaded.deep:
+                    key = ("deep-frame", frame_id, extractor.backbone, str(extractor.checkpoint),
+                           extractor.pretrained, tuple(extractor.data_config["input_size"]))
+                    cached = FEATURE_CACHE.get(key)
+                    if not cached:
+                        cached = dict(zip(extractor.frame_feature_names,
+                                          extractor.extract([frame])[0].tolist()))
+                        FEATURE_CACHE.add(key, cached)
+                    features.update(cached)
+    if loaded.shape_segmenter is not None:
+        features.update(_segmenter_features(loaded, image, roi, timer))
     if loaded.radiomics is not None:
         if roi is None:
             raise EusgistError(f"model {loaded.name} needs a lesion ROI for its radiomics features")
@@ -87,6 +106,26 @@ def tabular_features(
                 cached.update(new)
             features.update({f: cached[f] for f in loaded.rad_features})
     return {name: features[name] for name in _bundle(loaded).required_features}
+
+
+def _segmenter_features(loaded: LoadedModel, image: LoadedImage, roi: np.ndarray | None,
+                        timer: Timer) -> dict[str, float]:
+    """The ``seg_*`` features of the ROI's bounding box (cached per image and box)."""
+    from eusgist.roi_kinds import mask_box
+    from eusgist.segment.shape import outline_features
+
+    if roi is None:
+        raise EusgistError(f"model {loaded.name} needs a lesion ROI (a box or an outline)")
+    segmenter = loaded.shape_segmenter
+    assert segmenter is not None  # noqa: S101 - narrowing for the type checker
+    box = mask_box(roi)
+    with timer("segmenter"):
+        key = ("segmenter", digest(image.array), box, segmenter.name)
+        cached = FEATURE_CACHE.get(key)
+        if not cached:
+            cached = outline_features(segmenter, image.array, box)
+            FEATURE_CACHE.add(key, cached)
+    return cached
 
 
 class TabularPredictor:
@@ -123,23 +162,33 @@ class TabularPredictor:
         loaded = self.loaded
         params_json = (None if loaded.radiomics is None
                        else json.dumps(loaded.radiomics.settings, sort_keys=True))
+        segmenter = loaded.shape_segmenter
         return partial(prepare_image, loaded.name, params_json=params_json,
                        only=loaded.rad_features, crop=bool(loaded.deep),
                        supervision=loaded.expects.get("supervision"),
-                       margin=loaded.expects.get("crop_margin"))
+                       margin=loaded.expects.get("crop_margin"),
+                       context=bool(loaded.deep and loaded.expects.get("context")),
+                       segmenter=None if segmenter is None else str(segmenter.path))
 
     def score(self, prepared: list[Prepared], batch_size: int) -> np.ndarray:
         """The classifier's probabilities; deep features batched by their extractors."""
         import pandas as pd
 
+        context = bool(self.loaded.expects.get("context"))
+        crops = [views[0] if context else views for _, views in prepared]
         columns: dict[str, np.ndarray] = {}
         for extractor in self.loaded.deep:
-            embedding = extractor.extract([c for _, c in prepared])
+            embedding = extractor.extract(crops)
             columns.update(zip(extractor.feature_names, embedding.T))
+            if context:
+                frames = extractor.extract([views[1] for _, views in prepared])
+                columns.update(zip(extractor.frame_feature_names, frames.T))
         bundle = _bundle(self.loaded)
         frame = pd.DataFrame([features for features, _ in prepared])
-        frame = frame.assign(**{k: v for k, v in columns.items()
-                                if k in bundle.required_features})
+        required = set(bundle.required_features)
+        deep = pd.DataFrame({k: v for k, v in columns.items() if k in required},
+                            index=frame.index)
+        frame = pd.concat([frame, deep], axis=1)
         return bundle.predict_proba(frame)
 
 
@@ -150,12 +199,24 @@ def _worker_radiomics(params_json: str) -> RadiomicsExtractor:
     return RadiomicsExtractor(json.loads(params_json))
 
 
+@lru_cache(maxsize=2)
+def _worker_segmenter(path: str) -> Segmenter:
+    import torch
+
+    from eusgist.segment import load_segmenter
+
+    torch.set_num_threads(1)  # workers already fill the cores
+    return load_segmenter(path)
+
+
 def prepare_image(
     model: str, image: ImageInput, mask: MaskInput, spacing_mm: float | None, *,
     params_json: str | None, only: tuple[str, ...], crop: bool,
     supervision: str | None = "strong", margin: float | None = None,
+    context: bool = False, segmenter: str | None = None,
 ) -> tuple[dict[str, float], Any]:
-    """Worker: one image's radiomics features and (with ``crop``) its model crop."""
+    """Worker: one image's radiomics (and with ``segmenter``, ``seg_*``) features and (with
+    ``crop``) its model crop, or ``(crop, whole frame)`` with ``context``."""
     import SimpleITK as sitk
 
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)  # workers already fill the cores
@@ -167,6 +228,14 @@ def prepare_image(
             raise EusgistError("radiomics features need a lesion mask")
         spacing = img.spacing or (None if spacing_mm is None else (spacing_mm, spacing_mm))
         features = _worker_radiomics(params_json).extract(img.array, roi, spacing, only=only)
+    if segmenter is not None:
+        from eusgist.roi_kinds import mask_box
+        from eusgist.segment.shape import outline_features
+
+        if roi is None:
+            raise EusgistError("segmenter features need a lesion ROI (a box or an outline)")
+        features.update(outline_features(_worker_segmenter(segmenter), img.array, mask_box(roi)))
     if not crop:
         return features, None
-    return features, model_crop(img.array, roi, supervision=supervision, margin=margin)
+    view = model_crop(img.array, roi, supervision=supervision, margin=margin)
+    return features, (view, whole_image(img.array)) if context else view

@@ -28,7 +28,7 @@ from sklearn.preprocessing import StandardScaler
 
 from eusgist.data import train_test_split, validate_manifest
 from eusgist.errors import EusgistError
-from eusgist.features.table import DEEP_PREFIX, ID_COLUMNS, RAD_PREFIX
+from eusgist.features.table import DEEP_PREFIX, ID_COLUMNS, RAD_PREFIX, SEG_PREFIX
 from eusgist.models.classifiers import get_classifier, list_classifiers
 from eusgist.models.classifiers.svm import CalibratedSVC
 from eusgist.models.selectors import CorrelationFilter, L1Selector
@@ -37,6 +37,7 @@ from eusgist.stats import aggregate_by_lesion, youden_threshold
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "ALL_MODALITIES",
     "CLASSIFIERS",
     "MODALITIES",
     "CalibratedSVC",
@@ -53,10 +54,16 @@ MODALITY_PREFIXES: dict[str, tuple[str, ...]] = {
     "radiomics": (RAD_PREFIX,),
     "deep": (DEEP_PREFIX,),
     "combined": (RAD_PREFIX, DEEP_PREFIX),
+    # what a box gives: deep features of the crop (and frame) + the segmenter's outline
+    "deepseg": (DEEP_PREFIX, SEG_PREFIX),
 }
-MODALITIES: tuple[str, ...] = tuple(MODALITY_PREFIXES)
-#: The classifiers registered when eusgist is imported (see :mod:`eusgist.models.classifiers`).
-CLASSIFIERS: tuple[str, ...] = list_classifiers()
+#: Every modality a model can be trained on.
+ALL_MODALITIES: tuple[str, ...] = tuple(MODALITY_PREFIXES)
+#: zhao2026's modalities: what ``train`` and the paper report compare by default.
+MODALITIES: tuple[str, ...] = ("radiomics", "deep", "combined")
+#: zhao2026's classifiers, trained by default (any registered one can be named, see
+#: :func:`~eusgist.models.classifiers.list_classifiers`).
+CLASSIFIERS: tuple[str, ...] = ("svm", "xgboost", "rf")
 
 
 def feature_columns(columns: Sequence[str], modality: str) -> list[str]:
@@ -68,7 +75,7 @@ def feature_columns(columns: Sequence[str], modality: str) -> list[str]:
         Unknown modality, or no column with the modality's prefix.
     """
     if modality not in MODALITY_PREFIXES:
-        raise EusgistError(f"unknown modality {modality!r}; choose from {list(MODALITIES)}")
+        raise EusgistError(f"unknown modality {modality!r}; choose from {list(ALL_MODALITIES)}")
     prefixes = MODALITY_PREFIXES[modality]
     missing = [p for p in prefixes if not any(str(c).startswith(p) for c in columns)]
     if missing:
@@ -120,18 +127,25 @@ def lesion_split(
 def build_pipeline(
     classifier: str, *, seed: int = 0, corr_threshold: float = 0.9, max_features: int = 30
 ) -> Pipeline:
-    """An unfitted pipeline ending in ``classifier`` (a registered classifier name)."""
+    """An unfitted pipeline ending in ``classifier`` (a registered classifier name).
+
+    A classifier that reads every column (``spec.selects`` false) gets no L1 selection; one
+    that needs the column names (``spec.column_names``) gets data frames.
+    """
     spec = get_classifier(classifier)
-    return Pipeline(
+    select = (L1Selector(C=0.1, max_features=max_features, random_state=seed) if spec.selects
+              else "passthrough")
+    pipeline = Pipeline(
         [
             ("impute", SimpleImputer(strategy="median")),
             ("variance", VarianceThreshold(0.0)),
             ("decorrelate", CorrelationFilter(corr_threshold)),
             ("scale", StandardScaler()),
-            ("select", L1Selector(C=0.1, max_features=max_features, random_state=seed)),
+            ("select", select),
             ("clf", spec.build(seed)),
         ]
     )
+    return pipeline.set_output(transform="pandas") if spec.column_names else pipeline
 
 
 def param_grid(classifier: str) -> dict[str, list[Any]]:
@@ -214,7 +228,7 @@ def fit_model(
         Labels, 1 = positive class.
     lesion_ids : array-like
         Lesion of each row; cross-validation never splits a lesion.
-    modality : {"radiomics", "deep", "combined"}
+    modality : {"radiomics", "deep", "combined", "deepseg"}
     classifier : str
         A registered classifier (:func:`~eusgist.models.classifiers.list_classifiers`).
     seed : int, default 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +21,17 @@ import pandas as pd
 from eusgist.bundles.tabular import CARD, RADIOMICS_YAML, file_sha256, save_bundle
 from eusgist.errors import EusgistError
 from eusgist.explain import background_sample, explain, shap_summary
-from eusgist.models.classifiers import get_classifier, list_classifiers
+from eusgist.models.classifiers import get_classifier
 from eusgist.models.evaluation import class_counts, delong_table, evaluate
 from eusgist.models.portable import PortableModel
-from eusgist.models.tabular import MODALITIES, feature_columns, fit_model, lesion_split
+from eusgist.models.tabular import (
+    ALL_MODALITIES,
+    CLASSIFIERS,
+    MODALITIES,
+    feature_columns,
+    fit_model,
+    lesion_split,
+)
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +47,7 @@ class TrainOptions:
     out : Path
         Bundle folder, e.g. ``weights/NAME``.
     modalities, classifiers : tuple of str
-        Every modality × classifier is trained (default: all, all registered).
+        Every modality × classifier is trained (default: zhao2026's 3 × 3).
     select : str
         ``"best"`` (highest training-CV AUC) or a model name such as ``"combined-svm"``.
     seed, test_size, cv_folds, positive_label
@@ -55,7 +62,7 @@ class TrainOptions:
 
     out: Path
     modalities: tuple[str, ...] = MODALITIES
-    classifiers: tuple[str, ...] = field(default_factory=list_classifiers)
+    classifiers: tuple[str, ...] = CLASSIFIERS
     select: str = "best"
     seed: int = 0
     test_size: float = 0.2
@@ -80,9 +87,9 @@ class TrainOptions:
             Unknown modality or classifier, a ``select`` not among the models, an ``out``
             that is a folder but not a bundle, ``shap_rows`` < 1, a missing file.
         """
-        unknown = [m for m in self.modalities if m not in MODALITIES]
+        unknown = [m for m in self.modalities if m not in ALL_MODALITIES]
         if unknown or not self.modalities:
-            raise EusgistError(f"unknown modalities {unknown}; choose from {list(MODALITIES)}")
+            raise EusgistError(f"unknown modalities {unknown}; choose from {list(ALL_MODALITIES)}")
         for classifier in self.classifiers:
             get_classifier(classifier)
         if self.select != "best" and self.select not in self.names:
@@ -157,13 +164,18 @@ def load_training_table(
 
 def _expects(modality: str, provenance: dict[str, Any]) -> dict[str, Any]:
     """What a user of the model must supply, from the feature table's provenance."""
-    uses_rad, uses_deep = modality in ("radiomics", "combined"), modality in ("deep", "combined")
+    uses_rad = modality in ("radiomics", "combined")
+    uses_deep = modality in ("deep", "combined", "deepseg")
+    uses_seg = modality == "deepseg"
     radiomics = provenance.get("radiomics") or {}
     deep = provenance.get("deep") or {}
     supervision = provenance.get("supervision")
+    kinds = (("radiomics", uses_rad), ("deep", uses_deep), ("segmenter", uses_seg))
     return {
         "input": "one EUS image per row; features extracted as in the training table",
-        "feature_kinds": [k for k, used in (("radiomics", uses_rad), ("deep", uses_deep)) if used],
+        "feature_kinds": [k for k, used in kinds if used],
+        "context": bool(provenance.get("context")) and uses_deep,
+        "segmenter": provenance.get("segmenter") if uses_seg else None,
         "mask_required": bool(uses_rad or (uses_deep and supervision != "weak")),
         "supervision": supervision,
         "crop_margin": provenance.get("crop_margin") if uses_deep else None,
@@ -230,7 +242,9 @@ def train_tabular(table: TrainingTable, options: TrainOptions) -> Path:
             "modality": model.modality,
             "classifier": model.classifier,
             "pipeline": "median imputation > zero-variance filter > |r| >= 0.9 correlation "
-                        "filter > standardisation > L1-logistic selection > " + model.classifier,
+                        "filter > standardisation > "
+                        + ("L1-logistic selection > " if get_classifier(model.classifier).selects
+                           else "") + model.classifier,
             "best_params": model.best_params,
             "cv_auc": model.cv_auc,
             "selected_by": "highest grouped training-CV AUC" if best else "named",

@@ -85,6 +85,10 @@ class ClassifierSpec:
         Names a stored state must hold (checked before :attr:`load`).
     fit_groups : bool
         Whether ``fit`` takes the rows' lesion ids (``clf__groups``).
+    selects : bool
+        Whether the L1 selector picks its columns (False: it reads every column).
+    column_names : bool
+        Whether ``fit`` needs a data frame with the column names.
     """
 
     name: str
@@ -99,6 +103,8 @@ class ClassifierSpec:
     required_arrays: tuple[str, ...] = ()
     required_params: tuple[str, ...] = ()
     fit_groups: bool = False
+    selects: bool = True
+    column_names: bool = False
 
     def param_grid(self) -> dict[str, list[Any]]:
         """A fresh copy of :attr:`grid` for :class:`~sklearn.model_selection.GridSearchCV`."""
@@ -155,6 +161,6 @@ def list_classifiers() -> tuple[str, ...]:
 
 
 #: The classifier modules shipped with eusgist, imported (registered) in this order.
-_BUILTINS: tuple[str, ...] = ("svm", "xgboost", "rf")
+_BUILTINS: tuple[str, ...] = ("svm", "xgboost", "rf", "logistic")
 for _module in _BUILTINS:
     import_module(f"{__name__}.{_module}")
