@@ -34,6 +34,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "eusgist.commands.add_user",
     "eusgist.commands.validate_roi",
     "eusgist.commands.route",
+    "eusgist.commands.ensemble",
     "eusgist.commands.segment",
     "eusgist.commands.train_segmenter",
     "eusgist.commands.calibrate",

@@ -45,11 +45,12 @@ CARD = "model_card.json"
 #: Largest JSON file of a bundle that is read, in bytes.
 MAX_JSON_BYTES = 32 * 2**20
 #: ``tabular``: features → classifier; ``cnn``: a 2D CNN; ``3d``: a volume CNN (dims
-#: ``"3d"`` or ``"2d-slice"``).
-Kind = Literal["tabular", "cnn", "3d", "router"]
+#: ``"3d"`` or ``"2d-slice"``); ``router``: a bundle per ROI kind; ``ensemble``: the mean
+#: log-odds of sibling bundles.
+Kind = Literal["tabular", "cnn", "3d", "router", "ensemble"]
 #: Format prefix of each kind's cards (a volume CNN is a ``eusgist-cnn`` bundle).
 FORMATS = {"tabular": "eusgist-tabular/", "cnn": "eusgist-cnn/", "3d": "eusgist-cnn/",
-           "router": "eusgist-router/"}
+           "router": "eusgist-router/", "ensemble": "eusgist-ensemble/"}
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
@@ -100,7 +101,7 @@ class ModelCard:
     ----------
     format : str
         ``eusgist-tabular/N`` or ``eusgist-cnn/N`` (empty when the card has none).
-    kind : {"tabular", "cnn", "3d"}
+    kind : {"tabular", "cnn", "3d", "router", "ensemble"}
     name : str
     classes : (negative, positive)
     positive_class : str
@@ -146,8 +147,9 @@ class ModelCard:
         expects = _dict(card.get("expects"))
         cnn = fmt.startswith(FORMATS["cnn"]) or card.get("kind") in ("cnn", "3d")
         kind: Kind = ("3d" if expects.get("dims", "2d") != "2d" else "cnn") if cnn else "tabular"
-        if fmt.startswith(FORMATS["router"]) or card.get("kind") == "router":
-            kind = "router"
+        for wrapper in ("router", "ensemble"):
+            if fmt.startswith(FORMATS[wrapper]) or card.get("kind") == wrapper:
+                kind = wrapper
         classes = card.get("classes", card.get("class_names"))
         pair = [str(c) for c in classes][:2] if isinstance(classes, list | tuple) else []
         neg, pos = (pair + ["negative", "positive"][len(pair):])[:2]

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from eusgist.bundles.card import CARD, CardFacts, ModelCard, read_json_object
 from eusgist.errors import BundleError, EusgistError
+from eusgist.features.table import SEG_PREFIX
 from eusgist.hub import resolve_weights_dir
 from eusgist.inference.inputs import Dims, VolumeSpec
 from eusgist.report.text import ci_range
@@ -41,7 +42,7 @@ SYNTHETIC_WORDS = ("phantom", "synthetic", "demo")
 NOT_CLINICAL = "Research and teaching only; NOT for clinical use."
 
 #: A prediction's model kind (a volume model is a ``"cnn"``; see :attr:`LoadedModel.dims`).
-Kind = Literal["tabular", "cnn", "router"]
+Kind = Literal["tabular", "cnn", "router", "ensemble"]
 
 
 def default_weights_dir() -> Path:
@@ -57,9 +58,9 @@ def _card(card: Mapping[str, Any] | ModelCard) -> ModelCard:
 # ---------------------------------------------------------------------------- model cards
 def card_kind(card: Mapping[str, Any] | ModelCard) -> Kind:
     """``"cnn"`` for a CNN card (2D or volume), ``"router"`` for a bundle routing each ROI
-    kind to another bundle, else ``"tabular"``."""
+    kind to another bundle, ``"ensemble"`` for one averaging others, else ``"tabular"``."""
     kind = _card(card).kind
-    return kind if kind in ("tabular", "router") else "cnn"
+    return kind if kind in ("tabular", "router", "ensemble") else "cnn"
 
 
 def card_classes(card: Mapping[str, Any] | ModelCard) -> tuple[str, str]:
@@ -102,7 +103,7 @@ def training_statement(card: Mapping[str, Any] | ModelCard) -> str:
     prefix = "SYNTHETIC phantom data (demo only): " if is_synthetic(info) else ""
     source = _training_source(info)
     data = info.training_data
-    if info.kind == "router":
+    if info.kind in ("router", "ensemble"):
         return f"{prefix}{source}."
     if info.raw.get("training_data"):
         split = data.get("split") or {}
@@ -167,6 +168,7 @@ class ModelInfo:
     summary: str
     error: str | None = None
     box_auc: float | None = None
+    outline_auc: float | None = None
 
     @property
     def label(self) -> str:
@@ -192,10 +194,12 @@ def list_models(weights_dir: str | os.PathLike[str] | None = None) -> list[Model
             out.append(ModelInfo(folder.name, folder, None, False, False,
                                  "unreadable model card", str(exc)))
             continue
-        box = roi_metrics(card).get("box", {}).get("auc")
+        by_kind = roi_metrics(card)
+        box, outline = (by_kind.get(k, {}).get("auc") for k in ("box", "outline"))
         info = dict(name=str(card.get("name") or folder.name), path=folder, kind=card_kind(card),
                     synthetic=is_synthetic(card), summary=training_statement(card),
-                    box_auc=float(box) if isinstance(box, int | float) else None)
+                    box_auc=float(box) if isinstance(box, int | float) else None,
+                    outline_auc=float(outline) if isinstance(outline, int | float) else None)
         try:
             load_model(folder)
         except Exception as exc:  # noqa: BLE001 - any failure makes this one unavailable only
@@ -226,6 +230,10 @@ class LoadedModel(CardFacts):
     routes: dict[str, LoadedModel] = field(default_factory=dict)
     #: A router's box segmenter: boxes are outlined by it before scoring.
     segmenter: Segmenter | None = None
+    #: The segmenter whose ``seg_*`` features a tabular model reads (the ROI's box → outline).
+    shape_segmenter: Segmenter | None = None
+    #: An ensemble's member models (their log-odds are averaged).
+    members: tuple[LoadedModel, ...] = ()
     #: The out-of-domain gate (``fit-domain``); None when the bundle has none (a router
     #: uses its routed bundle's).
     domain: DomainModel | None = None
@@ -339,6 +347,8 @@ def _load_cached(path: str, _mtime_ns: int) -> LoadedModel:
     kind = card_kind(read_json_object(folder / CARD))
     if kind == "router":
         return _load_router(folder, device)
+    if kind == "ensemble":
+        return _load_ensemble(folder, device)
     if kind == "cnn":
         from eusgist.bundles.cnn import load_cnn_bundle
 
@@ -355,8 +365,11 @@ def _load_cached(path: str, _mtime_ns: int) -> LoadedModel:
     if rad:
         model.radiomics = _radiomics_extractor(bundle)
     model.deep = tuple(_deep_extractors(bundle, device))
-    unknown = [f for f in required if not f.startswith("rad_")
-               and not any(f in ex.feature_names for ex in model.deep)]
+    if any(f.startswith(SEG_PREFIX) for f in required):
+        model.shape_segmenter = _shape_segmenter(bundle)
+    unknown = [f for f in required if not f.startswith(("rad_", SEG_PREFIX))
+               and not any(f in ex.feature_names or f in ex.frame_feature_names
+                           for ex in model.deep)]
     if unknown:
         raise EusgistError(f"{folder.name}: cannot compute feature(s) {unknown[:5]} from the "
                            "card's radiomics protocol and backbones")
@@ -388,6 +401,18 @@ def _load_router(folder: Path, device: str) -> LoadedModel:
                        segmenter=segmenter)
 
 
+def _load_ensemble(folder: Path, device: str) -> LoadedModel:
+    """An ensemble bundle with its members; its out-of-domain gate is its first member's
+    that has one."""
+    from eusgist.bundles.ensemble import read_members
+
+    card, names = read_members(folder)
+    members = tuple(load_model(folder.parent / name) for name in names)
+    domain = next((m.domain for m in members if m.domain is not None), None)
+    return LoadedModel(str(card.get("name") or folder.name), folder, "ensemble", card, device,
+                       None, members=members, domain=domain)
+
+
 def _radiomics_extractor(bundle: Bundle) -> RadiomicsExtractor:
     import yaml
 
@@ -406,6 +431,30 @@ def _radiomics_extractor(bundle: Bundle) -> RadiomicsExtractor:
     return extractor
 
 
+def _shape_segmenter(bundle: Bundle) -> Segmenter:
+    """The segmenter the ``seg_*`` features were made with (the installed one of its name,
+    else the folder training used), refused when its weights differ."""
+    from eusgist.segment import load_segmenter
+    from eusgist.segment.shape import segmenter_id
+
+    spec = (bundle.card.get("expects") or {}).get("segmenter") or {}
+    name = spec.get("name")
+    if not name:
+        raise BundleError(f"{bundle.path.name}: reads segmenter features but its card names "
+                          "no segmenter")
+    from eusgist.segment.bundle import segmenter_path
+
+    installed = segmenter_path(name)
+    recorded = Path(spec["path"]) if spec.get("path") else None
+    where = recorded if not (installed / CARD).is_file() and recorded is not None else installed
+    segmenter = load_segmenter(where)
+    if spec.get("weights_id") and segmenter_id(segmenter) != spec["weights_id"]:
+        raise BundleError(f"{bundle.path.name}: its segmenter features were made with "
+                          f"{name} weights {spec['weights_id']}, but the installed {name} "
+                          "differs")
+    return segmenter
+
+
 def _deep_extractors(bundle: Bundle, device: str) -> Iterator[DeepFeatureExtractor]:
     """One extractor per backbone whose columns the classifier reads, weights as in training."""
     from eusgist.bundles.card import file_sha256
@@ -415,7 +464,8 @@ def _deep_extractors(bundle: Bundle, device: str) -> Iterator[DeepFeatureExtract
     required = bundle.required_features
     for spec in (bundle.card.get("expects") or {}).get("backbones") or []:
         name = spec["backbone"]
-        if not any(f.startswith(feature_prefix(name)) for f in required):
+        prefixes = (feature_prefix(name), feature_prefix("frame_" + name))
+        if not any(f.startswith(prefixes) for f in required):
             continue
         size = (spec.get("input_size") or [None])[-1]
         weights = spec.get("weights")

@@ -265,9 +265,17 @@ def fit_bundle(bundle: str | os.PathLike[str], manifest_path: str | os.PathLike[
     card = ModelCard.from_dict(read_json_object(folder / CARD), folder.name)
     fit = partial(fit_domain, manifest_path=manifest_path,
                   allow_outside_root=allow_outside_root)
+    if card.kind == "ensemble":
+        from eusgist.bundles.ensemble import read_members
+
+        return {name: fit(folder.parent / name) for name in read_members(folder)[1]}
     if card.kind != "router":
         return {folder.name: fit(folder)}
     from eusgist.bundles.router import read_routes
 
     names = dict.fromkeys(read_routes(folder)[1].values())
-    return {name: fit(folder.parent / name) for name in names}
+    out: dict[str, dict[str, Any]] = {}
+    for name in names:
+        out.update(fit_bundle(folder.parent / name, manifest_path,
+                              allow_outside_root=allow_outside_root))
+    return out

@@ -102,6 +102,10 @@ def predictor_for(loaded: LoadedModel) -> Predictor:
         from eusgist.inference.router import RouterPredictor
 
         return RouterPredictor(loaded)
+    if loaded.kind == "ensemble":
+        from eusgist.inference.ensemble import EnsemblePredictor
+
+        return EnsemblePredictor(loaded)
     from eusgist.inference.cnn import CNNPredictor, VolumePredictor
 
     return CNNPredictor(loaded) if loaded.dims == "2d" else VolumePredictor(loaded)

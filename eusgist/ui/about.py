@@ -127,7 +127,7 @@ def _model_section(info: catalog.ModelInfo) -> str:
     share = f", {size:.0%} of them" if isinstance(size, int | float) else ""
     how = (f" (held out by {split['by']}{share}, never seen in training)"
            if split.get("by") else "")
-    if card.kind == "router":
+    if card.kind in ("router", "ensemble"):
         what = f"{what_it_is(card)} (see those models)."
     else:
         text = catalog.training_statement(card)

@@ -20,8 +20,10 @@ from eusgist.inference import catalog
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
 
 _MODALITIES = {"radiomics": "radiomics", "deep": "CNN features",
-               "combined": "radiomics + CNN features"}
-_CLASSIFIERS = {"svm": "SVM", "xgboost": "XGBoost", "rf": "random forest"}
+               "combined": "radiomics + CNN features",
+               "deepseg": "CNN features of box and frame + segmenter outline"}
+_CLASSIFIERS = {"svm": "SVM", "xgboost": "XGBoost", "rf": "random forest",
+                "logistic": "logistic regression"}
 
 
 def read_card(info: catalog.ModelInfo) -> ModelCard | None:
@@ -36,6 +38,8 @@ def method_words(card: ModelCard) -> str:
     """What kind of model a card describes, in a few words (``radiomics, SVM``)."""
     if card.kind == "router":
         return "picks a model by ROI kind"
+    if card.kind == "ensemble":
+        return "averages " + " and ".join(map(str, card.raw.get("members") or []))
     if card.kind == "tabular":
         model = card.raw.get("model") or {}
         modality = _MODALITIES.get(str(model.get("modality")), "image features")
@@ -70,9 +74,13 @@ def short_label(info: catalog.ModelInfo) -> str:
 
 def model_choices() -> list[tuple[str, str]]:
     """``(label, name)`` for the selector: available real-data models first, the one best on
-    boxes (what a clinician draws) on top; then synthetic demos; unavailable ones last."""
+    boxes (what a clinician draws) on top, ties to the one best on outlines; then synthetic
+    demos; unavailable ones last."""
+    def auc(value: float | None) -> float:
+        return -(value if value is not None else -1.0)
+
     models = sorted(catalog.list_models(), key=lambda m: (
-        not m.available, m.synthetic, -(m.box_auc if m.box_auc is not None else -1.0), m.name))
+        not m.available, m.synthetic, auc(m.box_auc), auc(m.outline_auc), m.name))
     return [(short_label(m), m.path.name) for m in models]
 
 
@@ -87,6 +95,8 @@ def what_it_is(card: ModelCard) -> str:
     what = f"{pos} vs {neg}; {method_words(card)}"
     if card.kind == "router":
         return f"{what}: {_routes(card)}"
+    if card.kind == "ensemble":
+        return f"{what} ({card.raw.get('combine', 'mean log-odds')})"
     data = _data_words(card)
     return f"{what}; trained on {'**' + data + '**' if catalog.is_synthetic(card) else data}"
 

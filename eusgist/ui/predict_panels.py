@@ -44,9 +44,11 @@ def technical_names(model: catalog.LoadedModel) -> dict[str, str]:
     column name, so a contribution's technical name can be shown beside it."""
     out: dict[str, str] = {}
     for m in (model, *model.routes.values()):
-        bundle = m.bundle if m.kind == "tabular" else None
-        for column in getattr(bundle, "required_features", ()):
-            out.setdefault(readable_name(column), column)
+        for sub in (m, *m.members):
+            bundle = sub.bundle if sub.kind == "tabular" else None
+            prefix = f"{sub.path.name}: " if m.members else ""
+            for column in getattr(bundle, "required_features", ()):
+                out.setdefault(prefix + readable_name(column), column)
     return out
 
 
