@@ -35,6 +35,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "eusgist.commands.validate_roi",
     "eusgist.commands.route",
     "eusgist.commands.ensemble",
+    "eusgist.commands.roi_variants",
     "eusgist.commands.segment",
     "eusgist.commands.train_segmenter",
     "eusgist.commands.calibrate",

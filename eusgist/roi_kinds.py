@@ -156,12 +156,14 @@ def roi_variants(mask: np.ndarray, rng: np.random.Generator, *, outlines: int = 
 
 
 def write_roi_variants(manifest: str | Path, out_dir: str | Path, *, outlines: int = 1,
-                       boxes: int = 1, seed: int = 0) -> Path:
+                       boxes: int = 1, seed: int = 0,
+                       kinds: tuple[RoiKind, ...] = ROI_KINDS) -> Path:
     """Write a manifest dataset with one row per ROI variant of every masked row of
     ``manifest``: ``out_dir/manifest.csv`` (the input's columns plus ``roi_kind`` and
     ``roi_variant``), the images linked (or copied) into ``out_dir/images`` and the variant
-    masks written as PNG files into ``out_dir/masks``. Rows without a mask are kept once
-    with an empty ``roi_kind``. Returns the new manifest's path."""
+    masks written as PNG files into ``out_dir/masks``; only variants of ``kinds`` are kept
+    (the same variants whatever ``kinds``: one seeded draw). Rows without a mask are kept
+    once with an empty ``roi_kind``. Returns the new manifest's path."""
     from eusgist.data import link_or_copy, read_manifest, write_manifest
     from eusgist.io import read_mask
 
@@ -181,6 +183,8 @@ def write_roi_variants(manifest: str | Path, out_dir: str | Path, *, outlines: i
             continue
         mask = read_mask(src.root / str(row["mask"]))
         for kind, name, variant in roi_variants(mask, rng, outlines=outlines, boxes=boxes):
+            if kind not in kinds:
+                continue
             target = out / "masks" / f"{i:05d}_{name}.png"
             Image.fromarray(variant.astype(np.uint8) * 255).save(target)
             rows.append({**base, "mask": target.relative_to(out).as_posix(),
