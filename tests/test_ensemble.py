@@ -44,6 +44,9 @@ def test_an_ensemble_averages_its_members_log_odds(weights: Path, prediction_bun
     assert any("their log-odds averaged" in n for n in pred.notes)
     assert pred.contributions and all(c.feature.startswith("tabular: ")
                                       for c in pred.contributions)
+    assert pred.shap_space == "log-odds"  # members' contributions in the ensemble's scale
+    shap = [abs(c.shap) for c in pred.contributions]
+    assert shap == sorted(shap, reverse=True)
     batch = inference.score_images(both, images, masks, n_jobs=1)
     assert batch[0] == pytest.approx(pred.positive_probability, abs=1e-4)
     singles = [inference.predict(both, i, mask=m, explain=False).positive_probability

@@ -77,7 +77,8 @@ def summary(pred: Prediction, image: str) -> str:
     if pred.observed is not None:
         lines.append("Held out: " + outcome_sentence(pred.observed, pos))
     if pred.contributions:
-        lines.append(f"Top SHAP contributions (> 0 pushes towards {pos}):")
+        lines.append(f"Top SHAP contributions, in {pred.shap_space or 'probability'} "
+                     f"(> 0 pushes towards {pos}):")
         lines += [f"  {c.shap:+.4f}  {c.feature} = {c.value:.4g}" for c in pred.contributions]
     lines += [f"Note: {n}" for n in pred.notes]
     lines += [

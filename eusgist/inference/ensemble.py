@@ -37,19 +37,24 @@ class EnsemblePredictor:
         """Decode once; each member predicts from the same image and ROI."""
         img, roi = decode_image(self.loaded, image, mask, box, timer, notes)
         scores, contributions = [], []
+        n = len(self.loaded.members)
         for member in self.loaded.members:
             member_notes: list[str] = []
             scored = member.predictor.predict(img, roi, None, spacing_mm, timer, explain,
                                               member_notes)
             notes.extend(n for n in member_notes if n not in notes)
             scores.append(scored.probability)
-            contributions += [Contribution(f"{member.path.name}: {c.feature}", c.value, c.shap)
+            scale = _to_ensemble_log_odds(scored, n)
+            contributions += [Contribution(f"{member.path.name}: {c.feature}", c.value,
+                                           c.shap * scale)
                               for c in scored.contributions[:TOP_PER_MEMBER]]
         p = float(mean_log_odds(np.array(scores)))
         parts = ", ".join(f"{m.path.name} {s:.3f}" for m, s in zip(self.loaded.members, scores))
-        notes.append(f"Ensemble ({parts}): their log-odds averaged. Feature contributions are "
-                     "each member's own SHAP values, in its own scale.")
-        return Scored(p, contributions, None)
+        notes.append(f"Ensemble ({parts}): their log-odds averaged. Each feature's contribution "
+                     "is its member's SHAP value in the ensemble's log-odds (a member explained "
+                     "in probability is converted at its own P: approximate).")
+        contributions.sort(key=lambda c: -abs(c.shap))
+        return Scored(p, contributions, None, space="log-odds" if contributions else None)
 
     def worker(self) -> Worker:
         """What each member prepares from an item."""
@@ -62,6 +67,15 @@ class EnsemblePredictor:
             with member.lock:
                 scores.append(member.predictor.score([p[i] for p in prepared], batch_size))
         return mean_log_odds(np.array(scores))
+
+
+def _to_ensemble_log_odds(scored: Scored, n_members: int) -> float:
+    """Factor taking a member's SHAP values to its share of the ensemble's log-odds: 1/n for
+    a log-odds member; for a probability member also d logit / dp at its P (linearised)."""
+    if scored.space != "probability":
+        return 1.0 / n_members
+    p = min(max(scored.probability, 0.01), 0.99)
+    return 1.0 / (p * (1.0 - p) * n_members)
 
 
 def _prepare_members(workers: list[Worker], image: VolumeInput, mask: MaskInput,

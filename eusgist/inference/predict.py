@@ -62,6 +62,8 @@ class Prediction:
     observed: dict[str, Any] | None = None
     #: The out-of-domain gate's verdict; None when the bundle has no gate (or for volumes).
     domain: DomainResult | None = None
+    #: The contributions' scale: ``"probability"`` or ``"log-odds"`` (None without any).
+    shap_space: str | None = None
 
     @property
     def out_of_domain(self) -> bool | None:
@@ -81,6 +83,7 @@ class Prediction:
             "decision": self.decision,
             "contributions": [{"feature": c.feature, "value": c.value, "shap": c.shap}
                               for c in self.contributions],
+            "shap_space": self.shap_space,
             "gradcam_shape": None if self.gradcam is None else list(self.gradcam.shape),
             "intended_use": self.intended_use, "training_data": self.training_data,
             "test_metrics": self.test_metrics, "synthetic": self.synthetic,
@@ -153,7 +156,7 @@ def predict(
         test_metrics=metrics_statement(card), synthetic=loaded.synthetic,
         timings_ms={k: round(v, 2) for k, v in timer.ms.items()}, device=loaded.device,
         notes=notes, roi_kind=roi_kind, roi=scored.roi, domain=domain,
-        observed=observed_outcome(roi_metrics(card), roi_kind, p),
+        observed=observed_outcome(roi_metrics(card), roi_kind, p), shap_space=scored.space,
     )
 
 

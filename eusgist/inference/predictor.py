@@ -57,6 +57,8 @@ class Scored(NamedTuple):
     gradcam: np.ndarray | None
     roi_kind: str | None = None
     roi: np.ndarray | None = None
+    #: The scale of the contributions: ``"probability"`` or ``"log-odds"`` (None: none).
+    space: str | None = None
 
 
 class Timer:

@@ -27,6 +27,7 @@ from eusgist.inference.predictor import (
     one_image,
 )
 from eusgist.io import LoadedImage
+from eusgist.models.classifiers import get_classifier
 from eusgist.preprocess import model_crop, whole_image
 
 if TYPE_CHECKING:
@@ -151,11 +152,12 @@ class TabularPredictor:
             with timer("classifier"):
                 p = float(_bundle(loaded).predict_proba(frame)[0])
             contributions: list[Contribution] = []
+            space = get_classifier(_bundle(loaded).model.classifier).shap_space
             if explain:
                 with timer("explain"):
                     top = _bundle(loaded).explain(frame)[:TOP_CONTRIBUTIONS]
                     contributions = [Contribution(f, v, s) for f, v, s in top]
-        return Scored(p, contributions, None)
+        return Scored(p, contributions, None, space=space if contributions else None)
 
     def worker(self) -> Worker:
         """Radiomics features and (when deep features are read) the crop, per image."""

@@ -26,13 +26,13 @@ __all__ = ["SEG_FEATURES", "SEG_PREFIX", "outline_features", "segmenter_id", "sh
 
 #: The features, in column order, with what each says (the model card's glossary).
 SEG_FEATURES: dict[str, str] = {
-    "seg_fill": "share of the box the suggested outline fills",
-    "seg_margin_uncertainty": "mean uncertainty 4p(1-p) of the segmenter over the box",
-    "seg_margin_band": "share of box pixels the segmenter is unsure of (0.2 < p < 0.8)",
-    "seg_solidity": "outline area over its convex hull (low: lobulated, irregular)",
-    "seg_circularity": "4*pi*area / perimeter^2 of the outline (1: a disc)",
-    "seg_eccentricity": "elongation of the outline (0: round, 1: a line)",
-    "seg_box_aspect": "box height over width (taller than wide > 1)",
+    "seg_fill": "share of the box the lesion fills",
+    "seg_margin_uncertainty": "how unsure the lesion's margin is (segmenter, mean over the box)",
+    "seg_margin_band": "width of the unsure margin band (share of the box, 0.2 < p < 0.8)",
+    "seg_solidity": "solidity, area over convex hull (low: lobulated, irregular)",
+    "seg_circularity": "roundness, 4*pi*area/perimeter^2 (1: a disc)",
+    "seg_eccentricity": "elongation (0: round, 1: a line)",
+    "seg_box_aspect": "box height over width (taller than wide: > 1)",
 }
 #: Probability band counted as an unsure margin.
 _BAND = (0.2, 0.8)

@@ -77,7 +77,8 @@ def shap_html(pred: Prediction, columns: Mapping[str, str]) -> str:
         '<div class="shap"><h4>What pushed this prediction (SHAP, top features)</h4>'
         f'<div class="legend"><span style="color:#d62728">■</span> towards {escape(pos)} '
         f'&nbsp; <span style="color:#1f77b4">■</span> towards {escape(neg)}; numbers are '
-        "changes in probability. Hover a row for the technical name.</div>"
+        f"changes in {escape(pred.shap_space or 'probability')}. Hover a row for the technical "
+        "name.</div>"
         + "".join(rows)
         + "<details><summary>Technical feature names and values</summary><table><tr>"
         "<th>feature</th><th>column</th><th>value</th><th>SHAP</th></tr>"

@@ -104,6 +104,7 @@ def test_a_box_model_scores_one_image_as_a_batch_does_and_explains_in_groups(
     mask = read_image(masks[0]).array > 0
     boxed = predict(model, images[0], box=mask_box(mask))
     assert boxed.probabilities[positive] == pytest.approx(one[0], abs=1e-9)  # the model reads the box
+    assert boxed.shap_space == "log-odds"  # the stacked logistic regression is exact in log-odds
     names = [c.feature for c in boxed.contributions]
     assert "deep features of the whole frame (test_resnet)" in names
     assert any(n.startswith("outline in the box: ") for n in names)
