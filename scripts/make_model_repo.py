@@ -25,6 +25,8 @@ log = logging.getLogger("make_model_repo")
 
 ROOT = Path(__file__).resolve().parents[1]
 LICENSE = "apache-2.0"
+#: The box segmenters' folder inside the weights (``weights/segmenters/<name>``).
+SEGMENTERS = "segmenters"
 TAGS = ["medical-imaging", "ultrasound", "endoscopic-ultrasound", "gist", "leiomyoma",
         "radiomics", "eusgist", "research-only", "not-for-clinical-use"]
 METRICS = ["roc_auc", "sensitivity", "specificity", "accuracy", "brier_score"]
@@ -51,6 +53,9 @@ def describe(card: dict) -> dict[str, object]:
     elif kind == "router":
         routes = card.get("routes") or {}
         arch = f"router: outline → {routes.get('outline')}, box → {routes.get('box')}"
+    elif kind == "ensemble":
+        arch = f"ensemble ({card.get('combine', 'mean log-odds')}): " + \
+            " + ".join(map(str, card.get("members") or []))
     else:
         arch = f"{card.get('arch', '?')} CNN"
     auc = metrics.get("auc")
@@ -163,6 +168,11 @@ def build(weights: Path, out: Path, datasets: list[str]) -> list[str]:
     for folder in bundles:
         shutil.copytree(folder, out / folder.name, dirs_exist_ok=True)
         described.append(describe(json.loads((folder / "model_card.json").read_text())))
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            files[path.relative_to(weights).as_posix()] = _sha256(path)
+    # the box segmenters: Annotate's suggestions and the box models' seg_* features need them
+    for folder in sorted(p.parent for p in weights.glob(f"{SEGMENTERS}/*/model_card.json")):
+        shutil.copytree(folder, out / SEGMENTERS / folder.name, dirs_exist_ok=True)
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
             files[path.relative_to(weights).as_posix()] = _sha256(path)
     (out / "README.md").write_text(model_card(described, datasets, files), encoding="utf-8")

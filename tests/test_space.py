@@ -162,6 +162,8 @@ def test_model_repo_card_from_the_bundles(tmp_path: Path) -> None:
     make_model_repo = _script("make_model_repo")
     names = make_model_repo.build(ROOT / "weights", tmp_path, ["org/busi"])
     assert names and all((tmp_path / n / "model_card.json").is_file() for n in names)
+    # the segmenter travels too: the box model and Annotate's suggestions load it on a Space
+    assert (tmp_path / "segmenters" / "busi-boxseg-lite0" / "model.safetensors").is_file()
     card = (tmp_path / "README.md").read_text(encoding="utf-8")
     meta = yaml.safe_load(card.split("---\n", 2)[1])
     assert meta["license"] == "apache-2.0" and meta["datasets"] == ["org/busi"]
