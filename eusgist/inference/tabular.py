@@ -32,8 +32,8 @@ from eusgist.preprocess import model_crop, whole_image
 
 if TYPE_CHECKING:
     from eusgist.bundles.tabular import Bundle
-    from eusgist.features.radiomics import RadiomicsExtractor
     from eusgist.features.deep import DeepFeatureExtractor
+    from eusgist.features.radiomics import RadiomicsExtractor
     from eusgist.inference.catalog import LoadedModel
     from eusgist.segment.bundle import Segmenter
 
