@@ -36,6 +36,8 @@ ROI_KINDS: tuple[RoiKind, ...] = ("outline", "box")
 ROI_KIND_COLUMN = "roi_kind"
 #: Largest move of a box edge, as a fraction of the box's side.
 BOX_JITTER = 0.05
+#: Most a loose box's edge lies outside the lesion's box, as a fraction of its side.
+BOX_LOOSENESS = 0.25
 #: Largest dilation/erosion of a rough outline, as a fraction of the lesion's equivalent diameter.
 OUTLINE_JITTER = 0.06
 
@@ -113,6 +115,18 @@ def jitter_box(box: Box, shape: tuple[int, ...], rng: np.random.Generator,
     return nx0, ny0, nx1, ny1
 
 
+def loose_box(box: Box, shape: tuple[int, ...], rng: np.random.Generator,
+              amount: float = BOX_LOOSENESS) -> Box:
+    """A quick, loose box around the lesion: each edge moved outwards by up to ``amount`` ×
+    the box's side (a clinician's box rarely hugs the lesion), kept inside the image."""
+    x0, y0, x1, y1 = box
+    height, width = shape[:2]
+    dx, dy = amount * (x1 - x0), amount * (y1 - y0)
+    grow = rng.uniform(0.0, 1.0, size=4) * np.array([dx, dy, dx, dy])
+    return (int(max(0, round(x0 - grow[0]))), int(max(0, round(y0 - grow[1]))),
+            int(min(width, round(x1 + grow[2]))), int(min(height, round(y1 + grow[3]))))
+
+
 def rough_outline(mask: np.ndarray, rng: np.random.Generator,
                   amount: float = OUTLINE_JITTER) -> np.ndarray:
     """A hand-drawn-like version of an expert outline: dilated or eroded by up to ``amount``
@@ -142,9 +156,9 @@ def rough_outline(mask: np.ndarray, rng: np.random.Generator,
 
 
 def roi_variants(mask: np.ndarray, rng: np.random.Generator, *, outlines: int = 1,
-                 boxes: int = 1) -> list[tuple[RoiKind, str, np.ndarray]]:
-    """The expert outline and its bounding box, plus ``outlines`` rough outlines and
-    ``boxes`` jittered boxes, as ``(kind, variant name, mask)``."""
+                 boxes: int = 1, loose: int = 0) -> list[tuple[RoiKind, str, np.ndarray]]:
+    """The expert outline and its bounding box, plus ``outlines`` rough outlines,
+    ``boxes`` jittered boxes and ``loose`` loose boxes, as ``(kind, variant name, mask)``."""
     mask = np.asarray(mask, dtype=bool)
     box = mask_box(mask)
     out: list[tuple[RoiKind, str, np.ndarray]] = [
@@ -152,16 +166,19 @@ def roi_variants(mask: np.ndarray, rng: np.random.Generator, *, outlines: int = 
     out += [("outline", f"rough{i + 1}", rough_outline(mask, rng)) for i in range(outlines)]
     out += [("box", f"jitter{i + 1}", box_mask(jitter_box(box, mask.shape, rng), mask.shape))
             for i in range(boxes)]
+    out += [("box", f"loose{i + 1}", box_mask(loose_box(box, mask.shape, rng), mask.shape))
+            for i in range(loose)]
     return out
 
 
 def write_roi_variants(manifest: str | Path, out_dir: str | Path, *, outlines: int = 1,
                        boxes: int = 1, seed: int = 0,
-                       kinds: tuple[RoiKind, ...] = ROI_KINDS) -> Path:
+                       kinds: tuple[RoiKind, ...] = ROI_KINDS, loose: int = 0) -> Path:
     """Write a manifest dataset with one row per ROI variant of every masked row of
     ``manifest``: ``out_dir/manifest.csv`` (the input's columns plus ``roi_kind`` and
     ``roi_variant``), the images linked (or copied) into ``out_dir/images`` and the variant
-    masks written as PNG files into ``out_dir/masks``; only variants of ``kinds`` are kept
+    masks written as PNG files into ``out_dir/masks`` (``loose`` loose boxes too, see
+    :func:`loose_box`); only variants of ``kinds`` are kept
     (the same variants whatever ``kinds``: one seeded draw). Rows without a mask are kept
     once with an empty ``roi_kind``. Returns the new manifest's path."""
     from eusgist.data import link_or_copy, read_manifest, write_manifest
@@ -182,7 +199,8 @@ def write_roi_variants(manifest: str | Path, out_dir: str | Path, *, outlines: i
             rows.append({**base, "mask": "", ROI_KIND_COLUMN: "", "roi_variant": ""})
             continue
         mask = read_mask(src.root / str(row["mask"]))
-        for kind, name, variant in roi_variants(mask, rng, outlines=outlines, boxes=boxes):
+        for kind, name, variant in roi_variants(mask, rng, outlines=outlines, boxes=boxes,
+                                                loose=loose):
             if kind not in kinds:
                 continue
             target = out / "masks" / f"{i:05d}_{name}.png"

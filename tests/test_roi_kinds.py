@@ -13,6 +13,7 @@ from eusgist.errors import EusgistError
 from eusgist.roi_kinds import (
     box_mask,
     jitter_box,
+    loose_box,
     mask_box,
     roi_variants,
     rough_outline,
@@ -51,6 +52,17 @@ def test_jittered_boxes_move_each_edge_a_few_percent_and_stay_inside() -> None:
         assert abs(y0 - 20) <= 3 and abs(y1 - 70) <= 3
 
 
+def test_loose_boxes_contain_the_lesion_box_with_edges_up_to_a_quarter_out() -> None:
+    rng = np.random.default_rng(0)
+    box = (20, 20, 60, 40)  # 40 wide, 20 high
+    grown = [loose_box(box, (100, 100), rng) for _ in range(300)]
+    for x0, y0, x1, y1 in grown:
+        assert x0 <= 20 and y0 <= 20 and x1 >= 60 and y1 >= 40
+        assert 20 - x0 <= 10 and x1 - 60 <= 10 and 20 - y0 <= 5 and y1 - 40 <= 5
+    assert max(20 - b[0] for b in grown) >= 8  # the range is used
+    assert loose_box((0, 0, 100, 100), (100, 100), rng) == (0, 0, 100, 100)  # inside the image
+
+
 def test_rough_outlines_stay_close_to_the_expert_one() -> None:
     mask = _disc()
     rng = np.random.default_rng(1)
@@ -70,6 +82,10 @@ def test_variants_are_reproducible_and_named() -> None:
                                          ("box", "jitter1"), ("box", "jitter2")]
     assert all(np.array_equal(x[2], y[2]) for x, y in zip(a, b, strict=True))
     assert np.array_equal(a[0][2], mask)
+    # loose boxes come last: the other variants are drawn as before
+    c = roi_variants(mask, np.random.default_rng(3), outlines=2, boxes=2, loose=1)
+    assert [n for _, n, _ in c] == [n for _, n, _ in a] + ["loose1"]
+    assert all(np.array_equal(x[2], y[2]) for x, y in zip(a, c[:-1], strict=True))
 
 
 def test_variant_manifest_keeps_lesions_together(busi_manifest_path: Path,
@@ -90,6 +106,10 @@ def test_variant_manifest_keeps_lesions_together(busi_manifest_path: Path,
     per_lesion = out.table.groupby("lesion_id")["roi_variant"].apply(sorted)
     assert all(v == ["bbox", "expert", "jitter1", "rough1"] for v in per_lesion)
     assert (out.root / out.table["image"].iloc[0]).is_file()
+    boxes = read_manifest(write_roi_variants(small / "manifest.csv", tmp_path / "boxes",
+                                             outlines=0, boxes=1, loose=2, kinds=("box",)))
+    per_lesion = boxes.table.groupby("lesion_id")["roi_variant"].apply(sorted)
+    assert all(v == ["bbox", "jitter1", "loose1", "loose2"] for v in per_lesion)
 
 
 def test_a_variant_manifest_splits_as_its_source(busi_manifest_path: Path, tmp_path: Path) -> None:
