@@ -44,7 +44,10 @@ def _fresh_process(bundle: str, image: Path, mask: Path) -> dict[str, float]:
     return json.loads(done.stdout)["probabilities"]
 
 
-def test_concurrent_loads_predict_what_a_fresh_process_predicts() -> None:
+def test_concurrent_loads_predict_what_a_fresh_process_predicts(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # the shipped weights, whatever another test (a UI session fixture) pointed the app at
+    monkeypatch.setenv("EUSGIST_WEIGHTS_DIR", str(ROOT / "weights"))
     examples = _examples()
     assert len({b for b, _, _ in examples}) >= 2, "the shipped bundles have examples"
     expected = [_fresh_process(*ex) for ex in examples]
