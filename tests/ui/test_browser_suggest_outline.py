@@ -5,10 +5,12 @@ revision records that it started from a suggestion."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -68,7 +70,7 @@ def _drag_box(page, start: tuple[int, int], end: tuple[int, int]) -> None:
 
 def _stroke_lower_left(page) -> None:
     """Paint a short brush stroke in the lower left of the editor, away from the lesion."""
-    canvas = page.locator("#annotate #annotate-editor canvas").first.bounding_box()
+    canvas = _canvas(page).bounding_box()
     assert canvas is not None
     x = canvas["x"] + canvas["width"] * 0.2
     y = canvas["y"] + canvas["height"] * 0.75
@@ -77,6 +79,41 @@ def _stroke_lower_left(page) -> None:
     for step in range(1, 5):  # few events: each one re-renders the WebGL canvas in software
         page.mouse.move(x + 12 * step, y + 3 * step)
     page.mouse.up()
+
+
+def _canvas(page):
+    """The editor's drawing canvas: the largest visible canvas in it (the editor may hold
+    more than one, in no fixed order)."""
+    canvases = page.locator("#annotate #annotate-editor canvas")
+    areas = [(b["width"] * b["height"] if (b := canvases.nth(i).bounding_box()) else 0, i)
+             for i in range(canvases.count())]
+    assert areas, "the editor has no canvas"
+    return canvases.nth(max(areas)[1])
+
+
+def _red(page) -> int:
+    """How many pixels of the editor canvas are lesion-red; 0 while the canvas does not show
+    the image (blank, or the orange progress icon of a pending update)."""
+    shot = _canvas(page).screenshot()
+    rgb = np.asarray(Image.open(io.BytesIO(shot)).convert("RGB"), float)
+    h, w, _ = rgb.shape
+    if rgb[h // 4: 3 * h // 4, w // 4: 3 * w // 4].std() < 10:  # no speckle: not drawn yet
+        return 0
+    return int(((rgb[..., 0] - rgb[..., 1] > 60) & (rgb[..., 0] - rgb[..., 2] > 60)).sum())
+
+
+def _wait_for_red(page, ok, *, timeout_s: float = 60, check: bool = True) -> int:
+    """Poll the canvas until ``ok(red pixel count)``; the count (0 when not and not
+    ``check``)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        n = _red(page)
+        if ok(n):
+            return n
+        page.wait_for_timeout(250)
+    if check:
+        raise AssertionError("the editor did not show the expected lesion layer")
+    return 0
 
 
 def _shot(page, name: str) -> None:
@@ -125,10 +162,14 @@ def test_suggest_refine_and_save(browser, app_url: str, segmenter: Path, tmp_pat
             "() => { const r = document.getElementById('annotate-editor')"
             ".getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; }",
             timeout=10_000)
-        page.wait_for_timeout(1500)  # the editor draws the new layer
+        shown = _wait_for_red(page, lambda n: n > 50)  # the editor drew the new layer
         _shot(page, "annotate_suggested_outline.png")
 
-        _stroke_lower_left(page)
+        for _ in range(3):  # a stroke made while the editor still settles can be dropped
+            _stroke_lower_left(page)
+            if _wait_for_red(page, lambda n: n > shown + 20, timeout_s=5, check=False):
+                break
+            _shot(page, "annotate_stroke_missed.png")
         page.locator("#annotate-contrast input[type=range]").fill("1.8")
         page.wait_for_function("() => getComputedStyle(document.querySelector("
                                "'#annotate-editor canvas')).filter.includes('contrast')")
