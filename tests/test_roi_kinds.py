@@ -130,3 +130,25 @@ def test_a_variant_manifest_splits_as_its_source(busi_manifest_path: Path, tmp_p
     _, vtest = train_test_split(variants, test_size=0.25, seed=3)
     assert set(variants.table["lesion_id"].iloc[vtest]) == set(plain.table["lesion_id"].iloc[test])
     assert len(vtest) == 5 * len(test)  # every variant of a test image is in test
+
+
+def test_the_roi_variants_command_writes_boxes_and_refuses_bad_counts(
+        busi_manifest_path: Path, tmp_path: Path) -> None:
+    from eusgist.cli import main
+
+    src = read_manifest(busi_manifest_path)
+    rows = src.table.groupby("label").head(1).copy()  # one image of each class
+    for col in ("image", "mask"):
+        for rel in rows[col]:
+            shutil.copyfile(src.root / rel, tmp_path / Path(rel).name)
+        rows[col] = [Path(rel).name for rel in rows[col]]
+    write_manifest(rows, tmp_path / "m.csv")
+    assert main(["roi-variants", "--manifest", str(tmp_path / "m.csv"), "--out",
+                 str(tmp_path / "v"), "--outlines", "0", "--boxes", "1", "--loose", "1",
+                 "--kinds", "box"]) == 0
+    out = read_manifest(tmp_path / "v" / "manifest.csv")
+    assert sorted(out.table["roi_variant"]) == ["bbox", "bbox", "jitter1", "jitter1",
+                                                "loose1", "loose1"]
+    assert main(["roi-variants", "--manifest", str(tmp_path / "m.csv"), "--out",
+                 str(tmp_path / "w"), "--loose", "-1"]) != 0
+    assert not (tmp_path / "w" / "manifest.csv").exists()

@@ -107,6 +107,11 @@ def test_missing_cluster_package_is_a_clear_error(dataset, monkeypatch):
         ({"backbones": ("resnet18", "resnet34"), "checkpoint": "x.safetensors"},
          "exactly one backbone"),
         ({"margin": -1.0}, "margin must be >= 0"),
+        ({"radiomics": None, "supervision": "weak", "context": True},
+         "need lesion ROIs"),
+        ({"radiomics": None, "supervision": "weak", "segmenter": "busi-boxseg-lite0"},
+         "need lesion ROIs"),
+        ({"backbones": (), "context": True}, "frame context needs a backbone"),
     ],
 )
 def test_bad_settings(kwargs, message):
