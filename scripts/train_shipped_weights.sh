@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rebuild the model bundles shipped in weights/ and their examples/ (about 30 minutes on 2
+# Rebuild the model bundles shipped in weights/ and their examples/ (about 35 minutes on 2
 # free CPU cores):
 #   weights/phantom-demo-combined-svm  synthetic EUS phantom (NOT real patients): radiomics +
 #                                      ImageNet EfficientNet-Lite0 features -> SVM
