@@ -253,7 +253,7 @@ def build() -> None:
         # The outline lands in the editor, above the overlay: show it (a notice says to check it).
         suggest_btn.click(suggest_outline, [editor, loaded, drawing, shown_contrast],
                           [editor, loaded, drawing], api_name="annotate_suggest_outline",
-                          **on_editor).success(None, js=SHOW_EDITOR_JS)
+                          **on_editor).success(None, js=SHOW_EDITOR_JS).success(**header)
         # API only: the segmenter's outline inside a box of an uploaded image.
         seg_image, seg_box = gr.File(visible=False), gr.Textbox(visible=False)
         seg_mask = gr.Image(visible=False, format="png", image_mode="L")

@@ -180,10 +180,12 @@ def _header(store: AnnotationStore, loaded: Loaded, info: ImageInfo | None = Non
     text = (f"your revision {own.revision} ({own.status})" if own
             else "no annotation of yours yet")
     others = [a.owner for a in seen if a.owner != who]  # empty for annotators: blind
+    started = ("; started from the AI's suggested outline (check it)"
+               if loaded.tool == "suggestion" else "")
     return (f"**Image {iid}: {info.name}** ({info.width}×{info.height}, patient {info.patient}, "
             f"lesion {info.lesion}) — {who}"
             f"{' (reviewer)' if loaded.reviewer else ''}: {text}"
-            + (f"; also annotated by {', '.join(others)}" if others else ""))
+            + (f"; also annotated by {', '.join(others)}" if others else "") + started)
 
 
 def _reading_values(store: AnnotationStore, own: AnnotationInfo | None) -> list[object]:

@@ -158,6 +158,9 @@ def test_suggest_refine_and_save(browser, app_url: str, segmenter: Path, tmp_pat
         notice = page.locator(".toast-body").filter(has_text="Suggested outline")
         notice.wait_for(timeout=10_000)
         assert "check it" in notice.inner_text().lower()
+        page.wait_for_function(  # the header says where this edit started
+            "() => document.querySelector('#annotate').innerText"
+            ".includes(\"started from the AI's suggested outline\")", timeout=30_000)
         page.wait_for_function(  # the page brought the editor, with the outline, into view
             "() => { const r = document.getElementById('annotate-editor')"
             ".getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; }",
