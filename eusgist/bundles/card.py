@@ -36,6 +36,7 @@ __all__ = [
     "check_checksums",
     "check_versions",
     "file_sha256",
+    "folder_name",
     "read_card",
     "read_json_object",
     "update_card",
@@ -60,6 +61,21 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def folder_name(owner: Path, name: object, field: str, where: str = "beside it") -> str:
+    """``name`` from ``owner``'s card, checked to be a plain folder name (no path, no ``..``):
+    a bundle a router or an ensemble names beside itself (``where``).
+
+    Raises
+    ------
+    BundleError
+        ``name`` is not a string or not a bare folder name; the message names ``field``.
+    """
+    if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
+        raise BundleError(f"{owner.name}/{CARD}: {field} must be the folder name of a bundle "
+                          f"{where}, not {name!r}")
+    return name
 
 
 def read_json_object(path: Path) -> dict[str, Any]:

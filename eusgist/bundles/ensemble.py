@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from eusgist.bundles.card import CARD, ModelCard, read_card, read_json_object
+from eusgist.bundles.card import CARD, ModelCard, folder_name, read_card, read_json_object
 from eusgist.errors import BundleError
 
 FORMAT = "eusgist-ensemble/1"
@@ -38,9 +38,7 @@ def read_members(folder: str | os.PathLike[str]) -> tuple[dict[str, Any], list[s
     if not isinstance(members, list) or len(members) < 2:
         raise BundleError(f"{folder.name}/{CARD}: 'members' must name at least two bundles")
     for name in members:
-        if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
-            raise BundleError(f"{folder.name}/{CARD}: a member must be the folder name of a "
-                              f"bundle beside it, not {name!r}")
+        folder_name(folder, name, "a member")
         if not (folder.parent / name / CARD).is_file():
             raise BundleError(f"{folder.name}: member {name!r} is not a bundle in "
                               f"{folder.parent}")

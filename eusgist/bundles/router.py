@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from eusgist.bundles.card import CARD, ModelCard, read_card, read_json_object
+from eusgist.bundles.card import CARD, ModelCard, folder_name, read_card, read_json_object
 from eusgist.errors import BundleError
 from eusgist.roi_kinds import ROI_KINDS
 
@@ -38,19 +38,15 @@ def read_routes(folder: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[st
         raise BundleError(f"{folder.name}/{CARD}: 'routes' must name a bundle for each ROI kind "
                           f"({', '.join(ROI_KINDS)})")
     for kind, name in routes.items():
-        if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
-            raise BundleError(f"{folder.name}/{CARD}: route {kind!r} must be the folder name of "
-                              f"a bundle beside it, not {name!r}")
+        folder_name(folder, name, f"route {kind!r}")
         if not (folder.parent / name / CARD).is_file():
             raise BundleError(f"{folder.name}: routes {kind} ROIs to {name!r}, which is not a "
                               f"bundle in {folder.parent}")
         if ModelCard.from_dict(read_json_object(folder.parent / name / CARD)).kind == "router":
             raise BundleError(f"{folder.name}: routes {kind} ROIs to another router, {name}")
     segmenter = card.get("box_segmenter")
-    if segmenter is not None and (not isinstance(segmenter, str) or Path(segmenter).name !=
-                                  segmenter or segmenter in ("", ".", "..")):
-        raise BundleError(f"{folder.name}/{CARD}: 'box_segmenter' must be the folder name of a "
-                          f"bundle in {SEGMENTERS}/, not {segmenter!r}")
+    if segmenter is not None:
+        folder_name(folder, segmenter, "'box_segmenter'", f"in {SEGMENTERS}/")
     if segmenter is not None and not (folder.parent / SEGMENTERS / segmenter / CARD).is_file():
         raise BundleError(f"{folder.name}: outlines boxes with {segmenter!r}, which is not a "
                           f"segmenter in {folder.parent / SEGMENTERS}")
