@@ -3,47 +3,17 @@ as the same box typed) and Annotate (a dragged box and a clicked polygon saved a
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
 from pathlib import Path
 
 import numpy as np
+from browser_shapes import at, drag, overlay_value, stage
 from PIL import Image
 
 from eusgist.masks import shapes_mask
 from eusgist.store import open_store
-
-
-def _stage(page, root: str) -> dict:
-    """Screen box of the overlay's picture (the SVG lies exactly on it)."""
-    svg = page.locator(f"{root} .eus-stage svg")
-    svg.wait_for(state="visible", timeout=30_000)
-    page.wait_for_function(
-        f"() => document.querySelector('{root} .eus-stage img').naturalWidth > 0",
-        timeout=30_000)
-    svg.evaluate("e => e.scrollIntoView({block: 'center'})")
-    box = svg.bounding_box()
-    assert box is not None and box["width"] > 50
-    return box
-
-
-def _at(box: dict, size: tuple[int, int], x: float, y: float) -> tuple[float, float]:
-    """Screen point of image pixel (x, y) on a picture of ``size`` (width, height)."""
-    return box["x"] + x * box["width"] / size[0], box["y"] + y * box["height"] / size[1]
-
-
-def _drag(page, root: str, size: tuple[int, int], start: tuple, end: tuple) -> None:
-    box = _stage(page, root)
-    page.mouse.move(*_at(box, size, *start))
-    page.mouse.down()
-    page.mouse.move(*_at(box, size, *end), steps=6)
-    page.mouse.up()
-
-
-def _value(page, root: str) -> dict:
-    return json.loads(page.locator(f"{root} .eus-shapes").get_attribute("data-value"))
 
 
 def _shot(page, name: str) -> None:
@@ -73,10 +43,10 @@ def test_predict_with_a_dragged_box(browser, app_url: str, model_weights: Path,
         page.get_by_role("option").filter(has_text=bundle.name).click()
         page.locator("#predict-image input[type=file]").set_input_files(image)
         root = "#predict-drawing"
-        _drag(page, root, size, (size[0] * 0.2, size[1] * 0.25), (size[0] * 0.7, size[1] * 0.8))
+        drag(page, root, size, (size[0] * 0.2, size[1] * 0.25), (size[0] * 0.7, size[1] * 0.8))
         page.set_viewport_size({"width": 1100, "height": 900})  # the picture is rescaled
-        _drag(page, root, size, (size[0] * 0.3, size[1] * 0.2), (size[0] * 0.75, size[1] * 0.7))
-        value = _value(page, root)
+        drag(page, root, size, (size[0] * 0.3, size[1] * 0.2), (size[0] * 0.75, size[1] * 0.7))
+        value = overlay_value(page, root)
         assert (value["width"], value["height"]) == size
         [shape] = value["shapes"]  # one ROI in Predict: the second box replaced the first
         (x0, y0), (x1, y1) = shape["points"]
@@ -122,23 +92,23 @@ def test_annotate_with_a_dragged_box_and_a_clicked_polygon(
         page.locator("#annotate-open").click()
         root = "#annotate-drawing"
         size = (320, 240)
-        _drag(page, root, size, (30, 40), (110, 100))
+        drag(page, root, size, (30, 40), (110, 100))
         page.locator(f"{root} button[data-mode=polygon]").click()
-        box = _stage(page, root)
+        box = stage(page, root)
         for x, y in [(180, 60), (290, 80), (250, 200), (210, 210), (170, 170)]:
-            page.mouse.click(*_at(box, size, x, y))
-        page.mouse.click(*_at(box, size, 180, 60))  # the first vertex closes it
-        page.mouse.click(*_at(box, size, 210, 210), button="right")  # deletes that vertex
+            page.mouse.click(*at(box, size, x, y))
+        page.mouse.click(*at(box, size, 180, 60))  # the first vertex closes it
+        page.mouse.click(*at(box, size, 210, 210), button="right")  # deletes that vertex
         page.locator(f"{root} button[data-mode=box]").click()
-        _drag(page, root, size, (20, 180), (60, 220))  # a third shape...
-        assert len(_value(page, root)["shapes"]) == 3
+        drag(page, root, size, (20, 180), (60, 220))  # a third shape...
+        assert len(overlay_value(page, root)["shapes"]) == 3
         page.keyboard.press("Delete")  # ...selected as drawn, deleted by the key
         # move a vertex: drag the polygon's third point
-        page.mouse.move(*_at(box, size, 250, 200))
+        page.mouse.move(*at(box, size, 250, 200))
         page.mouse.down()
-        page.mouse.move(*_at(box, size, 260, 215), steps=4)
+        page.mouse.move(*at(box, size, 260, 215), steps=4)
         page.mouse.up()
-        value = _value(page, root)
+        value = overlay_value(page, root)
         assert [s["type"] for s in value["shapes"]] == ["box", "polygon"]
         assert len(value["shapes"][1]["points"]) == 4
         _shot(page, "annotate_drawn_shapes.png")

@@ -6,7 +6,6 @@ revision records that it started from a suggestion."""
 from __future__ import annotations
 
 import io
-import json
 import os
 import re
 import shutil
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from browser_shapes import drag, overlay_value
 from PIL import Image
 
 from eusgist.segment import load_segmenter
@@ -42,30 +42,6 @@ def _frame(path: Path) -> np.ndarray:
     pixels = np.clip(frame, 0, 255).astype(np.uint8)
     Image.fromarray(pixels).save(path)
     return pixels
-
-
-def _overlay(page) -> dict:
-    return json.loads(page.locator(f"{ROOT} .eus-shapes").get_attribute("data-value"))
-
-
-def _drag_box(page, start: tuple[int, int], end: tuple[int, int]) -> None:
-    """Drag a box on the overlay from image pixel ``start`` to ``end``."""
-    svg = page.locator(f"{ROOT} .eus-stage svg")
-    svg.wait_for(state="visible", timeout=30_000)
-    page.wait_for_function(
-        f"() => document.querySelector('{ROOT} .eus-stage img').naturalWidth > 0",
-        timeout=30_000)
-    svg.evaluate("e => e.scrollIntoView({block: 'center'})")
-    box = svg.bounding_box()
-    assert box is not None and box["width"] > 50
-
-    def at(x: float, y: float) -> tuple[float, float]:
-        return box["x"] + x * box["width"] / SIZE[0], box["y"] + y * box["height"] / SIZE[1]
-
-    page.mouse.move(*at(*start))
-    page.mouse.down()
-    page.mouse.move(*at(*end), steps=6)
-    page.mouse.up()
 
 
 def _stroke_lower_left(page) -> None:
@@ -144,8 +120,8 @@ def test_suggest_refine_and_save(browser, app_url: str, segmenter: Path, tmp_pat
             f"() => document.querySelector('#annotate').innerText.includes('Image {image_id}:')",
             timeout=30_000)
 
-        _drag_box(page, (125, 50), (255, 150))
-        [drawn] = _overlay(page)["shapes"]
+        drag(page, ROOT, SIZE, (125, 50), (255, 150))
+        [drawn] = overlay_value(page, ROOT)["shapes"]
         (x0, y0), (x1, y1) = drawn["points"]
         box = (round(min(x0, x1)), round(min(y0, y1)), round(max(x0, x1)), round(max(y0, y1)))
         expected = load_segmenter(segmenter).segment(pixels, box)
