@@ -98,8 +98,6 @@ def display_name(column: str) -> str:
         backbone, _, index = column[5:].rpartition("_")
         if backbone and index.isdigit():
             return f"CNN feature {int(index)} ({backbone})"
-    if column.startswith("outline in the box: "):
-        return "Outline in the box: " + column[len("outline in the box: "):]
     if column in SEG_FEATURES:
         return f"Outline in the box: {SEG_FEATURES[column]}"
     return name

@@ -82,7 +82,6 @@ class StackedLogistic(ClassifierMixin, BaseEstimator):
         if isinstance(X, pd.DataFrame):
             self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
         deep = np.array([str(c).startswith(DEEP_PREFIX) for c in frame.columns])
-        coef = np.zeros(x.shape[1])
         if not deep.any() or deep.all():  # one group: a plain L2 logistic regression
             lr = LogisticRegression(C=self.C_deep if deep.all() else self.C, max_iter=5000)
             lr.fit(x, y01)
@@ -98,10 +97,10 @@ class StackedLogistic(ClassifierMixin, BaseEstimator):
                                             y01[fit_rows]).decision_function(x[held][:, deep])
         top = LogisticRegression(C=self.C, max_iter=5000).fit(np.c_[oof, x[:, ~deep]], y01)
         first = self._deep_lr().fit(x[:, deep], y01)
-        w_deep, w_rest = top.coef_[0, 0], top.coef_[0, 1:]
-        coef[deep] = w_deep * first.coef_.ravel()
-        coef[~deep] = w_rest
-        self.coef_ = coef
+        w_deep = top.coef_[0, 0]
+        self.coef_ = np.empty(x.shape[1])
+        self.coef_[deep] = w_deep * first.coef_.ravel()
+        self.coef_[~deep] = top.coef_[0, 1:]
         self.intercept_ = float(top.intercept_[0] + w_deep * first.intercept_[0])
         return self
 
